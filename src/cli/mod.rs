@@ -1,0 +1,69 @@
+//! The `hedge` command line. Each subcommand group has its own file; this
+//! one only parses arguments and maps failures to exit codes (0 success,
+//! 1 refused or failed, 2 bad usage).
+
+mod config_check;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::DEFAULT_CONFIG_PATH;
+
+#[derive(Debug, Parser)]
+#[command(name = "hedge", version, about = "A DNS filtering resolver for schools and homes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// The configuration file.
+    #[arg(short = 'c', long = "config", default_value = DEFAULT_CONFIG_PATH, value_name = "FILE")]
+    path: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the DNS server in the foreground.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Work with the configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file (and the zone and root hints files it
+    /// names) without starting anything; print every problem found.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => serve::run(&config.path),
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => config_check::run(&config.path),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hedge: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

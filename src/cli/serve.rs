@@ -1,0 +1,115 @@
+//! `hedge serve`: start listening, then react to signals. SIGTERM and
+//! SIGINT stop gracefully (queries in flight are answered); SIGHUP re-reads
+//! the configuration and zones, keeping the running ones if the new ones are
+//! wrong.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::dns::{Handler, Listeners};
+
+/// How long a shutdown waits for queries in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub fn run(path: &Path) -> Result<()> {
+    init_logging();
+    let config = Config::load(path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("hedge")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let handler = Arc::new(Handler::new(&config)?);
+    let listeners = Listeners::bind(&config.server.listen)?;
+    let bound = listeners.local_addrs();
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    listeners.spawn(handler.clone(), shutdown.clone(), &tracker);
+    for addr in &bound {
+        info!("listening on {addr} (UDP and TCP)");
+    }
+
+    tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            _ = hangup.recv() => reload(&handler, &config.path),
+        }
+    }
+
+    info!("shutting down: answering queries in flight");
+    shutdown.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!("some queries were still in flight after {SHUTDOWN_GRACE:?}");
+    }
+    info!("stopped: {:?}", handler.stats.snapshot());
+    Ok(())
+}
+
+fn reload(handler: &Handler, path: &Path) {
+    info!("SIGHUP: re-reading {}", path.display());
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(e) => {
+            error!("{e}\nkeeping the running configuration");
+            return;
+        }
+    };
+    let running = handler.config();
+    if config.server.listen != running.server.listen {
+        warn!("server.listen changed: restart hedge to listen on the new addresses");
+    }
+    if let Err(e) = handler.reload(&config) {
+        error!("{e}\nkeeping the running configuration");
+    }
+}
+
+/// Once a minute: forget idle rate-limit state, and say if clients were
+/// refused for their rate (at most one warning a minute).
+async fn housekeeping(handler: Arc<Handler>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut last = handler.stats.snapshot();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        handler.prune();
+        let now = handler.stats.snapshot();
+        let limited = now.rate_limited - last.rate_limited;
+        if limited > 0 {
+            warn!("{limited} queries refused over the per-client rate limit in the last minute");
+        }
+        last = now;
+    }
+}

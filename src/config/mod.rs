@@ -1,0 +1,353 @@
+//! The configuration file: its schema, its defaults, and the checks that turn
+//! a TOML file into a [`Config`] the rest of hedge can trust.
+//!
+//! Nothing else in hedge parses TOML. Every problem found is reported with the
+//! file, the line and the key, and all problems that can be found in one pass
+//! are reported together, so an operator fixes a file in one round.
+
+mod error;
+mod schema;
+mod upstream_spec;
+
+pub use error::{ConfigError, ConfigProblem};
+pub use upstream_spec::{UpstreamSpec, UpstreamTransport};
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+use ipnet::IpNet;
+use toml::Spanned;
+
+/// Where `hedge` looks for its configuration when `-c` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/hedge/hedge.toml";
+
+/// A checked configuration. Paths in it are absolute or relative to the
+/// directory of the configuration file, already joined.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this was read from.
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub upstream: UpstreamConfig,
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// `[server]`: where hedge listens and whom it answers.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: Vec<SocketAddr>,
+    pub allow_networks: Vec<IpNet>,
+    /// Queries per second per client address; 0 turns the limit off.
+    pub rate_limit_qps: u32,
+    /// The largest UDP response hedge sends, whatever a client advertises.
+    pub max_udp_payload: u16,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_connections_per_client: usize,
+}
+
+/// How hedge resolves names that are not in a local zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamMode {
+    /// Forward to the configured upstream servers.
+    Forward,
+    /// Resolve iteratively from the root servers in `root_hints`.
+    Recursive,
+}
+
+/// `[upstream]`: forwarding or recursion, and the answer cache.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub mode: UpstreamMode,
+    pub servers: Vec<UpstreamSpec>,
+    pub timeout: Duration,
+    pub attempts: usize,
+    /// Number of answers kept in the cache; 0 disables caching.
+    pub cache_size: u64,
+    pub serve_stale: bool,
+    /// TTL given to an answer served from an expired cache entry (RFC 8767).
+    pub stale_answer_ttl: u32,
+    /// How long past its expiry an answer may still be served stale.
+    pub stale_max_age: Duration,
+    pub root_hints: PathBuf,
+    /// Private or loopback networks the recursor may nevertheless query.
+    pub recursor_allow_servers: Vec<IpNet>,
+}
+
+/// `[[zones]]`: a zone hedge answers authoritatively from a zone file.
+#[derive(Debug, Clone)]
+pub struct ZoneConfig {
+    pub name: Name,
+    pub file: PathBuf,
+}
+
+impl Config {
+    /// Reads and checks the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_str(&text, path)
+    }
+
+    /// Checks configuration text as if it had been read from `path`.
+    pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: schema::RawConfig = toml::from_str(text).map_err(|error| {
+            let mut problem = ConfigProblem::from_toml(path, text, &error);
+            if problem.key.is_empty() {
+                problem.key = "(file)".into();
+            }
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems: vec![problem],
+            }
+        })?;
+        let mut check = Checker {
+            path,
+            text,
+            base: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            problems: Vec::new(),
+        };
+        let config = check.config(raw);
+        if check.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems: check.problems,
+            })
+        }
+    }
+}
+
+/// Collects every problem while turning the raw schema into a [`Config`].
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    base: PathBuf,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Checker<'_> {
+    fn problem<T>(&mut self, key: &str, value: &Spanned<T>, message: impl Into<String>) {
+        self.problems.push(ConfigProblem::at(
+            self.path,
+            self.text,
+            value.span().start,
+            key,
+            message.into(),
+        ));
+    }
+
+    fn resolve_path(&self, value: &str) -> PathBuf {
+        let path = Path::new(value);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base.join(path)
+        }
+    }
+
+    fn networks(&mut self, key: &str, values: &[Spanned<String>]) -> Vec<IpNet> {
+        let mut out = Vec::new();
+        for value in values {
+            match parse_network(value.get_ref()) {
+                Ok(net) => out.push(net),
+                Err(message) => self.problem(key, value, message),
+            }
+        }
+        out
+    }
+
+    fn config(&mut self, raw: schema::RawConfig) -> Config {
+        let server = self.server(raw.server);
+        let upstream = self.upstream(raw.upstream);
+        let zones = self.zones(raw.zones);
+        Config {
+            path: self.path.to_path_buf(),
+            server,
+            upstream,
+            zones,
+        }
+    }
+
+    fn server(&mut self, raw: schema::RawServer) -> ServerConfig {
+        let mut listen = Vec::new();
+        if raw.listen.is_empty() {
+            self.problems.push(ConfigProblem::at(
+                self.path,
+                self.text,
+                0,
+                "server.listen",
+                "at least one address to listen on is needed".into(),
+            ));
+        }
+        for value in &raw.listen {
+            match parse_socket_addr(value.get_ref(), 53) {
+                Ok(addr) if listen.contains(&addr) => {
+                    self.problem("server.listen", value, format!("{addr} is listed twice"))
+                }
+                Ok(addr) => listen.push(addr),
+                Err(message) => self.problem("server.listen", value, message),
+            }
+        }
+        let allow_networks = self.networks("server.allow_networks", &raw.allow_networks);
+        let max_udp_payload = *raw.max_udp_payload.get_ref();
+        if max_udp_payload < 512 {
+            self.problem(
+                "server.max_udp_payload",
+                &raw.max_udp_payload,
+                format!("{max_udp_payload} is below the DNS minimum of 512 bytes"),
+            );
+        }
+        if *raw.tcp_idle_timeout_secs.get_ref() == 0 {
+            self.problem(
+                "server.tcp_idle_timeout_secs",
+                &raw.tcp_idle_timeout_secs,
+                "must be at least 1 second",
+            );
+        }
+        if *raw.tcp_connections_per_client.get_ref() == 0 {
+            self.problem(
+                "server.tcp_connections_per_client",
+                &raw.tcp_connections_per_client,
+                "must be at least 1",
+            );
+        }
+        ServerConfig {
+            listen,
+            allow_networks,
+            rate_limit_qps: raw.rate_limit_qps,
+            max_udp_payload: max_udp_payload.max(512),
+            tcp_idle_timeout: Duration::from_secs(*raw.tcp_idle_timeout_secs.get_ref()),
+            tcp_connections_per_client: *raw.tcp_connections_per_client.get_ref(),
+        }
+    }
+
+    fn upstream(&mut self, raw: schema::RawUpstream) -> UpstreamConfig {
+        let mode = match raw.mode {
+            schema::RawMode::Forward => UpstreamMode::Forward,
+            schema::RawMode::Recursive => UpstreamMode::Recursive,
+        };
+        let mut servers = Vec::new();
+        for value in &raw.servers {
+            match UpstreamSpec::parse(value.get_ref()) {
+                Ok(spec) => servers.push(spec),
+                Err(message) => self.problem("upstream.servers", value, message),
+            }
+        }
+        if mode == UpstreamMode::Forward && raw.servers.is_empty() {
+            self.problems.push(ConfigProblem::at(
+                self.path,
+                self.text,
+                0,
+                "upstream.servers",
+                "mode is \"forward\" but no upstream servers are listed".into(),
+            ));
+        }
+        if *raw.timeout_ms.get_ref() == 0 {
+            self.problem("upstream.timeout_ms", &raw.timeout_ms, "must be above 0");
+        }
+        if *raw.attempts.get_ref() == 0 {
+            self.problem("upstream.attempts", &raw.attempts, "must be at least 1");
+        }
+        let root_hints = self.resolve_path(raw.root_hints.get_ref());
+        if mode == UpstreamMode::Recursive && !root_hints.is_file() {
+            self.problem(
+                "upstream.root_hints",
+                &raw.root_hints,
+                format!(
+                    "mode is \"recursive\" but the root hints file {} does not exist (Debian: apt-get install dns-root-data)",
+                    root_hints.display()
+                ),
+            );
+        }
+        let recursor_allow_servers =
+            self.networks("upstream.recursor_allow_servers", &raw.recursor_allow_servers);
+        UpstreamConfig {
+            mode,
+            servers,
+            timeout: Duration::from_millis(*raw.timeout_ms.get_ref()),
+            attempts: *raw.attempts.get_ref(),
+            cache_size: raw.cache_size,
+            serve_stale: raw.serve_stale,
+            stale_answer_ttl: raw.stale_answer_ttl,
+            stale_max_age: Duration::from_secs(raw.stale_max_age_secs),
+            root_hints,
+            recursor_allow_servers,
+        }
+    }
+
+    fn zones(&mut self, raw: Vec<schema::RawZone>) -> Vec<ZoneConfig> {
+        let mut zones: Vec<ZoneConfig> = Vec::new();
+        for zone in raw {
+            let name = match parse_zone_name(zone.name.get_ref()) {
+                Ok(name) => name,
+                Err(message) => {
+                    self.problem("zones.name", &zone.name, message);
+                    continue;
+                }
+            };
+            if zones.iter().any(|z| z.name == name) {
+                self.problem("zones.name", &zone.name, format!("zone {name} is listed twice"));
+                continue;
+            }
+            let file = self.resolve_path(zone.file.get_ref());
+            if !file.is_file() {
+                self.problem(
+                    "zones.file",
+                    &zone.file,
+                    format!("zone file {} does not exist", file.display()),
+                );
+                continue;
+            }
+            zones.push(ZoneConfig { name, file });
+        }
+        zones
+    }
+}
+
+fn parse_network(value: &str) -> Result<IpNet, String> {
+    if let Ok(net) = value.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    Err(format!(
+        "{value:?} is not a network (expected an address or CIDR such as \"10.1.0.0/16\")"
+    ))
+}
+
+/// Parses `IP`, `IP:port` or `[IPv6]:port`.
+pub(crate) fn parse_socket_addr(value: &str, default_port: u16) -> Result<SocketAddr, String> {
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']'))
+        && let Ok(ip) = inner.parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    Err(format!(
+        "{value:?} is not an address (expected \"IP:port\", such as \"127.0.0.1:53\" or \"[::1]:53\")"
+    ))
+}
+
+fn parse_zone_name(value: &str) -> Result<Name, String> {
+    let trimmed = value.trim().trim_end_matches('.');
+    if trimmed.is_empty() {
+        return Err("a zone needs a name such as \"school.lan\"".into());
+    }
+    let mut name = Name::from_utf8(trimmed).map_err(|e| format!("{value:?} is not a domain name: {e}"))?;
+    name.set_fqdn(true);
+    Ok(name.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests;

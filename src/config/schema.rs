@@ -1,0 +1,179 @@
+//! The configuration file as written, before any checks. Values that need
+//! checking keep their position in the file (`Spanned`) so that a problem can
+//! name its line.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub upstream: RawUpstream,
+    #[serde(default)]
+    pub zones: Vec<RawZone>,
+}
+
+fn unspanned<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+
+fn strings(values: &[&str]) -> Vec<Spanned<String>> {
+    values.iter().map(|v| unspanned(v.to_string())).collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    #[serde(default = "default_listen")]
+    pub listen: Vec<Spanned<String>>,
+    #[serde(default = "default_allow_networks")]
+    pub allow_networks: Vec<Spanned<String>>,
+    #[serde(default = "default_rate_limit_qps")]
+    pub rate_limit_qps: u32,
+    #[serde(default = "default_max_udp_payload")]
+    pub max_udp_payload: Spanned<u16>,
+    #[serde(default = "default_tcp_idle_timeout_secs")]
+    pub tcp_idle_timeout_secs: Spanned<u64>,
+    #[serde(default = "default_tcp_connections_per_client")]
+    pub tcp_connections_per_client: Spanned<usize>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: default_listen(),
+            allow_networks: default_allow_networks(),
+            rate_limit_qps: default_rate_limit_qps(),
+            max_udp_payload: default_max_udp_payload(),
+            tcp_idle_timeout_secs: default_tcp_idle_timeout_secs(),
+            tcp_connections_per_client: default_tcp_connections_per_client(),
+        }
+    }
+}
+
+fn default_listen() -> Vec<Spanned<String>> {
+    strings(&["127.0.0.1:53", "[::1]:53"])
+}
+
+/// Loopback and the private ranges: never an open resolver by default.
+fn default_allow_networks() -> Vec<Spanned<String>> {
+    strings(&[
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    ])
+}
+
+fn default_rate_limit_qps() -> u32 {
+    200
+}
+
+/// The DNS Flag Day 2020 size: avoids IP fragmentation on every common path.
+fn default_max_udp_payload() -> Spanned<u16> {
+    unspanned(1232)
+}
+
+fn default_tcp_idle_timeout_secs() -> Spanned<u64> {
+    unspanned(10)
+}
+
+fn default_tcp_connections_per_client() -> Spanned<usize> {
+    unspanned(16)
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawMode {
+    #[default]
+    Forward,
+    Recursive,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUpstream {
+    #[serde(default)]
+    pub mode: RawMode,
+    #[serde(default)]
+    pub servers: Vec<Spanned<String>>,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: Spanned<u64>,
+    #[serde(default = "default_attempts")]
+    pub attempts: Spanned<usize>,
+    #[serde(default = "default_cache_size")]
+    pub cache_size: u64,
+    #[serde(default = "default_true")]
+    pub serve_stale: bool,
+    #[serde(default = "default_stale_answer_ttl")]
+    pub stale_answer_ttl: u32,
+    #[serde(default = "default_stale_max_age_secs")]
+    pub stale_max_age_secs: u64,
+    #[serde(default = "default_root_hints")]
+    pub root_hints: Spanned<String>,
+    #[serde(default)]
+    pub recursor_allow_servers: Vec<Spanned<String>>,
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        RawUpstream {
+            mode: RawMode::default(),
+            servers: Vec::new(),
+            timeout_ms: default_timeout_ms(),
+            attempts: default_attempts(),
+            cache_size: default_cache_size(),
+            serve_stale: true,
+            stale_answer_ttl: default_stale_answer_ttl(),
+            stale_max_age_secs: default_stale_max_age_secs(),
+            root_hints: default_root_hints(),
+            recursor_allow_servers: Vec::new(),
+        }
+    }
+}
+
+fn default_timeout_ms() -> Spanned<u64> {
+    unspanned(2000)
+}
+
+fn default_attempts() -> Spanned<usize> {
+    unspanned(2)
+}
+
+fn default_cache_size() -> u64 {
+    10_000
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// RFC 8767 section 5 recommends 30 seconds.
+fn default_stale_answer_ttl() -> u32 {
+    30
+}
+
+/// RFC 8767 suggests between one and three days.
+fn default_stale_max_age_secs() -> u64 {
+    86_400
+}
+
+/// Where Debian's `dns-root-data` package puts the IANA root hints.
+fn default_root_hints() -> Spanned<String> {
+    unspanned("/usr/share/dns/root.hints".to_string())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawZone {
+    pub name: Spanned<String>,
+    pub file: Spanned<String>,
+}

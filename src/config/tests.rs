@@ -1,0 +1,114 @@
+use super::*;
+
+fn check(text: &str) -> Result<Config, ConfigError> {
+    Config::from_str(text, Path::new("/etc/hedge/test.toml"))
+}
+
+fn problems(text: &str) -> Vec<ConfigProblem> {
+    match check(text) {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_are_safe() {
+    let config = check("[upstream]\nservers = [\"192.0.2.53\"]\n").unwrap();
+    assert_eq!(config.server.rate_limit_qps, 200);
+    assert!(
+        config
+            .server
+            .allow_networks
+            .iter()
+            .any(|n| n.contains(&"192.168.1.10".parse::<IpAddr>().unwrap()))
+    );
+    assert!(
+        !config
+            .server
+            .allow_networks
+            .iter()
+            .any(|n| n.contains(&"8.8.8.8".parse::<IpAddr>().unwrap())),
+        "public addresses must not be served by default"
+    );
+    assert_eq!(config.upstream.mode, UpstreamMode::Forward);
+    assert!(config.upstream.serve_stale);
+    assert_eq!(config.upstream.stale_answer_ttl, 30);
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let found = problems("[server]\nlisten = [\"127.0.0.1:53\"]\nlisen = 1\n");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].line, 3);
+    assert_eq!(found[0].key, "server.lisen");
+    assert!(found[0].message.contains("unknown field"), "{}", found[0]);
+}
+
+#[test]
+fn every_semantic_problem_is_reported() {
+    let text = "\
+[server]
+listen = [\"127.0.0.1:5353\", \"not-an-address\"]
+allow_networks = [\"10.0.0.0/33\"]
+
+[upstream]
+servers = [\"tls://dns.example\"]
+";
+    let found = problems(text);
+    let rendered: Vec<String> = found.iter().map(|p| p.to_string()).collect();
+    assert_eq!(found.len(), 3, "{rendered:#?}");
+    assert_eq!((found[0].line, found[0].key.as_str()), (2, "server.listen"));
+    assert!(found[0].message.contains("not-an-address"));
+    assert_eq!((found[1].line, found[1].key.as_str()), (3, "server.allow_networks"));
+    assert!(found[1].message.contains("10.0.0.0/33"));
+    assert_eq!((found[2].line, found[2].key.as_str()), (6, "upstream.servers"));
+    assert!(rendered[2].starts_with("/etc/hedge/test.toml:6: upstream.servers:"));
+}
+
+#[test]
+fn wrong_type_names_key_and_line() {
+    let found = problems("[server]\nrate_limit_qps = \"fast\"\n");
+    assert_eq!(found[0].line, 2);
+    assert_eq!(found[0].key, "server.rate_limit_qps");
+}
+
+#[test]
+fn forward_mode_needs_servers() {
+    let found = problems("[upstream]\nmode = \"forward\"\n");
+    assert_eq!(found[0].key, "upstream.servers");
+}
+
+#[test]
+fn missing_zone_file_is_named() {
+    let found =
+        problems("[upstream]\nservers=[\"192.0.2.1\"]\n[[zones]]\nname = \"school.lan\"\nfile = \"nowhere.zone\"\n");
+    assert_eq!(found[0].line, 5);
+    assert_eq!(found[0].key, "zones.file");
+    assert!(found[0].message.contains("/etc/hedge/nowhere.zone"));
+}
+
+#[test]
+fn recursive_mode_needs_root_hints() {
+    let found = problems("[upstream]\nmode = \"recursive\"\nroot_hints = \"/nonexistent/root.hints\"\n");
+    assert_eq!(found[0].key, "upstream.root_hints");
+    assert_eq!(found[0].line, 3);
+}
+
+#[test]
+fn bad_mode_is_an_error() {
+    let found = problems("[upstream]\nmode = \"sideways\"\n");
+    assert_eq!(found[0].line, 2);
+    assert_eq!(found[0].key, "upstream.mode");
+}
+
+#[test]
+fn example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.server.listen,
+        vec!["127.0.0.1:5353".parse::<SocketAddr>().unwrap()]
+    );
+    assert!(!config.upstream.servers.is_empty());
+    assert!(!config.zones.is_empty());
+}

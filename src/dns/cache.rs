@@ -1,0 +1,263 @@
+//! The answer cache in front of the upstreams, with serve-stale (RFC 8767).
+//!
+//! hickory-resolver has a cache of its own, but it forgets an answer the
+//! moment it expires; serving stale needs the expired answer kept for a while
+//! longer. So hedge keeps one cache here, for forwarding and recursion alike,
+//! and runs the resolver without one.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{LowerName, Record, RecordType};
+
+/// Longest time any answer is kept fresh, whatever its TTL says.
+pub const MAX_POSITIVE_TTL: u32 = 86_400;
+/// Longest time a negative answer is kept fresh (RFC 2308 suggests 1-3 h).
+pub const MAX_NEGATIVE_TTL: u32 = 3_600;
+
+/// A cache key: the query name (lowercase) and type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    pub name: LowerName,
+    pub rtype: RecordType,
+}
+
+/// An answer as it came from upstream, with when it arrived.
+#[derive(Debug, Clone)]
+pub struct CachedAnswer {
+    pub rcode: ResponseCode,
+    pub answers: Vec<Record>,
+    /// For negative answers, the zone's SOA.
+    pub authorities: Vec<Record>,
+    /// Seconds the answer is fresh for, already capped.
+    pub ttl: u32,
+    pub stored_at: Instant,
+}
+
+impl CachedAnswer {
+    /// Builds an answer whose freshness is the smallest TTL among its records
+    /// (or `negative_ttl` for an answer without records), capped.
+    pub fn new(
+        rcode: ResponseCode,
+        answers: Vec<Record>,
+        authorities: Vec<Record>,
+        negative_ttl: Option<u32>,
+        now: Instant,
+    ) -> CachedAnswer {
+        let ttl = if answers.is_empty() {
+            let soa_ttl = authorities.iter().map(|r| r.ttl).min();
+            negative_ttl.or(soa_ttl).unwrap_or(60).min(MAX_NEGATIVE_TTL)
+        } else {
+            answers
+                .iter()
+                .map(|r| r.ttl)
+                .min()
+                .unwrap_or(0)
+                .min(MAX_POSITIVE_TTL)
+        };
+        CachedAnswer {
+            rcode,
+            answers,
+            authorities,
+            ttl,
+            stored_at: now,
+        }
+    }
+
+    fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.stored_at)
+    }
+
+    /// Seconds of freshness left, or `None` once expired.
+    pub fn remaining(&self, now: Instant) -> Option<u32> {
+        let age = self.age(now).as_secs();
+        let left = u64::from(self.ttl).checked_sub(age)?;
+        (left > 0).then_some(left as u32)
+    }
+
+    /// The records with their TTLs counted down to `remaining` (fresh) or set
+    /// to `fixed` (a stale answer).
+    pub fn records_with_ttl(records: &[Record], ttl: u32, fixed: bool) -> Vec<Record> {
+        records
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.ttl = if fixed { ttl } else { r.ttl.min(ttl) };
+                r
+            })
+            .collect()
+    }
+}
+
+/// What the cache holds for a query.
+#[derive(Debug)]
+pub enum CacheLookup {
+    /// Still fresh: serve with this many seconds of TTL left.
+    Fresh(Arc<CachedAnswer>, u32),
+    /// Expired but inside the stale window: serve only if upstreams fail.
+    Stale(Arc<CachedAnswer>),
+    Miss,
+}
+
+struct StaleAware {
+    stale_window: Duration,
+}
+
+impl moka::Expiry<CacheKey, Arc<CachedAnswer>> for StaleAware {
+    fn expire_after_create(
+        &self,
+        _key: &CacheKey,
+        value: &Arc<CachedAnswer>,
+        _now: Instant,
+    ) -> Option<Duration> {
+        Some(Duration::from_secs(u64::from(value.ttl)) + self.stale_window)
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &CacheKey,
+        value: &Arc<CachedAnswer>,
+        now: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, value, now)
+    }
+}
+
+/// A bounded cache of upstream answers.
+pub struct AnswerCache {
+    entries: Option<moka::sync::Cache<CacheKey, Arc<CachedAnswer>>>,
+    capacity: u64,
+    stale_window: Duration,
+}
+
+impl AnswerCache {
+    /// A cache of up to `capacity` answers (0: no cache), each kept
+    /// `stale_window` past its expiry for serve-stale.
+    pub fn new(capacity: u64, stale_window: Duration) -> AnswerCache {
+        let entries = (capacity > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(StaleAware { stale_window })
+                .build()
+        });
+        AnswerCache {
+            entries,
+            capacity,
+            stale_window,
+        }
+    }
+
+    /// Whether this cache was built with these settings (so a reload can
+    /// keep it, and its answers).
+    pub fn has_settings(&self, capacity: u64, stale_window: Duration) -> bool {
+        self.capacity == capacity && self.stale_window == stale_window
+    }
+
+    pub fn get(&self, key: &CacheKey, now: Instant) -> CacheLookup {
+        let Some(entries) = &self.entries else {
+            return CacheLookup::Miss;
+        };
+        match entries.get(key) {
+            None => CacheLookup::Miss,
+            Some(answer) => match answer.remaining(now) {
+                Some(left) => CacheLookup::Fresh(answer, left),
+                None if answer.age(now)
+                    < Duration::from_secs(u64::from(answer.ttl)) + self.stale_window =>
+                {
+                    CacheLookup::Stale(answer)
+                }
+                None => CacheLookup::Miss,
+            },
+        }
+    }
+
+    /// Stores an answer. Answers with no freshness at all are not kept.
+    pub fn insert(&self, key: CacheKey, answer: Arc<CachedAnswer>) {
+        if let Some(entries) = &self.entries
+            && (answer.ttl > 0 || !self.stale_window.is_zero())
+        {
+            entries.insert(key, answer);
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.entries.as_ref().map_or(0, |e| e.entry_count())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::{Name, RData, rdata::A};
+    use std::str::FromStr;
+
+    fn record(ttl: u32) -> Record {
+        Record::from_rdata(
+            Name::from_str("www.example.org.").unwrap(),
+            ttl,
+            RData::A(A::new(192, 0, 2, 1)),
+        )
+    }
+
+    fn key() -> CacheKey {
+        CacheKey {
+            name: LowerName::from(Name::from_str("www.example.org.").unwrap()),
+            rtype: RecordType::A,
+        }
+    }
+
+    #[test]
+    fn fresh_then_stale_then_gone() {
+        let cache = AnswerCache::new(100, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let answer = CachedAnswer::new(ResponseCode::NoError, vec![record(10)], vec![], None, t0);
+        cache.insert(key(), Arc::new(answer));
+        match cache.get(&key(), t0 + Duration::from_secs(4)) {
+            CacheLookup::Fresh(_, left) => assert_eq!(left, 6),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            cache.get(&key(), t0 + Duration::from_secs(30)),
+            CacheLookup::Stale(_)
+        ));
+        assert!(matches!(
+            cache.get(&key(), t0 + Duration::from_secs(71)),
+            CacheLookup::Miss
+        ));
+    }
+
+    #[test]
+    fn ttl_is_smallest_record_and_capped() {
+        let t0 = Instant::now();
+        let a = CachedAnswer::new(ResponseCode::NoError, vec![record(300), record(20)], vec![], None, t0);
+        assert_eq!(a.ttl, 20);
+        let a = CachedAnswer::new(ResponseCode::NoError, vec![record(10_000_000)], vec![], None, t0);
+        assert_eq!(a.ttl, MAX_POSITIVE_TTL);
+        let n = CachedAnswer::new(ResponseCode::NXDomain, vec![], vec![], Some(999_999), t0);
+        assert_eq!(n.ttl, MAX_NEGATIVE_TTL);
+    }
+
+    #[test]
+    fn disabled_cache_misses() {
+        let cache = AnswerCache::new(0, Duration::ZERO);
+        let t0 = Instant::now();
+        let answer = CachedAnswer::new(ResponseCode::NoError, vec![record(10)], vec![], None, t0);
+        cache.insert(key(), Arc::new(answer));
+        assert!(matches!(cache.get(&key(), t0), CacheLookup::Miss));
+    }
+
+    #[test]
+    fn served_ttls_count_down() {
+        let records = CachedAnswer::records_with_ttl(&[record(300), record(5)], 100, false);
+        assert_eq!(records[0].ttl, 100);
+        assert_eq!(records[1].ttl, 5);
+        let records = CachedAnswer::records_with_ttl(&[record(300)], 30, true);
+        assert_eq!(records[0].ttl, 30);
+    }
+}

@@ -1,0 +1,323 @@
+//! One query, from the bytes a client sent to the bytes hedge sends back.
+//!
+//! The order is fixed: drop what is not a query; refuse clients outside the
+//! allowed networks and over their rate; answer protocol errors; answer ANY
+//! minimally; answer local zones authoritatively; everything else from the
+//! cache or the upstream, with a stale answer when every upstream fails.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, LowerName, RecordType};
+use tracing::{debug, info};
+
+use crate::config::Config;
+
+use super::admission::{AllowList, RateLimiter};
+use super::answer::{self, ExtendedError};
+use super::cache::{AnswerCache, CacheKey, CacheLookup, CachedAnswer};
+use super::stats::{Stats, bump};
+use super::upstream::{Upstream, UpstreamSetupError};
+use super::zones::{LocalZones, ZoneLoadError};
+
+/// How a query arrived, which decides whether its answer may be truncated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Why the serving state could not be built from a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Zone(#[from] ZoneLoadError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamSetupError),
+}
+
+/// Everything a query reads that a reload may replace, swapped as one.
+pub struct Serving {
+    pub config: Arc<Config>,
+    allow: AllowList,
+    zones: LocalZones,
+    upstream: Upstream,
+    cache: Arc<AnswerCache>,
+}
+
+impl Serving {
+    fn build(config: &Config, previous: Option<&Serving>) -> Result<Serving, SetupError> {
+        let zones = LocalZones::load(&config.zones)?;
+        let upstream = Upstream::from_config(&config.upstream)?;
+        let stale_window = if config.upstream.serve_stale {
+            config.upstream.stale_max_age
+        } else {
+            Duration::ZERO
+        };
+        let cache = match previous {
+            Some(previous)
+                if previous
+                    .cache
+                    .has_settings(config.upstream.cache_size, stale_window) =>
+            {
+                previous.cache.clone()
+            }
+            _ => Arc::new(AnswerCache::new(config.upstream.cache_size, stale_window)),
+        };
+        Ok(Serving {
+            config: Arc::new(config.clone()),
+            allow: AllowList::new(config.server.allow_networks.clone()),
+            zones,
+            upstream,
+            cache,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}; {} local zone(s); cache of {} answers",
+            self.upstream.describe(),
+            self.zones.len(),
+            self.config.upstream.cache_size
+        )
+    }
+}
+
+/// Answers queries. Shared by every listener; a reload swaps what it reads
+/// without stopping it.
+pub struct Handler {
+    serving: ArcSwap<Serving>,
+    limiter: RateLimiter,
+    pub stats: Stats,
+}
+
+impl Handler {
+    pub fn new(config: &Config) -> Result<Handler, SetupError> {
+        let serving = Serving::build(config, None)?;
+        info!("{}", serving.describe());
+        Ok(Handler {
+            serving: ArcSwap::from_pointee(serving),
+            limiter: RateLimiter::default(),
+            stats: Stats::default(),
+        })
+    }
+
+    /// Builds new serving state from `config` and swaps it in. On error the
+    /// running state is untouched.
+    pub fn reload(&self, config: &Config) -> Result<(), SetupError> {
+        let current = self.serving.load();
+        let next = Serving::build(config, Some(&current))?;
+        info!("reloaded: {}", next.describe());
+        self.serving.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.serving.load().config.clone()
+    }
+
+    /// Forgets rate-limit state of clients idle for a minute.
+    pub fn prune(&self) {
+        self.limiter.prune(Instant::now(), Duration::from_secs(60));
+    }
+
+    /// Answers one DNS message. `None` means send nothing (not a query, or
+    /// too broken to answer).
+    pub async fn handle(
+        &self,
+        raw: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+    ) -> Option<Vec<u8>> {
+        let serving = self.serving.load_full();
+        let max_udp = serving.config.server.max_udp_payload;
+
+        // A message shorter than a header, or with QR set, is not a query:
+        // answering responses would let two servers bounce packets forever.
+        if raw.len() < 12 || raw[2] & 0x80 != 0 {
+            bump(&self.stats.malformed);
+            return None;
+        }
+        let request = match Message::from_vec(raw) {
+            Ok(request) => request,
+            Err(error) => {
+                bump(&self.stats.malformed);
+                debug!(%src, %error, "malformed query");
+                let id = u16::from_be_bytes([raw[0], raw[1]]);
+                let op_code = OpCode::from_u8((raw[2] >> 3) & 0x0f);
+                let response = answer::header_only(id, op_code, ResponseCode::FormErr);
+                return answer::encode(&response, transport, answer::CLASSIC_UDP_LIMIT)
+                    .map(|(bytes, _)| bytes);
+            }
+        };
+        bump(&self.stats.queries);
+        let limit = answer::udp_limit(request.edns.as_ref(), max_udp);
+        let mut response = self.respond(&serving, &request, raw, src).await;
+        answer::attach_edns(&mut response.message, request.edns.as_ref(), max_udp);
+        if let Some((code, text)) = response.extended_error {
+            answer::add_extended_error(&mut response.message, code, &text);
+        }
+        let (bytes, truncated) = answer::encode(&response.message, transport, limit)?;
+        if truncated {
+            bump(&self.stats.truncated);
+        }
+        Some(bytes)
+    }
+
+    async fn respond(
+        &self,
+        serving: &Serving,
+        request: &Message,
+        raw: &[u8],
+        src: SocketAddr,
+    ) -> Response {
+        let ip = src.ip();
+        if !serving.allow.allows(ip) {
+            bump(&self.stats.refused_not_allowed);
+            debug!(%src, "refused: not in allow_networks");
+            return Response::with_error(
+                answer::response_to(request, ResponseCode::Refused),
+                ExtendedError::Prohibited,
+                "client not allowed",
+            );
+        }
+        if !self
+            .limiter
+            .admit(ip, serving.config.server.rate_limit_qps, Instant::now())
+        {
+            bump(&self.stats.rate_limited);
+            return Response::with_error(
+                answer::response_to(request, ResponseCode::Refused),
+                ExtendedError::Prohibited,
+                "rate limit",
+            );
+        }
+        if request.metadata.op_code != OpCode::Query {
+            return Response::plain(answer::response_to(request, ResponseCode::NotImp));
+        }
+        if let Some(edns) = &request.edns
+            && edns.version() != 0
+        {
+            return Response::plain(answer::response_to(request, ResponseCode::BADVERS));
+        }
+        let [query] = request.queries.as_slice() else {
+            return Response::plain(answer::response_to(request, ResponseCode::FormErr));
+        };
+        debug!(%src, name = %query.name(), qtype = %query.query_type(), "query");
+        if query.query_class() != DNSClass::IN {
+            return Response::with_error(
+                answer::response_to(request, ResponseCode::Refused),
+                ExtendedError::NotSupported,
+                "only class IN is served",
+            );
+        }
+        match query.query_type() {
+            RecordType::ANY => return Response::plain(answer::minimal_any(request, query)),
+            RecordType::AXFR | RecordType::IXFR => {
+                return Response::plain(answer::response_to(request, ResponseCode::Refused));
+            }
+            RecordType::OPT => {
+                return Response::plain(answer::response_to(request, ResponseCode::FormErr));
+            }
+            _ => {}
+        }
+
+        let name = LowerName::from(query.name());
+        if serving.zones.covers(&name) {
+            if let Some(mut message) = serving.zones.answer(raw, src).await {
+                bump(&self.stats.local_answers);
+                message.metadata.recursion_available = true;
+                message.edns = None;
+                return Response::plain(message);
+            }
+            return Response::plain(answer::response_to(request, ResponseCode::ServFail));
+        }
+        self.from_upstream(serving, request, query, name).await
+    }
+
+    async fn from_upstream(
+        &self,
+        serving: &Serving,
+        request: &Message,
+        query: &Query,
+        name: LowerName,
+    ) -> Response {
+        let key = CacheKey {
+            name,
+            rtype: query.query_type(),
+        };
+        let now = Instant::now();
+        let stale = match serving.cache.get(&key, now) {
+            CacheLookup::Fresh(cached, left) => {
+                bump(&self.stats.cache_hits);
+                return Response::plain(cached_response(request, &cached, left, false));
+            }
+            CacheLookup::Stale(cached) => Some(cached),
+            CacheLookup::Miss => None,
+        };
+        let mut fqdn = query.name().clone();
+        fqdn.set_fqdn(true);
+        match serving.upstream.resolve(&fqdn, query.query_type()).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                serving.cache.insert(key, fresh.clone());
+                Response::plain(cached_response(request, &fresh, fresh.ttl, false))
+            }
+            Err(error) => {
+                debug!(name = %query.name(), %error, "upstream failed");
+                if let Some(cached) = stale {
+                    bump(&self.stats.stale_answers);
+                    let ttl = serving.config.upstream.stale_answer_ttl;
+                    return Response::with_error(
+                        cached_response(request, &cached, ttl, true),
+                        ExtendedError::StaleAnswer,
+                        "upstream unreachable",
+                    );
+                }
+                bump(&self.stats.upstream_failures);
+                Response::with_error(
+                    answer::response_to(request, ResponseCode::ServFail),
+                    ExtendedError::NoReachableAuthority,
+                    &error.to_string(),
+                )
+            }
+        }
+    }
+}
+
+/// A response before EDNS and encoding.
+struct Response {
+    message: Message,
+    extended_error: Option<(ExtendedError, String)>,
+}
+
+impl Response {
+    fn plain(message: Message) -> Response {
+        Response {
+            message,
+            extended_error: None,
+        }
+    }
+
+    fn with_error(message: Message, code: ExtendedError, text: &str) -> Response {
+        Response {
+            message,
+            extended_error: Some((code, text.to_string())),
+        }
+    }
+}
+
+fn cached_response(request: &Message, cached: &CachedAnswer, ttl: u32, stale: bool) -> Message {
+    let mut response = answer::response_to(request, cached.rcode);
+    response.add_answers(CachedAnswer::records_with_ttl(&cached.answers, ttl, stale));
+    response.add_authorities(CachedAnswer::records_with_ttl(
+        &cached.authorities,
+        ttl,
+        stale,
+    ));
+    response
+}

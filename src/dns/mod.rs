@@ -1,0 +1,16 @@
+//! Serving DNS: listeners, the request handler, answers, the cache, local
+//! zones and the upstreams. This part asks and answers; it decides nothing
+//! about filtering itself.
+
+pub mod admission;
+pub mod answer;
+pub mod cache;
+pub mod handler;
+pub mod server;
+pub mod stats;
+pub mod upstream;
+pub mod zones;
+
+pub use handler::{Handler, Transport};
+pub use server::{Listeners, ServeError};
+pub use stats::{Stats, StatsSnapshot};

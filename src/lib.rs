@@ -1,0 +1,10 @@
+//! hedge: a DNS filtering resolver for schools, pupil referral units and
+//! foster homes.
+//!
+//! A query travels one way: `dns` receives it, decides nothing itself, and
+//! answers it from a local zone or through the upstream path. `config` is the
+//! only part that reads the configuration file; `cli` is the command line.
+
+pub mod cli;
+pub mod config;
+pub mod dns;
