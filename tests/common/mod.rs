@@ -1,0 +1,325 @@
+//! What the integration tests share: a small authoritative upstream served in
+//! the test process, the real `hedge` binary started on a temporary config,
+//! and a DNS client that can send from any loopback address.
+
+#![allow(dead_code)]
+
+use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::{LowerName, Name, RecordType};
+use hickory_server::Server;
+use hickory_server::store::file::{FileConfig, FileZoneHandler};
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+
+/// The zone the test upstream serves.
+pub const UPSTREAM_ZONE: &str = "upstream.example.";
+
+/// The test zone: ordinary names, a CNAME, a short-lived name for
+/// serve-stale, and a name whose answer does not fit 512 bytes.
+pub fn upstream_zone_text() -> String {
+    let mut text = String::from(
+        "$ORIGIN upstream.example.\n$TTL 300\n\
+         @ IN SOA ns.upstream.example. admin.upstream.example. 1 3600 600 86400 60\n\
+         @ IN NS ns.upstream.example.\n\
+         ns IN A 192.0.2.1\n\
+         www IN A 192.0.2.10\n\
+         www IN AAAA 2001:db8::10\n\
+         short 1 IN A 192.0.2.11\n\
+         alias IN CNAME www.upstream.example.\n\
+         mail IN MX 10 www.upstream.example.\n",
+    );
+    for i in 0..40 {
+        text.push_str(&format!("big IN A 198.51.100.{i}\n"));
+    }
+    text
+}
+
+/// An authoritative server for [`UPSTREAM_ZONE`] on a loopback port, in this
+/// process. Stops when dropped or when `stop` is called.
+pub struct TestUpstream {
+    pub addr: SocketAddr,
+    server: Option<Server<Catalog>>,
+    _dir: TempDir,
+}
+
+impl TestUpstream {
+    pub async fn start() -> TestUpstream {
+        Self::start_on("127.0.0.1:0".parse().unwrap(), UPSTREAM_ZONE, &upstream_zone_text()).await
+    }
+
+    /// Serves `zone_text` as zone `origin` on `addr` (port 0: any free port).
+    pub async fn start_on(addr: SocketAddr, origin: &str, zone_text: &str) -> TestUpstream {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("zone");
+        std::fs::write(&path, zone_text).unwrap();
+        let origin = Name::from_str(origin).unwrap();
+        let handler = FileZoneHandler::try_from_config(
+            origin.clone(),
+            ZoneType::Primary,
+            AxfrPolicy::Deny,
+            None,
+            &FileConfig { zone_path: path },
+        )
+        .unwrap();
+        let mut catalog = Catalog::new();
+        catalog.upsert(LowerName::from(&origin), vec![Arc::new(handler)]);
+        let addr = free_addr(addr);
+        let udp = UdpSocket::bind(addr).await.unwrap();
+        let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let mut server = Server::new(catalog);
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(5), 65535);
+        TestUpstream {
+            addr,
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.shutdown_gracefully().await;
+        }
+    }
+}
+
+/// An address on `ip` whose port is free for both UDP and TCP (or `addr`
+/// itself when it names a port).
+pub fn free_addr(addr: SocketAddr) -> SocketAddr {
+    if addr.port() != 0 {
+        return addr;
+    }
+    for _ in 0..50 {
+        let tcp = StdTcpListener::bind(addr).unwrap();
+        let candidate = tcp.local_addr().unwrap();
+        if StdUdpSocket::bind(candidate).is_ok() {
+            return candidate;
+        }
+    }
+    panic!("no free port on {addr}");
+}
+
+/// The real `hedge` binary, serving a config in a temporary directory.
+pub struct Hedge {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    pub config_path: PathBuf,
+    child: Option<Child>,
+}
+
+pub fn hedge_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_hedge")
+}
+
+/// The smallest config that forwards to `upstream`, listening on `listen`.
+/// `extra_server` and `extra` are spliced into `[server]` and after it.
+pub fn config_text(listen: &[SocketAddr], upstream: SocketAddr, extra_server: &str, extra: &str) -> String {
+    let listen: Vec<String> = listen.iter().map(|a| format!("\"{a}\"")).collect();
+    format!(
+        "[server]\nlisten = [{}]\n{extra_server}\n\n[upstream]\nservers = [\"{upstream}\"]\ntimeout_ms = 400\nattempts = 1\n{extra}\n",
+        listen.join(", ")
+    )
+}
+
+impl Hedge {
+    /// Starts hedge with `config` (where `LISTEN` is replaced by the chosen
+    /// address) and waits until it answers.
+    pub async fn start(config: &str) -> Hedge {
+        Self::start_with(config, &[]).await
+    }
+
+    pub async fn start_with(config: &str, files: &[(&str, &str)]) -> Hedge {
+        let dir = TempDir::new().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let addr = free_addr("127.0.0.1:0".parse().unwrap());
+        let config_path = dir.path().join("hedge.toml");
+        std::fs::write(&config_path, config.replace("LISTEN", &addr.to_string())).unwrap();
+        let child = Command::new(hedge_bin())
+            .args(["serve", "-c"])
+            .arg(&config_path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start hedge");
+        let mut hedge = Hedge {
+            addr,
+            dir,
+            config_path,
+            child: Some(child),
+        };
+        hedge.wait_ready().await;
+        hedge
+    }
+
+    /// Polls with a query that needs no upstream until hedge answers.
+    async fn wait_ready(&mut self) {
+        for _ in 0..100 {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("hedge exited early with {status}");
+            }
+            let probe = query("probe.invalid.", RecordType::ANY);
+            if udp_exchange_from(local(1), self.addr, &probe, Duration::from_millis(200))
+                .await
+                .is_some()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("hedge did not start answering on {}", self.addr);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Sends SIGTERM and returns how the process ended.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        let mut child = self.child.take().unwrap();
+        for _ in 0..200 {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("hedge did not stop after SIGTERM");
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for Hedge {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// 127.0.0.N
+pub fn local(n: u8) -> IpAddr {
+    IpAddr::from([127, 0, 0, n])
+}
+
+/// A recursive query for `name`, with no EDNS.
+pub fn query(name: &str, rtype: RecordType) -> Message {
+    let mut message = Message::query();
+    message.metadata.id = rand_id();
+    message.metadata.recursion_desired = true;
+    message.add_query(Query::query(Name::from_str(name).unwrap(), rtype));
+    message
+}
+
+/// The same with an EDNS OPT record advertising `payload` bytes.
+pub fn query_edns(name: &str, rtype: RecordType, payload: u16) -> Message {
+    let mut message = query(name, rtype);
+    let mut edns = Edns::new();
+    edns.set_max_payload(payload);
+    message.set_edns(edns);
+    message
+}
+
+fn rand_id() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(1000);
+    NEXT.fetch_add(7, Ordering::Relaxed)
+}
+
+/// Sends raw bytes over UDP from `from` (port chosen by the OS) and returns
+/// the first reply, if one comes within `wait`.
+pub async fn udp_raw_from(from: IpAddr, to: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind(SocketAddr::new(from, 0)).await.unwrap();
+    socket.send_to(bytes, to).await.unwrap();
+    let mut buf = vec![0u8; 65535];
+    match tokio::time::timeout(wait, socket.recv_from(&mut buf)).await {
+        Ok(Ok((len, _))) => Some(buf[..len].to_vec()),
+        _ => None,
+    }
+}
+
+pub async fn udp_exchange_from(from: IpAddr, to: SocketAddr, message: &Message, wait: Duration) -> Option<Message> {
+    let reply = udp_raw_from(from, to, &message.to_vec().unwrap(), wait).await?;
+    let reply = Message::from_vec(&reply).expect("reply parses");
+    assert_eq!(reply.metadata.id, message.metadata.id, "reply id matches");
+    Some(reply)
+}
+
+/// A UDP exchange from 127.0.0.1 that must be answered.
+pub async fn udp(to: SocketAddr, message: &Message) -> Message {
+    udp_exchange_from(local(1), to, message, Duration::from_secs(5))
+        .await
+        .expect("an answer over UDP")
+}
+
+/// A query over a new TCP connection from 127.0.0.1.
+pub async fn tcp(to: SocketAddr, message: &Message) -> Message {
+    let mut stream = TcpStream::connect(to).await.unwrap();
+    let bytes = message.to_vec().unwrap();
+    stream.write_all(&(bytes.len() as u16).to_be_bytes()).await.unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let len = tokio::time::timeout(Duration::from_secs(5), stream.read_u16())
+        .await
+        .expect("a TCP answer in time")
+        .unwrap();
+    let mut buf = vec![0u8; usize::from(len)];
+    stream.read_exact(&mut buf).await.unwrap();
+    Message::from_vec(&buf).unwrap()
+}
+
+/// A TCP socket bound to `from`, connected to `to`.
+pub async fn tcp_connect_from(from: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(to).await
+}
+
+/// Runs `hedge` with `args` and returns its output.
+pub fn run_hedge(args: &[&str], config: &Path) -> Output {
+    Command::new(hedge_bin())
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+/// The A/AAAA addresses in a response's answer section, as text.
+pub fn addresses(message: &Message) -> Vec<String> {
+    message
+        .answers
+        .iter()
+        .filter_map(|r| r.data.ip_addr().map(|ip| ip.to_string()))
+        .collect()
+}
+
+/// Whether `dig` is installed (CI installs dnsutils).
+pub fn have_dig() -> bool {
+    Command::new("dig").arg("-v").output().is_ok()
+}

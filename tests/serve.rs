@@ -1,0 +1,371 @@
+//! The serving path through the real binary: forwarding, local zones,
+//! truncation and TCP, access control, rate limits, serve-stale, bad packets.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use hickory_proto::rr::{RData, RecordType};
+
+const SCHOOL_ZONE: &str = "$ORIGIN school.lan.\n$TTL 3600\n\
+@ IN SOA hedge.school.lan. admin.school.lan. 1 3600 600 604800 300\n\
+@ IN NS hedge.school.lan.\n\
+hedge IN A 192.168.1.2\n\
+printer IN A 192.168.1.20\n";
+
+const REVERSE_ZONE: &str = "$ORIGIN 1.168.192.in-addr.arpa.\n$TTL 3600\n\
+@ IN SOA hedge.school.lan. admin.school.lan. 1 3600 600 604800 300\n\
+@ IN NS hedge.school.lan.\n\
+20 IN PTR printer.school.lan.\n";
+
+const ZONES: &str = "[[zones]]\nname = \"school.lan\"\nfile = \"school.zone\"\n\n\
+[[zones]]\nname = \"1.168.192.in-addr.arpa\"\nfile = \"reverse.zone\"\n";
+
+async fn start_with_zones(upstream: &TestUpstream, extra_server: &str) -> Hedge {
+    let config = config_text(&["127.0.0.1:0".parse().unwrap()], upstream.addr, extra_server, ZONES)
+        .replace("127.0.0.1:0", "LISTEN");
+    Hedge::start_with(&config, &[("school.zone", SCHOOL_ZONE), ("reverse.zone", REVERSE_ZONE)]).await
+}
+
+fn extended_error(message: &Message) -> Option<(u16, String)> {
+    let edns = message.edns.as_ref()?;
+    match edns.option(EdnsCode::Unknown(15))? {
+        EdnsOption::Unknown(15, data) if data.len() >= 2 => Some((
+            u16::from_be_bytes([data[0], data[1]]),
+            String::from_utf8_lossy(&data[2..]).into_owned(),
+        )),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_through_the_upstream_over_udp_and_tcp() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "").await;
+
+    let reply = udp(hedge.addr, &query("www.upstream.example.", RecordType::A)).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(addresses(&reply), ["192.0.2.10"]);
+    assert!(reply.metadata.recursion_available);
+    assert!(!reply.metadata.authoritative, "forwarded answers are not authoritative");
+
+    let reply = tcp(hedge.addr, &query("www.upstream.example.", RecordType::AAAA)).await;
+    assert_eq!(addresses(&reply), ["2001:db8::10"]);
+
+    // Mixed case in the question is echoed as asked, answered all the same.
+    let reply = udp(hedge.addr, &query("WwW.UpStream.Example.", RecordType::A)).await;
+    assert_eq!(addresses(&reply), ["192.0.2.10"]);
+
+    let reply = udp(hedge.addr, &query("alias.upstream.example.", RecordType::A)).await;
+    assert_eq!(reply.answers[0].record_type(), RecordType::CNAME);
+    assert_eq!(addresses(&reply), ["192.0.2.10"]);
+
+    let reply = udp(hedge.addr, &query("mail.upstream.example.", RecordType::MX)).await;
+    assert!(matches!(reply.answers[0].data, RData::MX(_)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn negative_answers_carry_the_soa() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "").await;
+
+    let reply = udp(hedge.addr, &query("nothing.upstream.example.", RecordType::A)).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+    assert!(reply.answers.is_empty());
+    assert_eq!(reply.authorities[0].record_type(), RecordType::SOA);
+
+    // The name exists, the type does not: NOERROR, no data, SOA.
+    let reply = udp(hedge.addr, &query("www.upstream.example.", RecordType::TXT)).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert!(reply.answers.is_empty());
+    assert_eq!(reply.authorities[0].record_type(), RecordType::SOA);
+
+    // Asked again, the negative answer comes from the cache, the same.
+    let reply = udp(hedge.addr, &query("nothing.upstream.example.", RecordType::A)).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn local_zones_answer_authoritatively() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "").await;
+
+    let reply = udp(hedge.addr, &query("printer.school.lan.", RecordType::A)).await;
+    assert!(reply.metadata.authoritative);
+    assert_eq!(addresses(&reply), ["192.168.1.20"]);
+
+    let reply = udp(hedge.addr, &query("20.1.168.192.in-addr.arpa.", RecordType::PTR)).await;
+    assert!(reply.metadata.authoritative);
+    match &reply.answers[0].data {
+        RData::PTR(ptr) => assert_eq!(ptr.0.to_string(), "printer.school.lan."),
+        other => panic!("expected a PTR, got {other:?}"),
+    }
+
+    let reply = udp(hedge.addr, &query("nobody.school.lan.", RecordType::A)).await;
+    assert!(reply.metadata.authoritative);
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(reply.authorities[0].record_type(), RecordType::SOA);
+
+    // With EDNS the local answer carries our OPT too.
+    let reply = udp(hedge.addr, &query_edns("printer.school.lan.", RecordType::A, 1232)).await;
+    assert!(reply.edns.is_some());
+    assert_eq!(addresses(&reply), ["192.168.1.20"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_answers_truncate_over_udp_and_come_whole_over_tcp() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "").await;
+
+    let plain = query("big.upstream.example.", RecordType::A);
+    let reply = udp(hedge.addr, &plain).await;
+    assert!(reply.metadata.truncation, "over 512 bytes without EDNS: TC");
+    assert!(reply.answers.is_empty());
+
+    let reply = tcp(hedge.addr, &plain).await;
+    assert!(!reply.metadata.truncation);
+    assert_eq!(reply.answers.len(), 40);
+
+    // A client that advertises 1232 bytes gets it all over UDP...
+    let reply = udp(hedge.addr, &query_edns("big.upstream.example.", RecordType::A, 1232)).await;
+    assert!(!reply.metadata.truncation);
+    assert_eq!(reply.answers.len(), 40);
+    assert_eq!(reply.edns.as_ref().unwrap().max_payload(), 1232);
+
+    // ...and one that advertises 600 does not.
+    let reply = udp(hedge.addr, &query_edns("big.upstream.example.", RecordType::A, 600)).await;
+    assert!(reply.metadata.truncation);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_outside_allow_networks_are_refused() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "allow_networks = [\"127.0.0.1/32\"]").await;
+
+    let message = query_edns("www.upstream.example.", RecordType::A, 1232);
+    let reply = udp_exchange_from(local(2), hedge.addr, &message, Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+    assert!(reply.answers.is_empty());
+    assert_eq!(extended_error(&reply).map(|e| e.0), Some(18), "EDE Prohibited");
+
+    let reply = udp_exchange_from(local(1), hedge.addr, &message, Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+
+    // TCP is held to the same rule.
+    let mut stream = tcp_connect_from(local(2), hedge.addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let bytes = message.to_vec().unwrap();
+    stream.write_all(&(bytes.len() as u16).to_be_bytes()).await.unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let len = stream.read_u16().await.unwrap();
+    let mut buf = vec![0; len as usize];
+    stream.read_exact(&mut buf).await.unwrap();
+    assert_eq!(Message::from_vec(&buf).unwrap().metadata.response_code, ResponseCode::Refused);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_over_their_rate_are_refused_others_are_not() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "rate_limit_qps = 2").await;
+
+    let mut answered = 0;
+    let mut refused = 0;
+    for _ in 0..20 {
+        let reply = udp_exchange_from(
+            local(3),
+            hedge.addr,
+            &query("printer.school.lan.", RecordType::A),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("an answer");
+        match reply.metadata.response_code {
+            ResponseCode::NoError => answered += 1,
+            ResponseCode::Refused => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(answered >= 2, "the first queries are answered ({answered})");
+    assert!(refused >= 1, "a burst of 20 at 2 qps is limited ({refused} refused)");
+
+    // Another client is not affected.
+    let reply = udp_exchange_from(local(4), hedge.addr, &query("printer.school.lan.", RecordType::A), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_answers_are_served_stale_when_the_upstream_is_down() {
+    let mut upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "").await;
+
+    let reply = udp(hedge.addr, &query_edns("short.upstream.example.", RecordType::A, 1232)).await;
+    assert_eq!(addresses(&reply), ["192.0.2.11"]);
+    assert_eq!(reply.answers[0].ttl, 1);
+
+    upstream.stop().await;
+    // Let the one-second TTL run out.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+
+    let reply = udp(hedge.addr, &query_edns("short.upstream.example.", RecordType::A, 1232)).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(addresses(&reply), ["192.0.2.11"], "the stale answer is served");
+    assert_eq!(reply.answers[0].ttl, 30, "with the stale answer TTL");
+    assert_eq!(extended_error(&reply).map(|e| e.0), Some(3), "EDE Stale Answer");
+
+    // A name never seen before has nothing stale to serve.
+    let reply = udp(hedge.addr, &query_edns("www.upstream.example.", RecordType::A, 1232)).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    assert_eq!(extended_error(&reply).map(|e| e.0), Some(22), "EDE No Reachable Authority");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_packets_get_formerr_or_nothing_and_serving_goes_on() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "").await;
+    let wait = Duration::from_millis(500);
+
+    // Shorter than a header: nothing to answer.
+    assert!(udp_raw_from(local(1), hedge.addr, &[1, 2, 3, 4, 5], wait).await.is_none());
+
+    // A header promising a question that is not there: FORMERR.
+    let reply = udp_raw_from(local(1), hedge.addr, &[0xab, 0xcd, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e'], wait)
+        .await
+        .expect("FORMERR");
+    let reply = Message::from_vec(&reply).unwrap();
+    assert_eq!(reply.metadata.id, 0xabcd);
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+
+    // A compression pointer pointing at itself: FORMERR, no loop.
+    let mut looped = vec![0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    looped.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+    let reply = udp_raw_from(local(1), hedge.addr, &looped, wait).await.expect("FORMERR");
+    assert_eq!(Message::from_vec(&reply).unwrap().metadata.response_code, ResponseCode::FormErr);
+
+    // A response (QR set) is never answered.
+    let mut response = query("www.upstream.example.", RecordType::A);
+    response.metadata.message_type = hickory_proto::op::MessageType::Response;
+    assert!(udp_raw_from(local(1), hedge.addr, &response.to_vec().unwrap(), wait).await.is_none());
+
+    // Two questions: FORMERR.
+    let mut two = query("www.upstream.example.", RecordType::A);
+    two.add_query(hickory_proto::op::Query::query("printer.school.lan.".parse().unwrap(), RecordType::A));
+    assert_eq!(udp(hedge.addr, &two).await.metadata.response_code, ResponseCode::FormErr);
+
+    // No question: FORMERR.
+    let mut none = query("www.upstream.example.", RecordType::A);
+    none.queries.clear();
+    assert_eq!(udp(hedge.addr, &none).await.metadata.response_code, ResponseCode::FormErr);
+
+    // An opcode hedge does not serve: NOTIMP.
+    let mut notify = query("www.upstream.example.", RecordType::SOA);
+    notify.metadata.op_code = OpCode::Notify;
+    assert_eq!(udp(hedge.addr, &notify).await.metadata.response_code, ResponseCode::NotImp);
+
+    // EDNS version 1: BADVERS.
+    let mut v1 = query_edns("www.upstream.example.", RecordType::A, 1232);
+    v1.edns.as_mut().unwrap().set_version(1);
+    // (16 on the wire; hickory reads 16 back under its TSIG name BADSIG.)
+    let code = udp(hedge.addr, &v1).await.metadata.response_code;
+    assert_eq!(u16::from(code), u16::from(ResponseCode::BADVERS));
+
+    // ANY gets the RFC 8482 minimal answer.
+    let reply = udp(hedge.addr, &query("www.upstream.example.", RecordType::ANY)).await;
+    assert_eq!(reply.answers.len(), 1);
+    assert_eq!(reply.answers[0].record_type(), RecordType::HINFO);
+
+    // Zone transfers are refused.
+    let reply = tcp(hedge.addr, &query("school.lan.", RecordType::AXFR)).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+
+    // And the server is still answering.
+    let reply = udp(hedge.addr, &query("www.upstream.example.", RecordType::A)).await;
+    assert_eq!(addresses(&reply), ["192.0.2.10"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_connections_are_capped_per_client() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "tcp_connections_per_client = 2").await;
+
+    let _a = tcp_connect_from(local(5), hedge.addr).await.unwrap();
+    let _b = tcp_connect_from(local(5), hedge.addr).await.unwrap();
+    // The third is accepted by the kernel and closed by hedge at once.
+    let mut c = tcp_connect_from(local(5), hedge.addr).await.unwrap();
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 2];
+    let read = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+        .await
+        .expect("closed promptly");
+    assert!(matches!(read, Ok(0) | Err(_)), "third connection closed: {read:?}");
+
+    // Another client still gets TCP answers.
+    let reply = tcp(hedge.addr, &query("printer.school.lan.", RecordType::A)).await;
+    assert_eq!(addresses(&reply), ["192.168.1.20"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listens_on_ipv6_too() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let upstream = TestUpstream::start().await;
+    let v6 = free_addr("[::1]:0".parse().unwrap());
+    let config = config_text(&[], upstream.addr, "", "")
+        .replace("listen = []", &format!("listen = [\"LISTEN\", \"{v6}\"]"));
+    let hedge = Hedge::start(&config).await;
+    let message = query("www.upstream.example.", RecordType::A);
+    let reply = udp_exchange_from("::1".parse().unwrap(), v6, &message, Duration::from_secs(5))
+        .await
+        .expect("an answer over IPv6");
+    assert_eq!(addresses(&reply), ["192.0.2.10"]);
+    let reply = tcp(v6, &message).await;
+    assert_eq!(addresses(&reply), ["192.0.2.10"]);
+    drop(hedge);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dig_gets_the_same_answers() {
+    if !have_dig() {
+        eprintln!("skipped: dig is not installed (apt-get install dnsutils)");
+        return;
+    }
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "").await;
+    let port = hedge.addr.port().to_string();
+    let dig = |args: &[&str]| {
+        let out = std::process::Command::new("dig")
+            .args(["@127.0.0.1", "-p", &port, "+tries=1", "+time=3"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = dig(&["www.upstream.example", "A", "+short"]);
+    assert_eq!(out.trim(), "192.0.2.10");
+    // The question is echoed in the case it was asked (dig checks this too).
+    let out = dig(&["WwW.UpStream.Example", "A"]);
+    assert!(out.contains(";WwW.UpStream.Example.\t"), "{out}");
+    assert!(out.contains("192.0.2.10"), "{out}");
+    let out = dig(&["printer.school.lan", "A"]);
+    assert!(out.contains("flags: qr aa rd ra"), "{out}");
+    assert!(out.contains("192.168.1.20"), "{out}");
+    let out = dig(&["-x", "192.168.1.20", "+short"]);
+    assert_eq!(out.trim(), "printer.school.lan.");
+    // dig retries over TCP by itself when it sees TC.
+    let out = dig(&["big.upstream.example", "A", "+noedns", "+ignore"]);
+    assert!(out.contains(" tc "), "{out}");
+    let out = dig(&["big.upstream.example", "A", "+noedns"]);
+    assert_eq!(out.matches("198.51.100.").count(), 40, "{out}");
+    let out = dig(&["big.upstream.example", "A", "+tcp", "+short"]);
+    assert_eq!(out.lines().count(), 40, "{out}");
+}
