@@ -27,10 +27,15 @@ impl ConfigProblem {
     pub(crate) fn from_toml(file: &Path, text: &str, error: &toml::de::Error) -> Self {
         let offset = error.span().map(|s| s.start).unwrap_or(0);
         let message = error.message().trim().to_string();
+        let mut key = key_at(text, offset);
+        if key.is_empty() {
+            // No key to name (a table header, say): show the line itself.
+            key = line_text(text, offset);
+        }
         ConfigProblem {
             file: file.to_path_buf(),
             line: line_of(text, offset),
-            key: key_at(text, offset),
+            key,
             message,
         }
     }
@@ -81,6 +86,13 @@ fn render_problems(path: &Path, problems: &[ConfigProblem]) -> String {
 fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
     text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+fn line_text(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line = text[start..].lines().next().unwrap_or("").trim();
+    line.chars().take(60).collect()
 }
 
 /// The dotted key that an offset in a TOML file falls under, found by reading

@@ -97,7 +97,7 @@ impl Config {
         let raw: schema::RawConfig = toml::from_str(text).map_err(|error| {
             let mut problem = ConfigProblem::from_toml(path, text, &error);
             if problem.key.is_empty() {
-                problem.key = "(file)".into();
+                problem.key = "(start of file)".into();
             }
             ConfigError::Invalid {
                 path: path.to_path_buf(),

@@ -112,3 +112,17 @@ fn example_config_is_valid() {
     assert!(!config.upstream.servers.is_empty());
     assert!(!config.zones.is_empty());
 }
+
+#[test]
+fn duplicate_table_names_the_line() {
+    let found = problems("[server]\nrate_limit_qps = 1\n\n[server]\nlisten = []\n");
+    assert_eq!(found[0].line, 4);
+    assert_eq!(found[0].key, "[server]");
+    assert!(found[0].message.contains("duplicate"), "{}", found[0]);
+}
+
+#[test]
+fn syntax_error_names_the_line() {
+    let found = problems("[server]\nrate_limit_qps = = 3\n");
+    assert_eq!(found[0].line, 2);
+}

@@ -110,8 +110,9 @@ impl Handler {
     pub fn reload(&self, config: &Config) -> Result<(), SetupError> {
         let current = self.serving.load();
         let next = Serving::build(config, Some(&current))?;
-        info!("reloaded: {}", next.describe());
+        let description = next.describe();
         self.serving.store(Arc::new(next));
+        info!("reloaded: {description}");
         Ok(())
     }
 

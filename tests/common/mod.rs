@@ -148,9 +148,9 @@ impl Hedge {
         let child = Command::new(hedge_bin())
             .args(["serve", "-c"])
             .arg(&config_path)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(dir.path().join("hedge.log")).unwrap()))
             .spawn()
             .expect("start hedge");
         let mut hedge = Hedge {
@@ -207,6 +207,22 @@ impl Hedge {
         }
         let _ = child.kill();
         panic!("hedge did not stop after SIGTERM");
+    }
+
+    /// What hedge has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("hedge.log")).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until the log contains `needle`.
+    pub async fn wait_for_log(&self, needle: &str) {
+        for _ in 0..100 {
+            if self.log().contains(needle) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("hedge never logged {needle:?}; log:\n{}", self.log());
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
