@@ -18,8 +18,13 @@ const ZONE: &str = "$ORIGIN school.lan.\n$TTL 60\n\
 printer IN A 192.168.1.20\n";
 
 fn zone_config(upstream: std::net::SocketAddr) -> String {
-    config_text(&[], upstream, "rate_limit_qps = 0", "[[zones]]\nname = \"school.lan\"\nfile = \"school.zone\"\n")
-        .replace("listen = []", "listen = [\"LISTEN\"]")
+    config_text(
+        &[],
+        upstream,
+        "rate_limit_qps = 0",
+        "[[zones]]\nname = \"school.lan\"\nfile = \"school.zone\"\n",
+    )
+    .replace("listen = []", "listen = [\"LISTEN\"]")
 }
 
 #[test]
@@ -35,8 +40,14 @@ fn config_check_reports_every_problem_with_line_and_key() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("2 problems"), "{err}");
-    assert!(err.contains("hedge.toml:2: server.listen: \"nowhere\""), "{err}");
-    assert!(err.contains("hedge.toml:3: server.allow_networks: \"10.0.0.0/40\""), "{err}");
+    assert!(
+        err.contains("hedge.toml:2: server.listen: \"nowhere\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("hedge.toml:3: server.allow_networks: \"10.0.0.0/40\""),
+        "{err}"
+    );
 
     // serve refuses the same file with the same words, before binding anything.
     let out = run_hedge(&["serve"], &path);
@@ -44,11 +55,18 @@ fn config_check_reports_every_problem_with_line_and_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("hedge.toml:2: server.listen"));
 
     // An unknown key is an error, not ignored.
-    std::fs::write(&path, "[upstream]\nservers = [\"192.0.2.1\"]\ncache_sise = 5\n").unwrap();
+    std::fs::write(
+        &path,
+        "[upstream]\nservers = [\"192.0.2.1\"]\ncache_sise = 5\n",
+    )
+    .unwrap();
     let out = run_hedge(&["config", "check"], &path);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("hedge.toml:3: upstream.cache_sise: unknown field `cache_sise`"), "{err}");
+    assert!(
+        err.contains("hedge.toml:3: upstream.cache_sise: unknown field `cache_sise`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -62,10 +80,19 @@ fn config_check_reads_zone_files_and_accepts_good_config() {
     )
     .unwrap();
     let out = run_hedge(&["config", "check"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
 
-    std::fs::write(dir.path().join("school.zone"), "$ORIGIN school.lan.\nprinter IN A not-an-address\n").unwrap();
+    std::fs::write(
+        dir.path().join("school.zone"),
+        "$ORIGIN school.lan.\nprinter IN A not-an-address\n",
+    )
+    .unwrap();
     let out = run_hedge(&["config", "check"], &path);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -76,7 +103,10 @@ fn config_check_reads_zone_files_and_accepts_good_config() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read configuration"));
 
-    let out = std::process::Command::new(hedge_bin()).args(["config", "chek"]).output().unwrap();
+    let out = std::process::Command::new(hedge_bin())
+        .args(["config", "chek"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "bad usage exits 2");
 }
 
@@ -84,7 +114,12 @@ fn config_check_reads_zone_files_and_accepts_good_config() {
 fn the_example_config_checks_clean() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let out = run_hedge(&["config", "check"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -97,7 +132,8 @@ async fn sighup_reloads_zones_without_dropping_queries_and_keeps_a_good_config()
     let failures = Arc::new(AtomicUsize::new(0));
     let answered = Arc::new(AtomicUsize::new(0));
     let load = {
-        let (stop, failures, answered, addr) = (stop.clone(), failures.clone(), answered.clone(), hedge.addr);
+        let (stop, failures, answered, addr) =
+            (stop.clone(), failures.clone(), answered.clone(), hedge.addr);
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let reply = udp_exchange_from(
@@ -120,7 +156,11 @@ async fn sighup_reloads_zones_without_dropping_queries_and_keeps_a_good_config()
     let reply = udp(hedge.addr, &query("newhost.school.lan.", RecordType::A)).await;
     assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
 
-    std::fs::write(hedge.path("school.zone"), format!("{ZONE}newhost IN A 192.168.1.99\n")).unwrap();
+    std::fs::write(
+        hedge.path("school.zone"),
+        format!("{ZONE}newhost IN A 192.168.1.99\n"),
+    )
+    .unwrap();
     hedge.signal("HUP");
     hedge.wait_for_log("reloaded:").await;
     let reply = udp(hedge.addr, &query("newhost.school.lan.", RecordType::A)).await;
@@ -130,9 +170,16 @@ async fn sighup_reloads_zones_without_dropping_queries_and_keeps_a_good_config()
     let good = std::fs::read_to_string(&hedge.config_path).unwrap();
     std::fs::write(&hedge.config_path, format!("{good}\n[server]\nbogus = 1\n")).unwrap();
     hedge.signal("HUP");
-    hedge.wait_for_log("keeping the running configuration").await;
+    hedge
+        .wait_for_log("keeping the running configuration")
+        .await;
     let reply = udp(hedge.addr, &query("newhost.school.lan.", RecordType::A)).await;
-    assert_eq!(addresses(&reply), ["192.168.1.99"], "{reply:?}\n{}", hedge.log());
+    assert_eq!(
+        addresses(&reply),
+        ["192.168.1.99"],
+        "{reply:?}\n{}",
+        hedge.log()
+    );
 
     // A broken zone file too.
     std::fs::write(&hedge.config_path, &good).unwrap();
@@ -141,11 +188,20 @@ async fn sighup_reloads_zones_without_dropping_queries_and_keeps_a_good_config()
     tokio::time::sleep(Duration::from_millis(300)).await;
     hedge.wait_for_log("zone school.lan.").await;
     let reply = udp(hedge.addr, &query("newhost.school.lan.", RecordType::A)).await;
-    assert_eq!(addresses(&reply), ["192.168.1.99"], "{reply:?}\n{}", hedge.log());
+    assert_eq!(
+        addresses(&reply),
+        ["192.168.1.99"],
+        "{reply:?}\n{}",
+        hedge.log()
+    );
 
     stop.store(true, Ordering::Relaxed);
     load.await.unwrap();
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "no query failed across reloads");
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "no query failed across reloads"
+    );
     assert!(answered.load(Ordering::Relaxed) > 0);
 }
 
@@ -154,17 +210,27 @@ async fn sigterm_answers_queries_in_flight_then_exits_cleanly() {
     // An upstream that never answers holds a query in flight.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let silent_addr = silent.local_addr().unwrap();
-    let config = config_text(&[], silent_addr, "", "").replace("listen = []", "listen = [\"LISTEN\"]");
+    let config =
+        config_text(&[], silent_addr, "", "").replace("listen = []", "listen = [\"LISTEN\"]");
     let hedge = Hedge::start(&config).await;
 
     let addr = hedge.addr;
     let in_flight = tokio::spawn(async move {
-        udp_exchange_from(local(1), addr, &query("slow.example.", RecordType::A), Duration::from_secs(5)).await
+        udp_exchange_from(
+            local(1),
+            addr,
+            &query("slow.example.", RecordType::A),
+            Duration::from_secs(5),
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let status = hedge.terminate();
     assert!(status.success(), "exit status {status}");
-    let reply = in_flight.await.unwrap().expect("the query in flight was answered");
+    let reply = in_flight
+        .await
+        .unwrap()
+        .expect("the query in flight was answered");
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
     drop(silent);
 }
@@ -174,7 +240,9 @@ async fn sigterm_answers_queries_in_flight_then_exits_cleanly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn recursive_mode_resolves_from_the_root_hints() {
     let root_addr: std::net::SocketAddr = "127.0.0.153:53".parse().unwrap();
-    if std::net::UdpSocket::bind(root_addr).is_err() || std::net::TcpListener::bind(root_addr).is_err() {
+    if std::net::UdpSocket::bind(root_addr).is_err()
+        || std::net::TcpListener::bind(root_addr).is_err()
+    {
         eprintln!("skipped: cannot bind {root_addr} (needs root)");
         return;
     }
@@ -184,14 +252,24 @@ async fn recursive_mode_resolves_from_the_root_hints() {
 a.root-servers.test. IN A 127.0.0.153\n\
 www.upstream.example. IN A 192.0.2.10\n";
     let _root = TestUpstream::start_on(root_addr, ".", root_zone).await;
-    let hints = ".  3600000  NS  a.root-servers.test.\na.root-servers.test.  3600000  A  127.0.0.153\n";
+    let hints =
+        ".  3600000  NS  a.root-servers.test.\na.root-servers.test.  3600000  A  127.0.0.153\n";
     let config = "[server]\nlisten = [\"LISTEN\"]\n\n[upstream]\nmode = \"recursive\"\nroot_hints = \"root.hints\"\n\
 recursor_allow_servers = [\"127.0.0.0/8\"]\ntimeout_ms = 1000\n";
     let hedge = Hedge::start_with(config, &[("root.hints", hints)]).await;
 
     let reply = udp(hedge.addr, &query("www.upstream.example.", RecordType::A)).await;
-    assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{}", hedge.log());
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::NoError,
+        "{}",
+        hedge.log()
+    );
     assert_eq!(addresses(&reply), ["192.0.2.10"]);
-    let reply = udp(hedge.addr, &query("nothing.upstream.example.", RecordType::A)).await;
+    let reply = udp(
+        hedge.addr,
+        &query("nothing.upstream.example.", RecordType::A),
+    )
+    .await;
     assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
 }

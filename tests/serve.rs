@@ -25,9 +25,18 @@ const ZONES: &str = "[[zones]]\nname = \"school.lan\"\nfile = \"school.zone\"\n\
 [[zones]]\nname = \"1.168.192.in-addr.arpa\"\nfile = \"reverse.zone\"\n";
 
 async fn start_with_zones(upstream: &TestUpstream, extra_server: &str) -> Hedge {
-    let config = config_text(&["127.0.0.1:0".parse().unwrap()], upstream.addr, extra_server, ZONES)
-        .replace("127.0.0.1:0", "LISTEN");
-    Hedge::start_with(&config, &[("school.zone", SCHOOL_ZONE), ("reverse.zone", REVERSE_ZONE)]).await
+    let config = config_text(
+        &["127.0.0.1:0".parse().unwrap()],
+        upstream.addr,
+        extra_server,
+        ZONES,
+    )
+    .replace("127.0.0.1:0", "LISTEN");
+    Hedge::start_with(
+        &config,
+        &[("school.zone", SCHOOL_ZONE), ("reverse.zone", REVERSE_ZONE)],
+    )
+    .await
 }
 
 fn extended_error(message: &Message) -> Option<(u16, String)> {
@@ -50,9 +59,16 @@ async fn answers_through_the_upstream_over_udp_and_tcp() {
     assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
     assert_eq!(addresses(&reply), ["192.0.2.10"]);
     assert!(reply.metadata.recursion_available);
-    assert!(!reply.metadata.authoritative, "forwarded answers are not authoritative");
+    assert!(
+        !reply.metadata.authoritative,
+        "forwarded answers are not authoritative"
+    );
 
-    let reply = tcp(hedge.addr, &query("www.upstream.example.", RecordType::AAAA)).await;
+    let reply = tcp(
+        hedge.addr,
+        &query("www.upstream.example.", RecordType::AAAA),
+    )
+    .await;
     assert_eq!(addresses(&reply), ["2001:db8::10"]);
 
     // Mixed case in the question is echoed as asked, answered all the same.
@@ -72,7 +88,11 @@ async fn negative_answers_carry_the_soa() {
     let upstream = TestUpstream::start().await;
     let hedge = start_with_zones(&upstream, "").await;
 
-    let reply = udp(hedge.addr, &query("nothing.upstream.example.", RecordType::A)).await;
+    let reply = udp(
+        hedge.addr,
+        &query("nothing.upstream.example.", RecordType::A),
+    )
+    .await;
     assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
     assert!(reply.answers.is_empty());
     assert_eq!(reply.authorities[0].record_type(), RecordType::SOA);
@@ -84,7 +104,11 @@ async fn negative_answers_carry_the_soa() {
     assert_eq!(reply.authorities[0].record_type(), RecordType::SOA);
 
     // Asked again, the negative answer comes from the cache, the same.
-    let reply = udp(hedge.addr, &query("nothing.upstream.example.", RecordType::A)).await;
+    let reply = udp(
+        hedge.addr,
+        &query("nothing.upstream.example.", RecordType::A),
+    )
+    .await;
     assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
 }
 
@@ -97,7 +121,11 @@ async fn local_zones_answer_authoritatively() {
     assert!(reply.metadata.authoritative);
     assert_eq!(addresses(&reply), ["192.168.1.20"]);
 
-    let reply = udp(hedge.addr, &query("20.1.168.192.in-addr.arpa.", RecordType::PTR)).await;
+    let reply = udp(
+        hedge.addr,
+        &query("20.1.168.192.in-addr.arpa.", RecordType::PTR),
+    )
+    .await;
     assert!(reply.metadata.authoritative);
     match &reply.answers[0].data {
         RData::PTR(ptr) => assert_eq!(ptr.0.to_string(), "printer.school.lan."),
@@ -110,7 +138,11 @@ async fn local_zones_answer_authoritatively() {
     assert_eq!(reply.authorities[0].record_type(), RecordType::SOA);
 
     // With EDNS the local answer carries our OPT too.
-    let reply = udp(hedge.addr, &query_edns("printer.school.lan.", RecordType::A, 1232)).await;
+    let reply = udp(
+        hedge.addr,
+        &query_edns("printer.school.lan.", RecordType::A, 1232),
+    )
+    .await;
     assert!(reply.edns.is_some());
     assert_eq!(addresses(&reply), ["192.168.1.20"]);
 }
@@ -130,13 +162,21 @@ async fn large_answers_truncate_over_udp_and_come_whole_over_tcp() {
     assert_eq!(reply.answers.len(), 40);
 
     // A client that advertises 1232 bytes gets it all over UDP...
-    let reply = udp(hedge.addr, &query_edns("big.upstream.example.", RecordType::A, 1232)).await;
+    let reply = udp(
+        hedge.addr,
+        &query_edns("big.upstream.example.", RecordType::A, 1232),
+    )
+    .await;
     assert!(!reply.metadata.truncation);
     assert_eq!(reply.answers.len(), 40);
     assert_eq!(reply.edns.as_ref().unwrap().max_payload(), 1232);
 
     // ...and one that advertises 600 does not.
-    let reply = udp(hedge.addr, &query_edns("big.upstream.example.", RecordType::A, 600)).await;
+    let reply = udp(
+        hedge.addr,
+        &query_edns("big.upstream.example.", RecordType::A, 600),
+    )
+    .await;
     assert!(reply.metadata.truncation);
 }
 
@@ -151,7 +191,11 @@ async fn clients_outside_allow_networks_are_refused() {
         .expect("an answer");
     assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
     assert!(reply.answers.is_empty());
-    assert_eq!(extended_error(&reply).map(|e| e.0), Some(18), "EDE Prohibited");
+    assert_eq!(
+        extended_error(&reply).map(|e| e.0),
+        Some(18),
+        "EDE Prohibited"
+    );
 
     let reply = udp_exchange_from(local(1), hedge.addr, &message, Duration::from_secs(5))
         .await
@@ -162,12 +206,18 @@ async fn clients_outside_allow_networks_are_refused() {
     let mut stream = tcp_connect_from(local(2), hedge.addr).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let bytes = message.to_vec().unwrap();
-    stream.write_all(&(bytes.len() as u16).to_be_bytes()).await.unwrap();
+    stream
+        .write_all(&(bytes.len() as u16).to_be_bytes())
+        .await
+        .unwrap();
     stream.write_all(&bytes).await.unwrap();
     let len = stream.read_u16().await.unwrap();
     let mut buf = vec![0; len as usize];
     stream.read_exact(&mut buf).await.unwrap();
-    assert_eq!(Message::from_vec(&buf).unwrap().metadata.response_code, ResponseCode::Refused);
+    assert_eq!(
+        Message::from_vec(&buf).unwrap().metadata.response_code,
+        ResponseCode::Refused
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -193,12 +243,20 @@ async fn clients_over_their_rate_are_refused_others_are_not() {
         }
     }
     assert!(answered >= 2, "the first queries are answered ({answered})");
-    assert!(refused >= 1, "a burst of 20 at 2 qps is limited ({refused} refused)");
+    assert!(
+        refused >= 1,
+        "a burst of 20 at 2 qps is limited ({refused} refused)"
+    );
 
     // Another client is not affected.
-    let reply = udp_exchange_from(local(4), hedge.addr, &query("printer.school.lan.", RecordType::A), Duration::from_secs(5))
-        .await
-        .unwrap();
+    let reply = udp_exchange_from(
+        local(4),
+        hedge.addr,
+        &query("printer.school.lan.", RecordType::A),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
 }
 
@@ -207,7 +265,11 @@ async fn expired_answers_are_served_stale_when_the_upstream_is_down() {
     let mut upstream = TestUpstream::start().await;
     let hedge = start_with_zones(&upstream, "").await;
 
-    let reply = udp(hedge.addr, &query_edns("short.upstream.example.", RecordType::A, 1232)).await;
+    let reply = udp(
+        hedge.addr,
+        &query_edns("short.upstream.example.", RecordType::A, 1232),
+    )
+    .await;
     assert_eq!(addresses(&reply), ["192.0.2.11"]);
     assert_eq!(reply.answers[0].ttl, 1);
 
@@ -215,16 +277,36 @@ async fn expired_answers_are_served_stale_when_the_upstream_is_down() {
     // Let the one-second TTL run out.
     tokio::time::sleep(Duration::from_millis(2200)).await;
 
-    let reply = udp(hedge.addr, &query_edns("short.upstream.example.", RecordType::A, 1232)).await;
+    let reply = udp(
+        hedge.addr,
+        &query_edns("short.upstream.example.", RecordType::A, 1232),
+    )
+    .await;
     assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
-    assert_eq!(addresses(&reply), ["192.0.2.11"], "the stale answer is served");
+    assert_eq!(
+        addresses(&reply),
+        ["192.0.2.11"],
+        "the stale answer is served"
+    );
     assert_eq!(reply.answers[0].ttl, 30, "with the stale answer TTL");
-    assert_eq!(extended_error(&reply).map(|e| e.0), Some(3), "EDE Stale Answer");
+    assert_eq!(
+        extended_error(&reply).map(|e| e.0),
+        Some(3),
+        "EDE Stale Answer"
+    );
 
     // A name never seen before has nothing stale to serve.
-    let reply = udp(hedge.addr, &query_edns("www.upstream.example.", RecordType::A, 1232)).await;
+    let reply = udp(
+        hedge.addr,
+        &query_edns("www.upstream.example.", RecordType::A, 1232),
+    )
+    .await;
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
-    assert_eq!(extended_error(&reply).map(|e| e.0), Some(22), "EDE No Reachable Authority");
+    assert_eq!(
+        extended_error(&reply).map(|e| e.0),
+        Some(22),
+        "EDE No Reachable Authority"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -234,12 +316,21 @@ async fn bad_packets_get_formerr_or_nothing_and_serving_goes_on() {
     let wait = Duration::from_millis(500);
 
     // Shorter than a header: nothing to answer.
-    assert!(udp_raw_from(local(1), hedge.addr, &[1, 2, 3, 4, 5], wait).await.is_none());
+    assert!(
+        udp_raw_from(local(1), hedge.addr, &[1, 2, 3, 4, 5], wait)
+            .await
+            .is_none()
+    );
 
     // A header promising a question that is not there: FORMERR.
-    let reply = udp_raw_from(local(1), hedge.addr, &[0xab, 0xcd, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e'], wait)
-        .await
-        .expect("FORMERR");
+    let reply = udp_raw_from(
+        local(1),
+        hedge.addr,
+        &[0xab, 0xcd, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e'],
+        wait,
+    )
+    .await
+    .expect("FORMERR");
     let reply = Message::from_vec(&reply).unwrap();
     assert_eq!(reply.metadata.id, 0xabcd);
     assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
@@ -247,28 +338,49 @@ async fn bad_packets_get_formerr_or_nothing_and_serving_goes_on() {
     // A compression pointer pointing at itself: FORMERR, no loop.
     let mut looped = vec![0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
     looped.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
-    let reply = udp_raw_from(local(1), hedge.addr, &looped, wait).await.expect("FORMERR");
-    assert_eq!(Message::from_vec(&reply).unwrap().metadata.response_code, ResponseCode::FormErr);
+    let reply = udp_raw_from(local(1), hedge.addr, &looped, wait)
+        .await
+        .expect("FORMERR");
+    assert_eq!(
+        Message::from_vec(&reply).unwrap().metadata.response_code,
+        ResponseCode::FormErr
+    );
 
     // A response (QR set) is never answered.
     let mut response = query("www.upstream.example.", RecordType::A);
     response.metadata.message_type = hickory_proto::op::MessageType::Response;
-    assert!(udp_raw_from(local(1), hedge.addr, &response.to_vec().unwrap(), wait).await.is_none());
+    assert!(
+        udp_raw_from(local(1), hedge.addr, &response.to_vec().unwrap(), wait)
+            .await
+            .is_none()
+    );
 
     // Two questions: FORMERR.
     let mut two = query("www.upstream.example.", RecordType::A);
-    two.add_query(hickory_proto::op::Query::query("printer.school.lan.".parse().unwrap(), RecordType::A));
-    assert_eq!(udp(hedge.addr, &two).await.metadata.response_code, ResponseCode::FormErr);
+    two.add_query(hickory_proto::op::Query::query(
+        "printer.school.lan.".parse().unwrap(),
+        RecordType::A,
+    ));
+    assert_eq!(
+        udp(hedge.addr, &two).await.metadata.response_code,
+        ResponseCode::FormErr
+    );
 
     // No question: FORMERR.
     let mut none = query("www.upstream.example.", RecordType::A);
     none.queries.clear();
-    assert_eq!(udp(hedge.addr, &none).await.metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(
+        udp(hedge.addr, &none).await.metadata.response_code,
+        ResponseCode::FormErr
+    );
 
     // An opcode hedge does not serve: NOTIMP.
     let mut notify = query("www.upstream.example.", RecordType::SOA);
     notify.metadata.op_code = OpCode::Notify;
-    assert_eq!(udp(hedge.addr, &notify).await.metadata.response_code, ResponseCode::NotImp);
+    assert_eq!(
+        udp(hedge.addr, &notify).await.metadata.response_code,
+        ResponseCode::NotImp
+    );
 
     // EDNS version 1: BADVERS.
     let mut v1 = query_edns("www.upstream.example.", RecordType::A, 1232);
@@ -305,7 +417,10 @@ async fn tcp_connections_are_capped_per_client() {
     let read = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
         .await
         .expect("closed promptly");
-    assert!(matches!(read, Ok(0) | Err(_)), "third connection closed: {read:?}");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "third connection closed: {read:?}"
+    );
 
     // Another client still gets TCP answers.
     let reply = tcp(hedge.addr, &query("printer.school.lan.", RecordType::A)).await;

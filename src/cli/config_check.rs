@@ -16,7 +16,9 @@ pub fn run(path: &Path) -> Result<()> {
         read_root_hints(&config.upstream.root_hints.display().to_string())?;
     }
     let upstream = match config.upstream.mode {
-        UpstreamMode::Forward => format!("forwarding to {} server(s)", config.upstream.servers.len()),
+        UpstreamMode::Forward => {
+            format!("forwarding to {} server(s)", config.upstream.servers.len())
+        }
         UpstreamMode::Recursive => "recursive from the root".to_string(),
     };
     println!(

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use crate::config::DEFAULT_CONFIG_PATH;
 
 #[derive(Debug, Parser)]
-#[command(name = "hedge", version, about = "A DNS filtering resolver for schools and homes")]
+#[command(
+    name = "hedge",
+    version,
+    about = "A DNS filtering resolver for schools and homes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -85,7 +85,11 @@ fn render_problems(path: &Path, problems: &[ConfigProblem]) -> String {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn line_text(text: &str, offset: usize) -> String {

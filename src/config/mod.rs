@@ -73,6 +73,8 @@ pub struct UpstreamConfig {
     pub root_hints: PathBuf,
     /// Private or loopback networks the recursor may nevertheless query.
     pub recursor_allow_servers: Vec<IpNet>,
+    /// Extra certificate authorities (PEM) trusted for encrypted upstreams.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// `[[zones]]`: a zone hedge answers authoritatively from a zone file.
@@ -264,8 +266,23 @@ impl Checker<'_> {
                 ),
             );
         }
-        let recursor_allow_servers =
-            self.networks("upstream.recursor_allow_servers", &raw.recursor_allow_servers);
+        let recursor_allow_servers = self.networks(
+            "upstream.recursor_allow_servers",
+            &raw.recursor_allow_servers,
+        );
+        let tls_ca_file = raw.tls_ca_file.as_ref().and_then(|value| {
+            let path = self.resolve_path(value.get_ref());
+            if path.is_file() {
+                Some(path)
+            } else {
+                self.problem(
+                    "upstream.tls_ca_file",
+                    value,
+                    format!("certificate file {} does not exist", path.display()),
+                );
+                None
+            }
+        });
         UpstreamConfig {
             mode,
             servers,
@@ -277,6 +294,7 @@ impl Checker<'_> {
             stale_max_age: Duration::from_secs(raw.stale_max_age_secs),
             root_hints,
             recursor_allow_servers,
+            tls_ca_file,
         }
     }
 
@@ -291,7 +309,11 @@ impl Checker<'_> {
                 }
             };
             if zones.iter().any(|z| z.name == name) {
-                self.problem("zones.name", &zone.name, format!("zone {name} is listed twice"));
+                self.problem(
+                    "zones.name",
+                    &zone.name,
+                    format!("zone {name} is listed twice"),
+                );
                 continue;
             }
             let file = self.resolve_path(zone.file.get_ref());
@@ -344,7 +366,8 @@ fn parse_zone_name(value: &str) -> Result<Name, String> {
     if trimmed.is_empty() {
         return Err("a zone needs a name such as \"school.lan\"".into());
     }
-    let mut name = Name::from_utf8(trimmed).map_err(|e| format!("{value:?} is not a domain name: {e}"))?;
+    let mut name =
+        Name::from_utf8(trimmed).map_err(|e| format!("{value:?} is not a domain name: {e}"))?;
     name.set_fqdn(true);
     Ok(name.to_lowercase())
 }

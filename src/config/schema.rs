@@ -121,6 +121,8 @@ pub(super) struct RawUpstream {
     pub root_hints: Spanned<String>,
     #[serde(default)]
     pub recursor_allow_servers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub tls_ca_file: Option<Spanned<String>>,
 }
 
 impl Default for RawUpstream {
@@ -136,6 +138,7 @@ impl Default for RawUpstream {
             stale_max_age_secs: default_stale_max_age_secs(),
             root_hints: default_root_hints(),
             recursor_allow_servers: Vec::new(),
+            tls_ca_file: None,
         }
     }
 }

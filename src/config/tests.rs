@@ -59,9 +59,15 @@ servers = [\"tls://dns.example\"]
     assert_eq!(found.len(), 3, "{rendered:#?}");
     assert_eq!((found[0].line, found[0].key.as_str()), (2, "server.listen"));
     assert!(found[0].message.contains("not-an-address"));
-    assert_eq!((found[1].line, found[1].key.as_str()), (3, "server.allow_networks"));
+    assert_eq!(
+        (found[1].line, found[1].key.as_str()),
+        (3, "server.allow_networks")
+    );
     assert!(found[1].message.contains("10.0.0.0/33"));
-    assert_eq!((found[2].line, found[2].key.as_str()), (6, "upstream.servers"));
+    assert_eq!(
+        (found[2].line, found[2].key.as_str()),
+        (6, "upstream.servers")
+    );
     assert!(rendered[2].starts_with("/etc/hedge/test.toml:6: upstream.servers:"));
 }
 
@@ -80,8 +86,9 @@ fn forward_mode_needs_servers() {
 
 #[test]
 fn missing_zone_file_is_named() {
-    let found =
-        problems("[upstream]\nservers=[\"192.0.2.1\"]\n[[zones]]\nname = \"school.lan\"\nfile = \"nowhere.zone\"\n");
+    let found = problems(
+        "[upstream]\nservers=[\"192.0.2.1\"]\n[[zones]]\nname = \"school.lan\"\nfile = \"nowhere.zone\"\n",
+    );
     assert_eq!(found[0].line, 5);
     assert_eq!(found[0].key, "zones.file");
     assert!(found[0].message.contains("/etc/hedge/nowhere.zone"));
@@ -89,7 +96,8 @@ fn missing_zone_file_is_named() {
 
 #[test]
 fn recursive_mode_needs_root_hints() {
-    let found = problems("[upstream]\nmode = \"recursive\"\nroot_hints = \"/nonexistent/root.hints\"\n");
+    let found =
+        problems("[upstream]\nmode = \"recursive\"\nroot_hints = \"/nonexistent/root.hints\"\n");
     assert_eq!(found[0].key, "upstream.root_hints");
     assert_eq!(found[0].line, 3);
 }
@@ -125,4 +133,14 @@ fn duplicate_table_names_the_line() {
 fn syntax_error_names_the_line() {
     let found = problems("[server]\nrate_limit_qps = = 3\n");
     assert_eq!(found[0].line, 2);
+}
+
+#[test]
+fn missing_ca_file_is_named() {
+    let found = problems(
+        "[upstream]\nservers = [\"tls://dns.example@192.0.2.1\"]\ntls_ca_file = \"ca.pem\"\n",
+    );
+    assert_eq!(found[0].key, "upstream.tls_ca_file");
+    assert_eq!(found[0].line, 3);
+    assert!(found[0].message.contains("/etc/hedge/ca.pem"));
 }

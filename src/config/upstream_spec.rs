@@ -99,7 +99,9 @@ impl fmt::Display for UpstreamSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.transport {
             UpstreamTransport::Plain => write!(f, "{}", self.addr),
-            UpstreamTransport::Tls { server_name } => write!(f, "tls://{server_name}@{}", self.addr),
+            UpstreamTransport::Tls { server_name } => {
+                write!(f, "tls://{server_name}@{}", self.addr)
+            }
             UpstreamTransport::Https { server_name, path } => {
                 write!(f, "https://{server_name}{path}@{}", self.addr)
             }

@@ -88,7 +88,10 @@ mod tests {
 
     #[test]
     fn allow_list_matches_networks_and_mapped_addresses() {
-        let list = AllowList::new(vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]);
+        let list = AllowList::new(vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "::1/128".parse().unwrap(),
+        ]);
         assert!(list.allows("10.2.3.4".parse().unwrap()));
         assert!(list.allows("::ffff:10.2.3.4".parse().unwrap()));
         assert!(list.allows("::1".parse().unwrap()));

@@ -121,7 +121,10 @@ mod tests {
         let mut m = Message::query();
         m.metadata.id = 4321;
         m.metadata.recursion_desired = true;
-        m.add_query(Query::query(Name::from_str("big.example.").unwrap(), RecordType::A));
+        m.add_query(Query::query(
+            Name::from_str("big.example.").unwrap(),
+            RecordType::A,
+        ));
         if let Some(size) = edns {
             let mut e = Edns::new();
             e.set_max_payload(size);

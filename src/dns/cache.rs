@@ -235,9 +235,21 @@ mod tests {
     #[test]
     fn ttl_is_smallest_record_and_capped() {
         let t0 = Instant::now();
-        let a = CachedAnswer::new(ResponseCode::NoError, vec![record(300), record(20)], vec![], None, t0);
+        let a = CachedAnswer::new(
+            ResponseCode::NoError,
+            vec![record(300), record(20)],
+            vec![],
+            None,
+            t0,
+        );
         assert_eq!(a.ttl, 20);
-        let a = CachedAnswer::new(ResponseCode::NoError, vec![record(10_000_000)], vec![], None, t0);
+        let a = CachedAnswer::new(
+            ResponseCode::NoError,
+            vec![record(10_000_000)],
+            vec![],
+            None,
+            t0,
+        );
         assert_eq!(a.ttl, MAX_POSITIVE_TTL);
         let n = CachedAnswer::new(ResponseCode::NXDomain, vec![], vec![], Some(999_999), t0);
         assert_eq!(n.ttl, MAX_NEGATIVE_TTL);

@@ -237,10 +237,10 @@ impl Handler {
             }
             return Response::plain(answer::response_to(request, ResponseCode::ServFail));
         }
-        self.from_upstream(serving, request, query, name).await
+        self.resolve_upstream(serving, request, query, name).await
     }
 
-    async fn from_upstream(
+    async fn resolve_upstream(
         &self,
         serving: &Serving,
         request: &Message,

@@ -59,15 +59,14 @@ impl Listeners {
                 protocol,
                 source,
             };
-            let socket = new_socket(addr, Type::DGRAM, Protocol::UDP)
-                .map_err(|e| bind_err("UDP", e))?;
+            let socket =
+                new_socket(addr, Type::DGRAM, Protocol::UDP).map_err(|e| bind_err("UDP", e))?;
             let socket = UdpSocket::from_std(socket.into()).map_err(|e| bind_err("UDP", e))?;
             udp.push(Arc::new(socket));
             let socket = new_socket(addr, Type::STREAM, Protocol::TCP)
                 .and_then(|s| s.listen(1024).map(|_| s))
                 .map_err(|e| bind_err("TCP", e))?;
-            let listener =
-                TcpListener::from_std(socket.into()).map_err(|e| bind_err("TCP", e))?;
+            let listener = TcpListener::from_std(socket.into()).map_err(|e| bind_err("TCP", e))?;
             tcp.push(listener);
         }
         Ok(Listeners { udp, tcp })
@@ -190,12 +189,10 @@ impl ClientSlot {
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
-        self.limits
-            .per_client
-            .remove_if_mut(&self.ip, |_, count| {
-                *count -= 1;
-                *count == 0
-            });
+        self.limits.per_client.remove_if_mut(&self.ip, |_, count| {
+            *count -= 1;
+            *count == 0
+        });
     }
 }
 

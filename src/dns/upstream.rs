@@ -4,6 +4,7 @@
 //! serve-stale sit in front of it, in the handler.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,9 +16,13 @@ use hickory_resolver::config::{
     ServerOrderingStrategy,
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::tls::default_provider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::recursor::{Recursor, RecursorError, RecursorOptions};
 use hickory_resolver::{Resolver, TokioResolver};
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 use crate::config::{UpstreamConfig, UpstreamMode, UpstreamSpec, UpstreamTransport};
 
@@ -43,13 +48,15 @@ pub enum UpstreamError {
 pub enum UpstreamSetupError {
     #[error("cannot read root hints {path}: {message}")]
     RootHints { path: String, message: String },
+    #[error("cannot use the certificate authorities in {path}: {message}")]
+    TlsCa { path: String, message: String },
     #[error("cannot set up the resolver: {0}")]
     Resolver(String),
 }
 
 enum Engine {
-    Forward(TokioResolver),
-    Recursive(Recursor<TokioRuntimeProvider>),
+    Forward(Box<TokioResolver>),
+    Recursive(Box<Recursor<TokioRuntimeProvider>>),
 }
 
 /// Resolves queries that no local zone answers.
@@ -82,8 +89,13 @@ impl Upstream {
         options.recursion_desired = true;
         options.server_ordering_strategy = ServerOrderingStrategy::QueryStatistics;
         options.edns_payload_len = 1232;
-        let resolver = Resolver::builder_with_config(resolver_config, TokioRuntimeProvider::new())
-            .with_options(options)
+        let mut builder =
+            Resolver::builder_with_config(resolver_config, TokioRuntimeProvider::new())
+                .with_options(options);
+        if let Some(path) = &config.tls_ca_file {
+            builder = builder.with_tls_config(tls_client_config(path)?);
+        }
+        let resolver = builder
             .build()
             .map_err(|e| UpstreamSetupError::Resolver(e.to_string()))?;
         let description = config
@@ -93,7 +105,7 @@ impl Upstream {
             .collect::<Vec<_>>()
             .join(", ");
         Ok(Upstream {
-            engine: Engine::Forward(resolver),
+            engine: Engine::Forward(Box::new(resolver)),
             deadline: config.timeout * config.attempts as u32 + Duration::from_millis(250),
             description: format!("forwarding to {description}"),
         })
@@ -109,7 +121,7 @@ impl Upstream {
         let recursor = Recursor::with_options(&roots, options, TokioRuntimeProvider::new())
             .map_err(|e| UpstreamSetupError::Resolver(e.to_string()))?;
         Ok(Upstream {
-            engine: Engine::Recursive(recursor),
+            engine: Engine::Recursive(Box::new(recursor)),
             // Recursion takes several round trips; give it a few timeouts.
             deadline: config.timeout * (config.attempts as u32).max(1) * 4,
             description: format!(
@@ -142,6 +154,32 @@ impl Upstream {
             Err(_) => Err(UpstreamError::Timeout(self.deadline)),
         }
     }
+}
+
+/// The public web roots hickory trusts by default, plus the certificates in
+/// `ca_file`: for a local authority's own DoT/DoH resolver.
+fn tls_client_config(ca_file: &Path) -> Result<rustls::ClientConfig, UpstreamSetupError> {
+    let fail = |message: String| UpstreamSetupError::TlsCa {
+        path: ca_file.display().to_string(),
+        message,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut added = 0;
+    for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| fail(e.to_string()))? {
+        let cert = cert.map_err(|e| fail(e.to_string()))?;
+        roots.add(cert).map_err(|e| fail(e.to_string()))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(fail("it holds no PEM certificates".into()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
 }
 
 fn name_server(spec: &UpstreamSpec) -> NameServerConfig {

@@ -53,7 +53,12 @@ pub struct TestUpstream {
 
 impl TestUpstream {
     pub async fn start() -> TestUpstream {
-        Self::start_on("127.0.0.1:0".parse().unwrap(), UPSTREAM_ZONE, &upstream_zone_text()).await
+        Self::start_on(
+            "127.0.0.1:0".parse().unwrap(),
+            UPSTREAM_ZONE,
+            &upstream_zone_text(),
+        )
+        .await
     }
 
     /// Serves `zone_text` as zone `origin` on `addr` (port 0: any free port).
@@ -122,7 +127,12 @@ pub fn hedge_bin() -> &'static str {
 
 /// The smallest config that forwards to `upstream`, listening on `listen`.
 /// `extra_server` and `extra` are spliced into `[server]` and after it.
-pub fn config_text(listen: &[SocketAddr], upstream: SocketAddr, extra_server: &str, extra: &str) -> String {
+pub fn config_text(
+    listen: &[SocketAddr],
+    upstream: SocketAddr,
+    extra_server: &str,
+    extra: &str,
+) -> String {
     let listen: Vec<String> = listen.iter().map(|a| format!("\"{a}\"")).collect();
     format!(
         "[server]\nlisten = [{}]\n{extra_server}\n\n[upstream]\nservers = [\"{upstream}\"]\ntimeout_ms = 400\nattempts = 1\n{extra}\n",
@@ -150,7 +160,9 @@ impl Hedge {
             .arg(&config_path)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(dir.path().join("hedge.log")).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("hedge.log")).unwrap(),
+            ))
             .spawn()
             .expect("start hedge");
         let mut hedge = Hedge {
@@ -270,7 +282,12 @@ fn rand_id() -> u16 {
 
 /// Sends raw bytes over UDP from `from` (port chosen by the OS) and returns
 /// the first reply, if one comes within `wait`.
-pub async fn udp_raw_from(from: IpAddr, to: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+pub async fn udp_raw_from(
+    from: IpAddr,
+    to: SocketAddr,
+    bytes: &[u8],
+    wait: Duration,
+) -> Option<Vec<u8>> {
     let socket = UdpSocket::bind(SocketAddr::new(from, 0)).await.unwrap();
     socket.send_to(bytes, to).await.unwrap();
     let mut buf = vec![0u8; 65535];
@@ -280,7 +297,12 @@ pub async fn udp_raw_from(from: IpAddr, to: SocketAddr, bytes: &[u8], wait: Dura
     }
 }
 
-pub async fn udp_exchange_from(from: IpAddr, to: SocketAddr, message: &Message, wait: Duration) -> Option<Message> {
+pub async fn udp_exchange_from(
+    from: IpAddr,
+    to: SocketAddr,
+    message: &Message,
+    wait: Duration,
+) -> Option<Message> {
     let reply = udp_raw_from(from, to, &message.to_vec().unwrap(), wait).await?;
     let reply = Message::from_vec(&reply).expect("reply parses");
     assert_eq!(reply.metadata.id, message.metadata.id, "reply id matches");
@@ -298,7 +320,10 @@ pub async fn udp(to: SocketAddr, message: &Message) -> Message {
 pub async fn tcp(to: SocketAddr, message: &Message) -> Message {
     let mut stream = TcpStream::connect(to).await.unwrap();
     let bytes = message.to_vec().unwrap();
-    stream.write_all(&(bytes.len() as u16).to_be_bytes()).await.unwrap();
+    stream
+        .write_all(&(bytes.len() as u16).to_be_bytes())
+        .await
+        .unwrap();
     stream.write_all(&bytes).await.unwrap();
     let len = tokio::time::timeout(Duration::from_secs(5), stream.read_u16())
         .await
