@@ -137,6 +137,20 @@ async fn local_zones_answer_authoritatively() {
     assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
     assert_eq!(reply.authorities[0].record_type(), RecordType::SOA);
 
+    // Private reverse names outside the local zones never go upstream.
+    let reply = udp(
+        hedge.addr,
+        &query("5.5.168.192.in-addr.arpa.", RecordType::PTR),
+    )
+    .await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(
+        reply.authorities[0].name.to_string(),
+        "168.192.in-addr.arpa."
+    );
+    let reply = udp(hedge.addr, &query("localhost.", RecordType::A)).await;
+    assert_eq!(addresses(&reply), ["127.0.0.1"]);
+
     // With EDNS the local answer carries our OPT too.
     let reply = udp(
         hedge.addr,

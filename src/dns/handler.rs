@@ -19,6 +19,7 @@ use crate::config::Config;
 use super::admission::{AllowList, RateLimiter};
 use super::answer::{self, ExtendedError};
 use super::cache::{AnswerCache, CacheKey, CacheLookup, CachedAnswer};
+use super::special::special_answer;
 use super::stats::{Stats, bump};
 use super::upstream::{Upstream, UpstreamSetupError};
 use super::zones::{LocalZones, ZoneLoadError};
@@ -236,6 +237,14 @@ impl Handler {
                 return Response::plain(message);
             }
             return Response::plain(answer::response_to(request, ResponseCode::ServFail));
+        }
+        if let Some(special) = special_answer(&name, query.query_type()) {
+            bump(&self.stats.local_answers);
+            let mut message = answer::response_to(request, special.rcode);
+            message.metadata.authoritative = true;
+            message.add_answers(special.answers);
+            message.add_authorities(special.authorities);
+            return Response::plain(message);
         }
         self.resolve_upstream(serving, request, query, name).await
     }

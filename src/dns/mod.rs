@@ -7,6 +7,7 @@ pub mod answer;
 pub mod cache;
 pub mod handler;
 pub mod server;
+pub mod special;
 pub mod stats;
 pub mod upstream;
 pub mod zones;
