@@ -224,7 +224,7 @@ async fn sigterm_answers_queries_in_flight_then_exits_cleanly() {
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let status = hedge.terminate();
     assert!(status.success(), "exit status {status}");
     let reply = in_flight

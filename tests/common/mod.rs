@@ -77,9 +77,7 @@ impl TestUpstream {
         .unwrap();
         let mut catalog = Catalog::new();
         catalog.upsert(LowerName::from(&origin), vec![Arc::new(handler)]);
-        let addr = free_addr(addr);
-        let udp = UdpSocket::bind(addr).await.unwrap();
-        let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let (udp, tcp, addr) = bind_pair(addr).await;
         let mut server = Server::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 65535);
@@ -97,16 +95,40 @@ impl TestUpstream {
     }
 }
 
-/// An address on `ip` whose port is free for both UDP and TCP (or `addr`
-/// itself when it names a port).
+/// A UDP socket and a TCP listener on the same port, kept bound (no window
+/// in which another test could take the port).
+async fn bind_pair(addr: SocketAddr) -> (UdpSocket, tokio::net::TcpListener, SocketAddr) {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind(addr).await.unwrap();
+        let bound = udp.local_addr().unwrap();
+        if let Ok(tcp) = tokio::net::TcpListener::bind(bound).await {
+            return (udp, tcp, bound);
+        }
+        if addr.port() != 0 {
+            break;
+        }
+    }
+    panic!("cannot bind UDP and TCP together on {addr}");
+}
+
+/// An address on `addr`'s IP whose port is free for both UDP and TCP (or
+/// `addr` itself when it names a port), for a server started later.
+///
+/// Ports come from below Linux's ephemeral range (32768 and up), so no
+/// socket bound to port 0 elsewhere in the tests can be handed the same port
+/// between this check and the server's bind.
 pub fn free_addr(addr: SocketAddr) -> SocketAddr {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
     if addr.port() != 0 {
         return addr;
     }
-    for _ in 0..50 {
-        let tcp = StdTcpListener::bind(addr).unwrap();
-        let candidate = tcp.local_addr().unwrap();
-        if StdUdpSocket::bind(candidate).is_ok() {
+    let base = std::process::id().wrapping_mul(7919);
+    for _ in 0..500 {
+        let n = base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
+        let port = 20_000 + (n % 12_000) as u16;
+        let candidate = SocketAddr::new(addr.ip(), port);
+        if StdTcpListener::bind(candidate).is_ok() && StdUdpSocket::bind(candidate).is_ok() {
             return candidate;
         }
     }
