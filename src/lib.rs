@@ -8,3 +8,4 @@
 pub mod cli;
 pub mod config;
 pub mod dns;
+pub mod filter;

@@ -1,0 +1,355 @@
+//! The compiled index: name -> what the lists say about it (a [`Verdict`]).
+//!
+//! An entry covers its name and every name below it, so a lookup walks the
+//! query name's suffixes (`com`, `example.com`, `www.example.com`) and
+//! reports every one that is listed, most specific first.
+//!
+//! The index is built off to the side and is immutable once built. It keeps
+//! no names, only a keyed 64-bit hash of each, computed label by label from
+//! the right so that all the suffixes of a query name cost one pass. Slots
+//! hold the hash and a small number naming one of the distinct verdicts, so
+//! a million names take about 24 bytes each. Two different names share a
+//! hash with probability about 2^-64 per comparison; the key is random per
+//! build so nobody can craft a collision. `hedge explain` re-reads the lists
+//! and compares names exactly.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use hickory_proto::rr::LowerName;
+
+use super::catalogue::{CategoryId, CategorySet};
+use super::parse::{Action, RpzAction};
+
+/// What the lists say about one name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Verdict {
+    /// Categories whose lists block the name.
+    pub block: CategorySet,
+    /// Categories whose lists make an exception for it (`@@||name^`,
+    /// `rpz-passthru`).
+    pub allow: CategorySet,
+    /// An RPZ action for the name, with the category of its list.
+    pub rpz: Option<(CategoryId, RpzAction)>,
+}
+
+impl Verdict {
+    fn add(&mut self, category: CategoryId, action: &Action) {
+        match action {
+            Action::Block => self.block.insert(category),
+            Action::Allow => self.allow.insert(category),
+            Action::Rpz(rpz) => {
+                self.block.insert(category);
+                match (&mut self.rpz, rpz) {
+                    (Some((c, RpzAction::LocalData(have))), RpzAction::LocalData(more)) if *c == category => {
+                        for ip in more {
+                            if !have.contains(ip) {
+                                have.push(*ip);
+                            }
+                        }
+                    }
+                    (None, _) => self.rpz = Some((category, rpz.clone())),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// A listed suffix of a looked-up name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match<'a> {
+    /// How many labels the listed name has (more is more specific).
+    pub depth: u8,
+    pub verdict: &'a Verdict,
+}
+
+const P0: u64 = 0xa076_1d64_78bd_642f;
+const P1: u64 = 0xe703_7ed1_a0b4_28db;
+
+#[inline]
+fn mix(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+#[inline]
+fn hash_label(seed: u64, label: &[u8]) -> u64 {
+    let mut h = seed ^ (label.len() as u64).wrapping_mul(P1);
+    let mut chunks = label.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        h = mix(h ^ word, P0);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        h = mix(h ^ u64::from_le_bytes(buf), P0);
+    }
+    h
+}
+
+/// The hash of a name one label longer than the name hashed to `parent`.
+#[inline]
+fn extend(seed: u64, parent: u64, label: &[u8]) -> u64 {
+    let h = mix(parent ^ P1, hash_label(seed, label) ^ P0);
+    // 0 marks an empty slot.
+    if h == 0 { 1 } else { h }
+}
+
+/// Hashes that are already random: the builder's map need not hash again.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Collects entries, then [`IndexBuilder::build`]s the index.
+pub struct IndexBuilder {
+    seed: u64,
+    entries: HashMap<u64, Verdict, BuildHasherDefault<Identity>>,
+}
+
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        IndexBuilder::new()
+    }
+}
+
+impl IndexBuilder {
+    pub fn new() -> IndexBuilder {
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x6865_6467_65u64) | 1;
+        IndexBuilder {
+            seed,
+            entries: HashMap::default(),
+        }
+    }
+
+    /// Records that the list of `category` says `action` about `name`
+    /// (normalised, no trailing dot).
+    pub fn add(&mut self, name: &str, category: CategoryId, action: &Action) {
+        let key = name_hash(self.seed, name);
+        self.entries.entry(key).or_default().add(category, action);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn build(self) -> Index {
+        let len = self.entries.len();
+        let capacity = (len * 2).max(16);
+        let mut keys = vec![0u64; capacity].into_boxed_slice();
+        let mut slots = vec![0u32; capacity].into_boxed_slice();
+        let mut verdicts: Vec<Verdict> = Vec::new();
+        let mut verdict_ids: HashMap<Verdict, u32> = HashMap::new();
+        for (key, verdict) in self.entries {
+            let id = *verdict_ids.entry(verdict).or_insert_with_key(|verdict| {
+                verdicts.push(verdict.clone());
+                (verdicts.len() - 1) as u32
+            });
+            let mut slot = home(key, capacity);
+            while keys[slot] != 0 {
+                slot = if slot + 1 == capacity { 0 } else { slot + 1 };
+            }
+            keys[slot] = key;
+            slots[slot] = id;
+        }
+        Index {
+            seed: self.seed,
+            keys,
+            slots,
+            verdicts: verdicts.into_boxed_slice(),
+            len,
+        }
+    }
+}
+
+fn name_hash(seed: u64, name: &str) -> u64 {
+    name.as_bytes()
+        .rsplit(|&b| b == b'.')
+        .fold(seed, |h, label| extend(seed, h, label))
+}
+
+#[inline]
+fn home(key: u64, capacity: usize) -> usize {
+    ((u128::from(key) * capacity as u128) >> 64) as usize
+}
+
+/// An immutable name -> [`Verdict`] index.
+pub struct Index {
+    seed: u64,
+    keys: Box<[u64]>,
+    slots: Box<[u32]>,
+    verdicts: Box<[Verdict]>,
+    len: usize,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        IndexBuilder::new().build()
+    }
+}
+
+impl Index {
+    /// Distinct names in the index.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes the index occupies.
+    pub fn memory_bytes(&self) -> usize {
+        self.keys.len() * 8 + self.slots.len() * 4 + self.verdicts.len() * std::mem::size_of::<Verdict>()
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<&Verdict> {
+        let capacity = self.keys.len();
+        let mut slot = home(key, capacity);
+        loop {
+            let found = self.keys[slot];
+            if found == key {
+                return Some(&self.verdicts[self.slots[slot] as usize]);
+            }
+            if found == 0 {
+                return None;
+            }
+            slot = if slot + 1 == capacity { 0 } else { slot + 1 };
+        }
+    }
+
+    /// Every listed suffix of `labels` (given left to right, lowercase),
+    /// most specific first.
+    pub fn matches_labels<'a, 'l>(
+        &'a self,
+        labels: impl DoubleEndedIterator<Item = &'l [u8]>,
+    ) -> Vec<Match<'a>> {
+        let mut found = Vec::new();
+        if self.len == 0 {
+            return found;
+        }
+        let mut h = self.seed;
+        for (depth, label) in labels.rev().enumerate() {
+            h = extend(self.seed, h, label);
+            if let Some(verdict) = self.get(h) {
+                found.push(Match {
+                    depth: (depth + 1).min(255) as u8,
+                    verdict,
+                });
+            }
+        }
+        found.reverse();
+        found
+    }
+
+    /// The same for a DNS name as received.
+    pub fn matches(&self, name: &LowerName) -> Vec<Match<'_>> {
+        self.matches_labels(name.iter())
+    }
+
+    /// The same for a normalised name in text (`www.example.com`).
+    pub fn matches_str(&self, name: &str) -> Vec<Match<'_>> {
+        self.matches_labels(name.as_bytes().split(|&b| b == b'.'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::Name;
+
+    const ADS: CategoryId = CategoryId(1);
+    const GAMBLING: CategoryId = CategoryId(2);
+
+    fn index(entries: &[(&str, CategoryId, Action)]) -> Index {
+        let mut builder = IndexBuilder::new();
+        for (name, category, action) in entries {
+            builder.add(name, *category, action);
+        }
+        builder.build()
+    }
+
+    #[test]
+    fn an_entry_covers_every_name_below_it() {
+        let index = index(&[("example.com", ADS, Action::Block)]);
+        for hit in ["example.com", "www.example.com", "a.b.c.example.com"] {
+            let found = index.matches_str(hit);
+            assert_eq!(found.len(), 1, "{hit}");
+            assert_eq!(found[0].depth, 2);
+            assert!(found[0].verdict.block.contains(ADS));
+        }
+        for miss in ["com", "example.org", "notexample.com", "example.com.au", "xexample.com"] {
+            assert!(index.matches_str(miss).is_empty(), "{miss}");
+        }
+    }
+
+    #[test]
+    fn matches_come_most_specific_first_and_merge_categories() {
+        let index = index(&[
+            ("example.com", ADS, Action::Block),
+            ("bet.example.com", GAMBLING, Action::Block),
+            ("bet.example.com", ADS, Action::Allow),
+        ]);
+        let found = index.matches_str("www.bet.example.com");
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].depth, 3);
+        assert!(found[0].verdict.block.contains(GAMBLING));
+        assert!(found[0].verdict.allow.contains(ADS));
+        assert_eq!(found[1].depth, 2);
+    }
+
+    #[test]
+    fn dns_names_and_text_agree() {
+        let index = index(&[("ads.example", ADS, Action::Block)]);
+        let name = LowerName::from(Name::from_ascii("WWW.Ads.Example.").unwrap());
+        assert_eq!(index.matches(&name).len(), 1);
+        let name = LowerName::from(Name::from_ascii("ads.example.org.").unwrap());
+        assert!(index.matches(&name).is_empty());
+    }
+
+    #[test]
+    fn rpz_local_data_accumulates() {
+        let a = Action::Rpz(RpzAction::LocalData(vec!["192.0.2.1".parse().unwrap()]));
+        let aaaa = Action::Rpz(RpzAction::LocalData(vec!["2001:db8::1".parse().unwrap()]));
+        let index = index(&[("r.example", ADS, a), ("r.example", ADS, aaaa)]);
+        let found = index.matches_str("r.example");
+        match &found[0].verdict.rpz {
+            Some((ADS, RpzAction::LocalData(ips))) => assert_eq!(ips.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_large_index_finds_every_name() {
+        let mut builder = IndexBuilder::new();
+        for i in 0..50_000 {
+            builder.add(&format!("host{i}.example{}.com", i % 97), ADS, &Action::Block);
+        }
+        let index = builder.build();
+        assert_eq!(index.len(), 50_000);
+        for i in (0..50_000).step_by(7) {
+            assert_eq!(index.matches_str(&format!("www.host{i}.example{}.com", i % 97)).len(), 1);
+            assert!(index.matches_str(&format!("host{i}.example{}.net", i % 97)).is_empty());
+        }
+        assert!(index.memory_bytes() / index.len() <= 40);
+        assert!(Index::default().matches_str("anything.example").is_empty());
+    }
+}
