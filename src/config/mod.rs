@@ -5,20 +5,25 @@
 //! file, the line and the key, and all problems that can be found in one pass
 //! are reported together, so an operator fixes a file in one round.
 
+mod catalogue;
 mod error;
 mod schema;
 mod upstream_spec;
 
+pub use catalogue::load_catalogue;
 pub use error::{ConfigError, ConfigProblem};
+pub use schema::BlockingMode;
 pub use upstream_spec::{UpstreamSpec, UpstreamTransport};
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
 use toml::Spanned;
+
+use crate::filter::{Catalogue, CategoryId, CategorySet, ListFormat, normalize};
 
 /// Where `hedge` looks for its configuration when `-c` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/hedge/hedge.toml";
@@ -32,6 +37,101 @@ pub struct Config {
     pub server: ServerConfig,
     pub upstream: UpstreamConfig,
     pub zones: Vec<ZoneConfig>,
+    pub lists: ListsConfig,
+    /// Every group, the `default` group included (last unless configured).
+    pub groups: Vec<GroupConfig>,
+    pub clients: Vec<ClientConfig>,
+}
+
+/// `[lists]` and `[categories.*]`: the catalogue and where lists come from.
+#[derive(Debug, Clone)]
+pub struct ListsConfig {
+    /// `None`: the catalogue built into hedge (`lists/categories.toml`).
+    pub catalogue_path: Option<PathBuf>,
+    pub catalogue: Catalogue,
+    /// Where downloaded lists are kept.
+    pub cache_dir: PathBuf,
+    pub max_download_bytes: u64,
+    pub sources: Vec<SourceConfig>,
+}
+
+/// One list for one category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceConfig {
+    pub category: CategoryId,
+    pub location: SourceLocation,
+    /// `None`: detected from the content.
+    pub format: Option<ListFormat>,
+}
+
+/// Where a list is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceLocation {
+    File(PathBuf),
+    /// Every file in the directory.
+    Dir(PathBuf),
+    /// Downloaded by `hedge lists update` to `cache`; served from there.
+    Url {
+        url: String,
+        cache: PathBuf,
+    },
+}
+
+impl std::fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceLocation::File(path) | SourceLocation::Dir(path) => {
+                write!(f, "{}", path.display())
+            }
+            SourceLocation::Url { url, .. } => f.write_str(url),
+        }
+    }
+}
+
+/// `[[groups]]`: who a policy applies to and what it blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    pub name: String,
+    pub networks: Vec<IpNet>,
+    pub block: CategorySet,
+    /// Names (normalised) this group may reach whatever the categories say
+    /// (never against a mandatory category).
+    pub allow: Vec<String>,
+    /// Names this group may not reach.
+    pub deny: Vec<String>,
+    pub blocking: BlockingMode,
+    pub sinkhole_ipv4: Ipv4Addr,
+    pub sinkhole_ipv6: Ipv6Addr,
+    pub block_ttl: u32,
+}
+
+/// The name of the group for clients no other group covers.
+pub const DEFAULT_GROUP: &str = "default";
+
+impl GroupConfig {
+    /// The `default` group when none is configured: every mandatory and
+    /// safeguarding category blocked.
+    pub fn default_group(catalogue: &Catalogue) -> GroupConfig {
+        GroupConfig {
+            name: DEFAULT_GROUP.to_string(),
+            networks: Vec::new(),
+            block: catalogue.safeguarding().union(catalogue.mandatory()),
+            allow: Vec::new(),
+            deny: Vec::new(),
+            blocking: BlockingMode::Sinkhole,
+            sinkhole_ipv4: Ipv4Addr::UNSPECIFIED,
+            sinkhole_ipv6: Ipv6Addr::UNSPECIFIED,
+            block_ttl: 10,
+        }
+    }
+}
+
+/// `[[clients]]`: one named machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    pub name: String,
+    pub address: IpAddr,
+    pub group: String,
 }
 
 /// `[server]`: where hedge listens and whom it answers.
@@ -167,12 +267,273 @@ impl Checker<'_> {
         let server = self.server(raw.server);
         let upstream = self.upstream(raw.upstream);
         let zones = self.zones(raw.zones);
+        let lists = self.lists(raw.lists, raw.categories);
+        let groups = self.groups(raw.groups, &lists.catalogue);
+        let clients = self.clients(raw.clients, &groups);
         Config {
             path: self.path.to_path_buf(),
             server,
             upstream,
             zones,
+            lists,
+            groups,
+            clients,
         }
+    }
+
+    fn lists(
+        &mut self,
+        raw: schema::RawLists,
+        categories: std::collections::BTreeMap<Spanned<String>, schema::RawCategorySources>,
+    ) -> ListsConfig {
+        let (catalogue_path, loaded) = match &raw.catalogue {
+            Some(value) => {
+                let path = self.resolve_path(value.get_ref());
+                let loaded = load_catalogue(&path).map_err(|e| (value, e));
+                (Some(path), loaded)
+            }
+            None => (None, Ok(catalogue::built_in())),
+        };
+        let catalogue = match loaded {
+            Ok(catalogue) => catalogue,
+            Err((value, error)) => {
+                self.problem("lists.catalogue", value, error.to_string());
+                Catalogue::new(Vec::new())
+            }
+        };
+        let cache_dir = self.resolve_path(raw.cache_dir.get_ref());
+        let mut sources = Vec::new();
+        for (id, category) in categories {
+            let Some(category_id) = catalogue.id(id.get_ref()) else {
+                if !catalogue.ids().is_empty() {
+                    let known = catalogue.ids().join(", ");
+                    self.problem(
+                        "categories",
+                        &id,
+                        format!(
+                            "unknown category {:?}; the catalogue has: {known}",
+                            id.get_ref()
+                        ),
+                    );
+                }
+                continue;
+            };
+            let key = format!("categories.{}.sources", id.get_ref());
+            for source in &category.sources {
+                let (location, format) = match source.get_ref() {
+                    schema::RawSource::Location(text) => (text.clone(), None),
+                    schema::RawSource::Table(table) => match (&table.path, &table.url) {
+                        (Some(path), None) => (path.clone(), table.format),
+                        (None, Some(url)) => (url.clone(), table.format),
+                        _ => {
+                            self.problem(
+                                &key,
+                                source,
+                                "a source table needs exactly one of `path` or `url`",
+                            );
+                            continue;
+                        }
+                    },
+                };
+                match self.source_location(&location, &cache_dir, id.get_ref()) {
+                    Ok(location) => sources.push(SourceConfig {
+                        category: category_id,
+                        location,
+                        format,
+                    }),
+                    Err(message) => self.problem(&key, source, message),
+                }
+            }
+            if category.default_sources {
+                for default in &catalogue.get(category_id).default_sources {
+                    sources.push(SourceConfig {
+                        category: category_id,
+                        location: SourceLocation::Url {
+                            url: default.url.clone(),
+                            cache: cache_file(&cache_dir, id.get_ref(), &default.url),
+                        },
+                        format: default.format,
+                    });
+                }
+            }
+        }
+        ListsConfig {
+            catalogue_path,
+            catalogue,
+            cache_dir,
+            max_download_bytes: raw.max_download_mb.get_ref().saturating_mul(1024 * 1024),
+            sources,
+        }
+    }
+
+    fn source_location(
+        &self,
+        text: &str,
+        cache_dir: &Path,
+        category: &str,
+    ) -> Result<SourceLocation, String> {
+        if let Some(rest) = text.strip_prefix("https://") {
+            if rest.is_empty() || rest.starts_with('/') {
+                return Err(format!("{text:?} is not a URL"));
+            }
+            return Ok(SourceLocation::Url {
+                url: text.to_string(),
+                cache: cache_file(cache_dir, category, text),
+            });
+        }
+        if text.contains("://") {
+            return Err(format!("{text:?}: lists are fetched over https:// only"));
+        }
+        let path = self.resolve_path(text);
+        if path.is_dir() {
+            Ok(SourceLocation::Dir(path))
+        } else if path.is_file() {
+            Ok(SourceLocation::File(path))
+        } else {
+            Err(format!("list file {} does not exist", path.display()))
+        }
+    }
+
+    fn groups(&mut self, raw: Vec<schema::RawGroup>, catalogue: &Catalogue) -> Vec<GroupConfig> {
+        let mut groups: Vec<GroupConfig> = Vec::new();
+        for group in raw {
+            let name = group.name.get_ref().trim().to_string();
+            if name.is_empty() {
+                self.problem("groups.name", &group.name, "a group needs a name");
+                continue;
+            }
+            if groups.iter().any(|g| g.name == name) {
+                self.problem(
+                    "groups.name",
+                    &group.name,
+                    format!("group {name:?} is defined twice"),
+                );
+                continue;
+            }
+            let networks = self.networks("groups.networks", &group.networks);
+            let mut block = CategorySet::EMPTY;
+            for id in &group.block {
+                match catalogue.id(id.get_ref()) {
+                    Some(category) => block.insert(category),
+                    None if catalogue.ids().is_empty() => {}
+                    None => self.problem(
+                        "groups.block",
+                        id,
+                        format!(
+                            "unknown category {:?}; the catalogue has: {}",
+                            id.get_ref(),
+                            catalogue.ids().join(", ")
+                        ),
+                    ),
+                }
+            }
+            let allow = self.entries("groups.allow", &group.allow);
+            let deny = self.entries("groups.deny", &group.deny);
+            let sinkhole_ipv4 = match &group.sinkhole_ipv4 {
+                None => Ipv4Addr::UNSPECIFIED,
+                Some(value) => value.get_ref().parse().unwrap_or_else(|_| {
+                    self.problem(
+                        "groups.sinkhole_ipv4",
+                        value,
+                        format!("{:?} is not an IPv4 address", value.get_ref()),
+                    );
+                    Ipv4Addr::UNSPECIFIED
+                }),
+            };
+            let sinkhole_ipv6 = match &group.sinkhole_ipv6 {
+                None => Ipv6Addr::UNSPECIFIED,
+                Some(value) => value.get_ref().parse().unwrap_or_else(|_| {
+                    self.problem(
+                        "groups.sinkhole_ipv6",
+                        value,
+                        format!("{:?} is not an IPv6 address", value.get_ref()),
+                    );
+                    Ipv6Addr::UNSPECIFIED
+                }),
+            };
+            groups.push(GroupConfig {
+                name,
+                networks,
+                block,
+                allow,
+                deny,
+                blocking: group.blocking,
+                sinkhole_ipv4,
+                sinkhole_ipv6,
+                block_ttl: group.block_ttl,
+            });
+        }
+        if !groups.iter().any(|g| g.name == DEFAULT_GROUP) {
+            groups.push(GroupConfig::default_group(catalogue));
+        }
+        groups
+    }
+
+    /// Allow and deny entries: names, optionally written `*.name`.
+    fn entries(&mut self, key: &str, values: &[Spanned<String>]) -> Vec<String> {
+        let mut out = Vec::new();
+        for value in values {
+            let text = value.get_ref().trim();
+            let text = text.strip_prefix("*.").unwrap_or(text);
+            match normalize(text) {
+                Ok(name) => out.push(name),
+                Err(problem) => {
+                    self.problem(key, value, format!("{:?}: {problem}", value.get_ref()))
+                }
+            }
+        }
+        out
+    }
+
+    fn clients(
+        &mut self,
+        raw: Vec<schema::RawClient>,
+        groups: &[GroupConfig],
+    ) -> Vec<ClientConfig> {
+        let mut clients: Vec<ClientConfig> = Vec::new();
+        for client in raw {
+            let address = match client.address.get_ref().parse::<IpAddr>() {
+                Ok(address) => address,
+                Err(_) => {
+                    self.problem(
+                        "clients.address",
+                        &client.address,
+                        format!(
+                            "{:?} is not an IP address (a client is one machine)",
+                            client.address.get_ref()
+                        ),
+                    );
+                    continue;
+                }
+            };
+            if clients.iter().any(|c| c.address == address) {
+                self.problem(
+                    "clients.address",
+                    &client.address,
+                    format!("{address} is listed twice"),
+                );
+                continue;
+            }
+            let group = client.group.get_ref().clone();
+            if !groups.iter().any(|g| g.name == group) {
+                let known: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+                self.problem(
+                    "clients.group",
+                    &client.group,
+                    format!(
+                        "unknown group {group:?}; the groups are: {}",
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            }
+            clients.push(ClientConfig {
+                name: client.name.get_ref().clone(),
+                address,
+                group,
+            });
+        }
+        clients
     }
 
     fn server(&mut self, raw: schema::RawServer) -> ServerConfig {
@@ -329,6 +690,28 @@ impl Checker<'_> {
         }
         zones
     }
+}
+
+/// Where a downloaded list is kept: named after its category and URL, so
+/// the same URL in two categories is two files.
+fn cache_file(cache_dir: &Path, category: &str, url: &str) -> PathBuf {
+    let readable: String = url
+        .trim_start_matches("https://")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    // FNV-1a keeps two long URLs with the same start apart.
+    let hash = url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    cache_dir.join(format!("{category}--{readable}--{:08x}", hash as u32))
 }
 
 fn parse_network(value: &str) -> Result<IpNet, String> {

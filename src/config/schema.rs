@@ -2,8 +2,12 @@
 //! checking keep their position in the file (`Spanned`) so that a problem can
 //! name its line.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::filter::ListFormat;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,6 +18,108 @@ pub(super) struct RawConfig {
     pub upstream: RawUpstream,
     #[serde(default)]
     pub zones: Vec<RawZone>,
+    #[serde(default)]
+    pub lists: RawLists,
+    #[serde(default)]
+    pub categories: BTreeMap<Spanned<String>, RawCategorySources>,
+    #[serde(default)]
+    pub groups: Vec<RawGroup>,
+    #[serde(default)]
+    pub clients: Vec<RawClient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLists {
+    pub catalogue: Option<Spanned<String>>,
+    #[serde(default = "default_cache_dir")]
+    pub cache_dir: Spanned<String>,
+    #[serde(default = "default_max_download_mb")]
+    pub max_download_mb: Spanned<u64>,
+}
+
+impl Default for RawLists {
+    fn default() -> Self {
+        RawLists {
+            catalogue: None,
+            cache_dir: default_cache_dir(),
+            max_download_mb: default_max_download_mb(),
+        }
+    }
+}
+
+fn default_cache_dir() -> Spanned<String> {
+    unspanned("/var/lib/hedge/lists".to_string())
+}
+
+fn default_max_download_mb() -> Spanned<u64> {
+    unspanned(50)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCategorySources {
+    #[serde(default)]
+    pub sources: Vec<Spanned<RawSource>>,
+    #[serde(default)]
+    pub default_sources: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawSource {
+    Location(String),
+    Table(RawSourceTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSourceTable {
+    pub path: Option<String>,
+    pub url: Option<String>,
+    pub format: Option<ListFormat>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockingMode {
+    /// A/AAAA answered with the sinkhole addresses, other types NODATA.
+    #[default]
+    Sinkhole,
+    /// NXDOMAIN for every type.
+    Nxdomain,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGroup {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub networks: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub block: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub deny: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub blocking: BlockingMode,
+    pub sinkhole_ipv4: Option<Spanned<String>>,
+    pub sinkhole_ipv6: Option<Spanned<String>>,
+    #[serde(default = "default_block_ttl")]
+    pub block_ttl: u32,
+}
+
+fn default_block_ttl() -> u32 {
+    10
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClient {
+    pub name: Spanned<String>,
+    pub address: Spanned<String>,
+    pub group: Spanned<String>,
 }
 
 fn unspanned<T>(value: T) -> Spanned<T> {

@@ -4,13 +4,10 @@
 //! 64-bit word ([`CategorySet`]).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::parse::ListFormat;
-use crate::config::ConfigProblem;
 
 /// At most this many categories (one bit each).
 pub const MAX_CATEGORIES: usize = 64;
@@ -60,7 +57,9 @@ impl CategorySet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = CategoryId> {
-        (0..64u8).filter(move |i| self.0 & (1 << i) != 0).map(CategoryId)
+        (0..64u8)
+            .filter(move |i| self.0 & (1 << i) != 0)
+            .map(CategoryId)
     }
 }
 
@@ -85,38 +84,6 @@ pub struct Category {
     pub default_sources: Vec<DefaultSource>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCatalogue {
-    category: Vec<RawCategory>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCategory {
-    id: Spanned<String>,
-    name: String,
-    description: String,
-    #[serde(default)]
-    mandatory: bool,
-    #[serde(default)]
-    safeguarding: bool,
-    #[serde(default)]
-    sources: Vec<DefaultSource>,
-}
-
-/// Why the catalogue could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogueError {
-    #[error("cannot read the category catalogue {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Invalid(ConfigProblem),
-}
-
 /// Every category, in catalogue order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalogue {
@@ -126,68 +93,26 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    pub fn load(path: &Path) -> Result<Catalogue, CatalogueError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Catalogue::from_str(&text, path)
-    }
-
-    pub fn from_str(text: &str, path: &Path) -> Result<Catalogue, CatalogueError> {
-        let raw: RawCatalogue = toml::from_str(text).map_err(|error| {
-            CatalogueError::Invalid(ConfigProblem::from_toml(path, text, &error))
-        })?;
-        let invalid = |at: usize, key: &str, message: String| {
-            CatalogueError::Invalid(ConfigProblem::at(path, text, at, key, message))
-        };
-        if raw.category.len() > MAX_CATEGORIES {
-            return Err(invalid(
-                0,
-                "category",
-                format!("{} categories; at most {MAX_CATEGORIES} are possible", raw.category.len()),
-            ));
-        }
-        let mut categories: Vec<Category> = Vec::new();
+    /// A catalogue of already checked categories (unique ids, at most
+    /// [`MAX_CATEGORIES`]); the configuration reader checks them.
+    pub fn new(categories: Vec<Category>) -> Catalogue {
+        assert!(categories.len() <= MAX_CATEGORIES);
         let mut mandatory = CategorySet::EMPTY;
         let mut safeguarding = CategorySet::EMPTY;
-        for (index, raw) in raw.category.into_iter().enumerate() {
-            let id = raw.id.get_ref().clone();
-            let valid = !id.is_empty()
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            if !valid {
-                return Err(invalid(
-                    raw.id.span().start,
-                    "category.id",
-                    format!("{id:?} is not an id (lowercase letters, digits and '-')"),
-                ));
-            }
-            if categories.iter().any(|c| c.id == id) {
-                return Err(invalid(raw.id.span().start, "category.id", format!("{id:?} is listed twice")));
-            }
+        for (index, category) in categories.iter().enumerate() {
             let bit = CategoryId(index as u8);
-            if raw.mandatory {
+            if category.mandatory {
                 mandatory.insert(bit);
             }
-            if raw.safeguarding || raw.mandatory {
+            if category.safeguarding || category.mandatory {
                 safeguarding.insert(bit);
             }
-            categories.push(Category {
-                id,
-                name: raw.name,
-                description: raw.description,
-                mandatory: raw.mandatory,
-                safeguarding: raw.safeguarding || raw.mandatory,
-                default_sources: raw.sources,
-            });
         }
-        Ok(Catalogue {
+        Catalogue {
             categories,
             mandatory,
             safeguarding,
-        })
+        }
     }
 
     pub fn id(&self, name: &str) -> Option<CategoryId> {
@@ -240,27 +165,51 @@ mod tests {
     use super::*;
 
     fn shipped() -> Catalogue {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lists/categories.toml");
-        Catalogue::load(&path).unwrap_or_else(|e| panic!("{e}"))
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lists/categories.toml");
+        crate::config::load_catalogue(&path).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn shipped_catalogue_has_the_uk_categories() {
         let catalogue = shipped();
         for id in [
-            "iwf", "terrorism", "discrimination", "drugs", "extremism", "gambling", "malware",
-            "pornography", "piracy", "self-harm", "violence", "circumvention", "social-networking",
-            "games", "video-streaming", "dating", "ads-tracking",
+            "iwf",
+            "terrorism",
+            "discrimination",
+            "drugs",
+            "extremism",
+            "gambling",
+            "malware",
+            "pornography",
+            "piracy",
+            "self-harm",
+            "violence",
+            "circumvention",
+            "social-networking",
+            "games",
+            "video-streaming",
+            "dating",
+            "ads-tracking",
         ] {
             assert!(catalogue.id(id).is_some(), "{id} missing");
         }
         for id in ["iwf", "terrorism"] {
-            assert!(catalogue.get(catalogue.id(id).unwrap()).mandatory, "{id} mandatory");
+            assert!(
+                catalogue.get(catalogue.id(id).unwrap()).mandatory,
+                "{id} mandatory"
+            );
         }
         for id in ["iwf", "terrorism", "self-harm", "extremism", "pornography"] {
-            assert!(catalogue.safeguarding().contains(catalogue.id(id).unwrap()), "{id} safeguarding");
+            assert!(
+                catalogue.safeguarding().contains(catalogue.id(id).unwrap()),
+                "{id} safeguarding"
+            );
         }
-        assert!(!catalogue.mandatory().contains(catalogue.id("gambling").unwrap()));
+        assert!(
+            !catalogue
+                .mandatory()
+                .contains(catalogue.id("gambling").unwrap())
+        );
         for (_, category) in catalogue.all() {
             assert!(!category.name.is_empty() && !category.description.is_empty());
             for source in &category.default_sources {
@@ -276,19 +225,13 @@ mod tests {
         set.insert(CategoryId(40));
         assert!(set.contains(CategoryId(40)));
         assert_eq!(set.first(), Some(CategoryId(3)));
-        assert_eq!(set.iter().collect::<Vec<_>>(), [CategoryId(3), CategoryId(40)]);
-        assert_eq!(set.without(CategorySet::only(CategoryId(3))).first(), Some(CategoryId(40)));
-    }
-
-    #[test]
-    fn duplicate_id_names_the_line() {
-        let text = "[[category]]\nid = \"a\"\nname = \"A\"\ndescription = \"d\"\n\n[[category]]\nid = \"a\"\nname = \"B\"\ndescription = \"d\"\n";
-        match Catalogue::from_str(text, Path::new("cat.toml")) {
-            Err(CatalogueError::Invalid(problem)) => {
-                assert_eq!(problem.line, 7);
-                assert!(problem.message.contains("twice"));
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [CategoryId(3), CategoryId(40)]
+        );
+        assert_eq!(
+            set.without(CategorySet::only(CategoryId(3))).first(),
+            Some(CategoryId(40))
+        );
     }
 }

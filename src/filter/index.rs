@@ -41,7 +41,9 @@ impl Verdict {
             Action::Rpz(rpz) => {
                 self.block.insert(category);
                 match (&mut self.rpz, rpz) {
-                    (Some((c, RpzAction::LocalData(have))), RpzAction::LocalData(more)) if *c == category => {
+                    (Some((c, RpzAction::LocalData(have))), RpzAction::LocalData(more))
+                        if *c == category =>
+                    {
                         for ip in more {
                             if !have.contains(ip) {
                                 have.push(*ip);
@@ -217,7 +219,9 @@ impl Index {
 
     /// Bytes the index occupies.
     pub fn memory_bytes(&self) -> usize {
-        self.keys.len() * 8 + self.slots.len() * 4 + self.verdicts.len() * std::mem::size_of::<Verdict>()
+        self.keys.len() * 8
+            + self.slots.len() * 4
+            + self.verdicts.len() * std::mem::size_of::<Verdict>()
     }
 
     #[inline]
@@ -296,7 +300,13 @@ mod tests {
             assert_eq!(found[0].depth, 2);
             assert!(found[0].verdict.block.contains(ADS));
         }
-        for miss in ["com", "example.org", "notexample.com", "example.com.au", "xexample.com"] {
+        for miss in [
+            "com",
+            "example.org",
+            "notexample.com",
+            "example.com.au",
+            "xexample.com",
+        ] {
             assert!(index.matches_str(miss).is_empty(), "{miss}");
         }
     }
@@ -341,13 +351,26 @@ mod tests {
     fn a_large_index_finds_every_name() {
         let mut builder = IndexBuilder::new();
         for i in 0..50_000 {
-            builder.add(&format!("host{i}.example{}.com", i % 97), ADS, &Action::Block);
+            builder.add(
+                &format!("host{i}.example{}.com", i % 97),
+                ADS,
+                &Action::Block,
+            );
         }
         let index = builder.build();
         assert_eq!(index.len(), 50_000);
         for i in (0..50_000).step_by(7) {
-            assert_eq!(index.matches_str(&format!("www.host{i}.example{}.com", i % 97)).len(), 1);
-            assert!(index.matches_str(&format!("host{i}.example{}.net", i % 97)).is_empty());
+            assert_eq!(
+                index
+                    .matches_str(&format!("www.host{i}.example{}.com", i % 97))
+                    .len(),
+                1
+            );
+            assert!(
+                index
+                    .matches_str(&format!("host{i}.example{}.net", i % 97))
+                    .is_empty()
+            );
         }
         assert!(index.memory_bytes() / index.len() <= 40);
         assert!(Index::default().matches_str("anything.example").is_empty());

@@ -105,14 +105,28 @@ mod tests {
 
     #[test]
     fn international_names_become_punycode() {
-        assert_eq!(normalize("bücher.example").unwrap(), "xn--bcher-kva.example");
-        assert_eq!(normalize("BÜCHER.example").unwrap(), "xn--bcher-kva.example");
-        assert_eq!(normalize("xn--bcher-kva.example").unwrap(), "xn--bcher-kva.example");
+        assert_eq!(
+            normalize("bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(
+            normalize("BÜCHER.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(
+            normalize("xn--bcher-kva.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
     }
 
     #[test]
     fn real_world_oddities_are_names() {
-        for name in ["r1---sn--0opoxu-2cjy.googlevideo.com", "_dmarc.example.org", "0.0.0.0.beeglivesex.com", "zip"] {
+        for name in [
+            "r1---sn--0opoxu-2cjy.googlevideo.com",
+            "_dmarc.example.org",
+            "0.0.0.0.beeglivesex.com",
+            "zip",
+        ] {
             assert!(normalize(name).is_ok(), "{name}");
         }
     }
@@ -122,8 +136,14 @@ mod tests {
         assert_eq!(normalize(""), Err(NameProblem::Empty));
         assert_eq!(normalize("a..b"), Err(NameProblem::EmptyLabel));
         assert_eq!(normalize("exa mple.com"), Err(NameProblem::BadCharacter));
-        assert_eq!(normalize("example.com/path"), Err(NameProblem::BadCharacter));
-        assert_eq!(normalize(&format!("{}.com", "a".repeat(64))), Err(NameProblem::LabelTooLong));
+        assert_eq!(
+            normalize("example.com/path"),
+            Err(NameProblem::BadCharacter)
+        );
+        assert_eq!(
+            normalize(&format!("{}.com", "a".repeat(64))),
+            Err(NameProblem::LabelTooLong)
+        );
         assert_eq!(normalize(&"a.".repeat(130)), Err(NameProblem::TooLong));
         assert_eq!(normalize("localhost"), Err(NameProblem::Reserved));
         assert_eq!(normalize("0.0.0.0"), Err(NameProblem::IpAddress));

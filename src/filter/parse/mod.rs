@@ -126,7 +126,10 @@ pub fn read_list(path: &Path) -> std::io::Result<String> {
         Ok(text)
     } else {
         String::from_utf8(bytes).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is not UTF-8 text")
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the file is not UTF-8 text",
+            )
         })
     }
 }
@@ -134,7 +137,12 @@ pub fn read_list(path: &Path) -> std::io::Result<String> {
 /// Guesses a list's format from its first meaningful lines.
 pub fn detect(text: &str) -> ListFormat {
     let mut votes: BTreeMap<u8, usize> = BTreeMap::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()).take(200) {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(200)
+    {
         let upper = line.to_ascii_uppercase();
         if line.starts_with("$ORIGIN") || upper.contains(" SOA ") || upper.contains(" CNAME ") {
             return ListFormat::Rpz;
@@ -142,15 +150,17 @@ pub fn detect(text: &str) -> ListFormat {
         if line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        let vote = if line.starts_with("||") || line.starts_with("@@") || line.starts_with('!') || line.starts_with('[') {
+        let vote = if line.starts_with("||")
+            || line.starts_with("@@")
+            || line.starts_with('!')
+            || line.starts_with('[')
+        {
             0
         } else if line.starts_with("*.") {
             1
-        } else if line
-            .split_whitespace()
-            .next()
-            .is_some_and(|first| first.parse::<IpAddr>().is_ok() && line.split_whitespace().count() > 1)
-        {
+        } else if line.split_whitespace().next().is_some_and(|first| {
+            first.parse::<IpAddr>().is_ok() && line.split_whitespace().count() > 1
+        }) {
             2
         } else {
             3
@@ -274,7 +284,11 @@ fn adblock_line(raw: &str, line: u32, each: &mut impl FnMut(ListEntry)) -> Outco
     // `!` comments and the `[Adblock Plus]` header; a lone `#` comment is
     // tolerated, but `##` and `#@#` are cosmetic rules.
     let cosmetic = text.starts_with("##") || text.starts_with("#@#") || text.starts_with("#?#");
-    if text.is_empty() || text.starts_with('!') || text.starts_with('[') || (text.starts_with('#') && !cosmetic) {
+    if text.is_empty()
+        || text.starts_with('!')
+        || text.starts_with('[')
+        || (text.starts_with('#') && !cosmetic)
+    {
         return Outcome::Nothing;
     }
     let (action, rule) = match text.strip_prefix("@@") {
@@ -339,7 +353,10 @@ fn parse_rpz(text: &str, report: &mut ParseReport, each: &mut impl FnMut(ListEnt
         let starts_blank = text.starts_with([' ', '\t']);
         let mut fields: Vec<&str> = text.split_whitespace().collect();
         if fields[0].eq_ignore_ascii_case("$ORIGIN") {
-            origin = fields.get(1).map(|o| o.trim_end_matches('.').to_ascii_lowercase()).unwrap_or_default();
+            origin = fields
+                .get(1)
+                .map(|o| o.trim_end_matches('.').to_ascii_lowercase())
+                .unwrap_or_default();
             continue;
         }
         if fields[0].starts_with('$') {
@@ -354,7 +371,11 @@ fn parse_rpz(text: &str, report: &mut ParseReport, each: &mut impl FnMut(ListEnt
         };
         // Drop TTL and class to find the type.
         while let Some(first) = fields.first() {
-            if first.parse::<u32>().is_ok() || ["IN", "CH", "HS"].iter().any(|c| first.eq_ignore_ascii_case(c)) {
+            if first.parse::<u32>().is_ok()
+                || ["IN", "CH", "HS"]
+                    .iter()
+                    .any(|c| first.eq_ignore_ascii_case(c))
+            {
                 fields.remove(0);
             } else {
                 break;
@@ -407,7 +428,10 @@ fn relative_owner(owner: &str, origin: &str) -> String {
     match owner.strip_suffix('.') {
         Some(absolute) => {
             let absolute = absolute.to_ascii_lowercase();
-            match absolute.strip_suffix(origin).and_then(|s| s.strip_suffix('.')) {
+            match absolute
+                .strip_suffix(origin)
+                .and_then(|s| s.strip_suffix('.'))
+            {
                 Some(relative) if !origin.is_empty() => relative.to_string(),
                 _ => absolute,
             }

@@ -14,28 +14,54 @@ fn names(entries: &[ListEntry]) -> Vec<&str> {
 fn plain_lists() {
     let text = "# comment\n\nExample.COM\nbad..name\nads.example.net # trailing\nhttp://host.example/\nevil.example/path/page.html\nbücher.example\n";
     let (found, report) = entries(text, ListFormat::Plain);
-    assert_eq!(names(&found), ["example.com", "ads.example.net", "host.example", "xn--bcher-kva.example"]);
+    assert_eq!(
+        names(&found),
+        [
+            "example.com",
+            "ads.example.net",
+            "host.example",
+            "xn--bcher-kva.example"
+        ]
+    );
     assert_eq!(found[1].line, 5);
     assert_eq!(report.entries, 4);
-    assert_eq!(report.skipped[&SkipReason::BadName(NameProblem::EmptyLabel)], 1);
+    assert_eq!(
+        report.skipped[&SkipReason::BadName(NameProblem::EmptyLabel)],
+        1
+    );
     assert_eq!(report.url_paths(), 1);
-    assert_eq!(report.examples[0], (4, SkipReason::BadName(NameProblem::EmptyLabel)));
+    assert_eq!(
+        report.examples[0],
+        (4, SkipReason::BadName(NameProblem::EmptyLabel))
+    );
 }
 
 #[test]
 fn hosts_files() {
     let text = "127.0.0.1 localhost\n::1 ip6-localhost\n0.0.0.0 ads.example a.tracker.example  # two names\n0.0.0.0 0.0.0.0\n127.0.0.1\tTAB.example\n";
     let (found, report) = entries(text, ListFormat::Hosts);
-    assert_eq!(names(&found), ["ads.example", "a.tracker.example", "tab.example"]);
-    assert_eq!(report.skipped[&SkipReason::BadName(NameProblem::Reserved)], 2);
-    assert_eq!(report.skipped[&SkipReason::BadName(NameProblem::IpAddress)], 1);
+    assert_eq!(
+        names(&found),
+        ["ads.example", "a.tracker.example", "tab.example"]
+    );
+    assert_eq!(
+        report.skipped[&SkipReason::BadName(NameProblem::Reserved)],
+        2
+    );
+    assert_eq!(
+        report.skipped[&SkipReason::BadName(NameProblem::IpAddress)],
+        1
+    );
 }
 
 #[test]
 fn adblock_rules() {
     let text = "[Adblock Plus 2.0]\n! Title: x\n||ads.example^\n@@||good.ads.example^\n||tracker.example^$third-party\n##.banner\n||cdn.example/ads/*\n/banner/*\n||x.example^|\n";
     let (found, report) = entries(text, ListFormat::Adblock);
-    assert_eq!(names(&found), ["ads.example", "good.ads.example", "x.example"]);
+    assert_eq!(
+        names(&found),
+        ["ads.example", "good.ads.example", "x.example"]
+    );
     assert_eq!(found[0].action, Action::Block);
     assert_eq!(found[1].action, Action::Allow);
     assert_eq!(report.skipped[&SkipReason::Unsupported], 3);
@@ -44,7 +70,10 @@ fn adblock_rules() {
 
 #[test]
 fn wildcards() {
-    let (found, report) = entries("*.ads.example\nplain.example\n*.x.*.example\n", ListFormat::Wildcard);
+    let (found, report) = entries(
+        "*.ads.example\nplain.example\n*.x.*.example\n",
+        ListFormat::Wildcard,
+    );
     assert_eq!(names(&found), ["ads.example", "plain.example"]);
     assert_eq!(report.skipped[&SkipReason::Unsupported], 1);
 }
@@ -73,8 +102,14 @@ mx.example           MX 10 mail.example.
             ("bad.example", &Action::Rpz(RpzAction::NxDomain)),
             ("nodata.example", &Action::Rpz(RpzAction::NoData)),
             ("ok.bad.example", &Action::Allow),
-            ("redirect.example", &Action::Rpz(RpzAction::LocalData(vec!["192.0.2.7".parse().unwrap()]))),
-            ("redirect.example", &Action::Rpz(RpzAction::LocalData(vec!["2001:db8::7".parse().unwrap()]))),
+            (
+                "redirect.example",
+                &Action::Rpz(RpzAction::LocalData(vec!["192.0.2.7".parse().unwrap()]))
+            ),
+            (
+                "redirect.example",
+                &Action::Rpz(RpzAction::LocalData(vec!["2001:db8::7".parse().unwrap()]))
+            ),
         ]
     );
     assert_eq!(found[0].line, 5);
@@ -91,10 +126,16 @@ fn rpz_names_are_relative_to_the_zone() {
 #[test]
 fn formats_are_detected() {
     assert_eq!(detect("# c\nexample.com\nads.example\n"), ListFormat::Plain);
-    assert_eq!(detect("# c\n0.0.0.0 example.com\n127.0.0.1 a.b\n"), ListFormat::Hosts);
+    assert_eq!(
+        detect("# c\n0.0.0.0 example.com\n127.0.0.1 a.b\n"),
+        ListFormat::Hosts
+    );
     assert_eq!(detect("! c\n||example.com^\n"), ListFormat::Adblock);
     assert_eq!(detect("*.example.com\n*.b.c\n"), ListFormat::Wildcard);
-    assert_eq!(detect("$TTL 60\n@ SOA a. b. 1 2 3 4 5\nx CNAME .\n"), ListFormat::Rpz);
+    assert_eq!(
+        detect("$TTL 60\n@ SOA a. b. 1 2 3 4 5\nx CNAME .\n"),
+        ListFormat::Rpz
+    );
 }
 
 /// The real lists in ../shared/data/lists, with the entry counts its
@@ -107,14 +148,46 @@ fn real_lists_parse_with_their_published_counts() {
         return;
     }
     let expected: &[(&str, ListFormat, u64)] = &[
-        ("hagezi-2022-3p-stevenblack.domains.txt.gz", ListFormat::Plain, 140_626),
-        ("hagezi-2022-3p-adguarddns.hosts.txt.gz", ListFormat::Hosts, 123_962),
-        ("hagezi-2022-3p-someonewhocares.hosts.txt.gz", ListFormat::Hosts, 12_974),
-        ("hagezi-2022-3p-easylist.adblock.txt.gz", ListFormat::Adblock, 50_231),
-        ("hagezi-2022-wildcard-personal.txt.gz", ListFormat::Wildcard, 9_671),
-        ("hagezi-2022-domains-doh-vpn-proxy-bypass.txt.gz", ListFormat::Plain, 1_205),
-        ("hagezi-2022-domains-nosafesearch.txt.gz", ListFormat::Plain, 175),
-        ("blocklistproject-drugs.adguard.txt.gz", ListFormat::Adblock, 26_029),
+        (
+            "hagezi-2022-3p-stevenblack.domains.txt.gz",
+            ListFormat::Plain,
+            140_626,
+        ),
+        (
+            "hagezi-2022-3p-adguarddns.hosts.txt.gz",
+            ListFormat::Hosts,
+            123_962,
+        ),
+        (
+            "hagezi-2022-3p-someonewhocares.hosts.txt.gz",
+            ListFormat::Hosts,
+            12_974,
+        ),
+        (
+            "hagezi-2022-3p-easylist.adblock.txt.gz",
+            ListFormat::Adblock,
+            50_231,
+        ),
+        (
+            "hagezi-2022-wildcard-personal.txt.gz",
+            ListFormat::Wildcard,
+            9_671,
+        ),
+        (
+            "hagezi-2022-domains-doh-vpn-proxy-bypass.txt.gz",
+            ListFormat::Plain,
+            1_205,
+        ),
+        (
+            "hagezi-2022-domains-nosafesearch.txt.gz",
+            ListFormat::Plain,
+            175,
+        ),
+        (
+            "blocklistproject-drugs.adguard.txt.gz",
+            ListFormat::Adblock,
+            26_029,
+        ),
         ("blocklistproject-drugs.txt.gz", ListFormat::Plain, 26_029),
         ("blocklistproject-vaping.txt.gz", ListFormat::Plain, 108),
     ];
