@@ -9,3 +9,4 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod filter;
+pub mod policy;

@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod index;
 pub mod name;
 pub mod parse;
+pub mod sources;
 
 pub use catalogue::{Catalogue, Category, CategoryId, CategorySet};
 pub use index::{Index, IndexBuilder, Match, Verdict};

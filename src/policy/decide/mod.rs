@@ -1,0 +1,198 @@
+//! [`decide`]: what one group may see of one name. Pure: no I/O, no clock.
+//!
+//! The rules (DESIGN.md): an entry covers its name and every name below it;
+//! the most specific matching entry wins; at equal specificity an allow
+//! beats a block; a mandatory category beats everything, allows included.
+//! Within a category, a list's own exception (`@@||name^`,
+//! `rpz-passthru`) lifts only that category's blocks.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use hickory_proto::rr::LowerName;
+
+use crate::config::BlockingMode;
+use crate::filter::{CategoryId, Match, RpzAction};
+
+use super::groups::Group;
+use super::snapshot::Snapshot;
+
+/// Why a name is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowReason {
+    /// No list the group uses blocks it.
+    NotBlocked,
+    /// The group's own allow entry, `depth` labels long.
+    GroupAllow { depth: u8 },
+}
+
+/// Why a name is blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockRule {
+    /// A list of `category` has an entry `depth` labels long.
+    Category {
+        category: CategoryId,
+        depth: u8,
+        mandatory: bool,
+    },
+    /// The group's own deny entry.
+    GroupDeny { depth: u8 },
+}
+
+/// How a blocked query is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockAnswer {
+    /// A and AAAA get these addresses; other types NODATA.
+    Sinkhole {
+        ipv4: Ipv4Addr,
+        ipv6: Ipv6Addr,
+    },
+    NxDomain,
+    NoData,
+    /// An RPZ list's own addresses.
+    LocalData(Vec<IpAddr>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub rule: BlockRule,
+    pub answer: BlockAnswer,
+    pub ttl: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow(AllowReason),
+    Block(Block),
+}
+
+impl Decision {
+    pub fn is_blocked(&self) -> bool {
+        matches!(self, Decision::Block(_))
+    }
+}
+
+/// Decides `name` (as received) for a client in group `group`.
+pub fn decide(snapshot: &Snapshot, group: usize, name: &LowerName) -> Decision {
+    let group = &snapshot.groups[group];
+    decide_matches(
+        snapshot,
+        group,
+        &snapshot.index.matches(name),
+        &group.own.index.matches(name),
+    )
+}
+
+/// The same for a normalised name in text.
+pub fn decide_str(snapshot: &Snapshot, group: usize, name: &str) -> Decision {
+    let group = &snapshot.groups[group];
+    decide_matches(
+        snapshot,
+        group,
+        &snapshot.index.matches_str(name),
+        &group.own.index.matches_str(name),
+    )
+}
+
+struct Found {
+    depth: u8,
+    category: CategoryId,
+    rpz: Option<RpzAction>,
+}
+
+fn decide_matches(
+    snapshot: &Snapshot,
+    group: &Group,
+    lists: &[Match<'_>],
+    own: &[Match<'_>],
+) -> Decision {
+    let mandatory = snapshot.catalogue.mandatory();
+    let mut undecided = group.block.union(mandatory);
+    let mut first_block: Option<Found> = None;
+    let mut mandatory_block: Option<Found> = None;
+    for m in lists {
+        let verdict = m.verdict;
+        let blocks = verdict.block.intersection(undecided).without(verdict.allow);
+        if let Some(category) = blocks.first() {
+            let rpz_for = |category: CategoryId| {
+                verdict
+                    .rpz
+                    .as_ref()
+                    .filter(|(c, _)| *c == category)
+                    .map(|(_, action)| action.clone())
+            };
+            let mandatory_here = blocks.intersection(mandatory).first();
+            if let (Some(category), None) = (mandatory_here, &mandatory_block) {
+                mandatory_block = Some(Found {
+                    depth: m.depth,
+                    category,
+                    rpz: rpz_for(category),
+                });
+            }
+            if first_block.is_none() {
+                let category = mandatory_here.unwrap_or(category);
+                first_block = Some(Found {
+                    depth: m.depth,
+                    category,
+                    rpz: rpz_for(category),
+                });
+            }
+        }
+        undecided = undecided.without(verdict.block.union(verdict.allow));
+    }
+    if let Some(found) = mandatory_block {
+        return category_block(group, found, true);
+    }
+    // The group's own most specific entry; allow wins at equal depth.
+    let own = own.first().map(|m| (m.depth, !m.verdict.allow.is_empty()));
+    match (own, first_block) {
+        (Some((depth, allow)), Some(found)) if depth >= found.depth => {
+            own_decision(group, depth, allow)
+        }
+        (_, Some(found)) => category_block(group, found, false),
+        (Some((depth, allow)), None) => own_decision(group, depth, allow),
+        (None, None) => Decision::Allow(AllowReason::NotBlocked),
+    }
+}
+
+fn own_decision(group: &Group, depth: u8, allow: bool) -> Decision {
+    if allow {
+        Decision::Allow(AllowReason::GroupAllow { depth })
+    } else {
+        Decision::Block(Block {
+            rule: BlockRule::GroupDeny { depth },
+            answer: group_answer(group),
+            ttl: group.block_ttl,
+        })
+    }
+}
+
+fn category_block(group: &Group, found: Found, mandatory: bool) -> Decision {
+    let answer = match found.rpz {
+        Some(RpzAction::NxDomain) => BlockAnswer::NxDomain,
+        Some(RpzAction::NoData) => BlockAnswer::NoData,
+        Some(RpzAction::LocalData(ips)) => BlockAnswer::LocalData(ips),
+        None => group_answer(group),
+    };
+    Decision::Block(Block {
+        rule: BlockRule::Category {
+            category: found.category,
+            depth: found.depth,
+            mandatory,
+        },
+        answer,
+        ttl: group.block_ttl,
+    })
+}
+
+fn group_answer(group: &Group) -> BlockAnswer {
+    match group.blocking {
+        BlockingMode::Sinkhole => BlockAnswer::Sinkhole {
+            ipv4: group.sinkhole_ipv4,
+            ipv6: group.sinkhole_ipv6,
+        },
+        BlockingMode::Nxdomain => BlockAnswer::NxDomain,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,62 @@
+//! A group's policy, compiled: the categories it blocks and its own allow
+//! and deny entries in a small index of their own.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::config::{BlockingMode, GroupConfig};
+use crate::filter::{Action, CategoryId, CategorySet, Index, IndexBuilder};
+
+/// In a group's own index, bit 0 of `block` means deny, of `allow` allow.
+pub(crate) const OWN: CategoryId = CategoryId(0);
+
+#[derive(Debug)]
+pub struct Group {
+    pub name: String,
+    pub block: CategorySet,
+    pub own: OwnEntries,
+    pub blocking: BlockingMode,
+    pub sinkhole_ipv4: Ipv4Addr,
+    pub sinkhole_ipv6: Ipv6Addr,
+    pub block_ttl: u32,
+}
+
+/// A group's allow and deny entries.
+pub struct OwnEntries {
+    pub index: Index,
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+impl std::fmt::Debug for OwnEntries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnEntries")
+            .field("allow", &self.allow)
+            .field("deny", &self.deny)
+            .finish()
+    }
+}
+
+impl Group {
+    pub fn from_config(config: &GroupConfig) -> Group {
+        let mut builder = IndexBuilder::new();
+        for name in &config.allow {
+            builder.add(name, OWN, &Action::Allow);
+        }
+        for name in &config.deny {
+            builder.add(name, OWN, &Action::Block);
+        }
+        Group {
+            name: config.name.clone(),
+            block: config.block,
+            own: OwnEntries {
+                index: builder.build(),
+                allow: config.allow.clone(),
+                deny: config.deny.clone(),
+            },
+            blocking: config.blocking,
+            sinkhole_ipv4: config.sinkhole_ipv4,
+            sinkhole_ipv6: config.sinkhole_ipv6,
+            block_ttl: config.block_ttl,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Who sees what. Client identification, groups, and [`decide`], a pure
+//! function from a snapshot, a client's group and a name to a [`Decision`].
+//! Every rule about filtering lives here and nowhere else.
+
+pub mod clients;
+pub mod decide;
+pub mod groups;
+pub mod snapshot;
+
+pub use clients::{Client, ClientTable};
+pub use decide::{AllowReason, Block, BlockAnswer, BlockRule, Decision, decide, decide_str};
+pub use groups::Group;
+pub use snapshot::Snapshot;

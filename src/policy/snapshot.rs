@@ -1,0 +1,51 @@
+//! The one immutable snapshot a query reads: the index, the groups, the
+//! clients and the catalogue, built together off the DNS path and swapped
+//! in whole.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use crate::config::Config;
+use crate::filter::sources::{LoadError, SourceReport, load};
+use crate::filter::{Catalogue, Index};
+
+use super::clients::{Client, ClientTable};
+use super::groups::Group;
+
+pub struct Snapshot {
+    pub catalogue: Catalogue,
+    pub index: Index,
+    pub groups: Vec<Group>,
+    pub clients: ClientTable,
+    /// What each list source contributed.
+    pub reports: Vec<SourceReport>,
+    pub built_at: SystemTime,
+}
+
+impl Snapshot {
+    /// Reads every list and compiles the policy of `config`.
+    pub fn build(config: &Config) -> Result<Snapshot, LoadError> {
+        let loaded = load(&config.lists)?;
+        Ok(Snapshot::assemble(config, loaded.index, loaded.reports))
+    }
+
+    /// A snapshot from an index built elsewhere (tests, benchmarks).
+    pub fn assemble(config: &Config, index: Index, reports: Vec<SourceReport>) -> Snapshot {
+        Snapshot {
+            catalogue: config.lists.catalogue.clone(),
+            index,
+            groups: config.groups.iter().map(Group::from_config).collect(),
+            clients: ClientTable::new(&config.groups, &config.clients),
+            reports,
+            built_at: SystemTime::now(),
+        }
+    }
+
+    pub fn identify(&self, ip: IpAddr) -> Client<'_> {
+        self.clients.identify(ip)
+    }
+
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.name == name)
+    }
+}
