@@ -59,7 +59,7 @@ async fn serve(config: Config) -> Result<()> {
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(&handler, &config.path),
+            _ = hangup.recv() => reload(&handler, &config.path).await,
         }
     }
 
@@ -76,7 +76,7 @@ async fn serve(config: Config) -> Result<()> {
     Ok(())
 }
 
-fn reload(handler: &Handler, path: &Path) {
+async fn reload(handler: &Arc<Handler>, path: &Path) {
     info!("SIGHUP: re-reading {}", path.display());
     let config = match Config::load(path) {
         Ok(config) => config,
@@ -89,7 +89,7 @@ fn reload(handler: &Handler, path: &Path) {
     if config.server.listen != running.server.listen {
         warn!("server.listen changed: restart hedge to listen on the new addresses");
     }
-    if let Err(e) = handler.reload(&config) {
+    if let Err(e) = handler.reload(config).await {
         error!("{e}\nkeeping the running configuration");
     }
 }

@@ -3,9 +3,13 @@
 //! hedge sends goes through [`encode`].
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::HINFO;
+use std::net::IpAddr;
+
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
-use hickory_proto::rr::{RData, Record};
+use hickory_proto::rr::rdata::{A, AAAA, HINFO, SOA};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use crate::policy::BlockAnswer;
 
 use super::handler::Transport;
 
@@ -16,6 +20,7 @@ pub const CLASSIC_UDP_LIMIT: usize = 512;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtendedError {
     StaleAnswer = 3,
+    Blocked = 15,
     Prohibited = 18,
     NotSupported = 21,
     NoReachableAuthority = 22,
@@ -54,6 +59,63 @@ pub fn minimal_any(request: &Message, query: &Query) -> Message {
         RData::HINFO(HINFO::new("RFC8482".to_string(), String::new())),
     ));
     response
+}
+
+/// The answer to a blocked query. A and AAAA get the sinkhole (or RPZ)
+/// addresses; every other type gets NODATA, and NXDOMAIN mode NXDOMAIN; the
+/// negative answers carry a SOA for `zone` (the listed name), so that
+/// nothing about the real name leaks and caches keep it only `ttl` seconds.
+pub fn blocked(
+    request: &Message,
+    query: &Query,
+    how: &BlockAnswer,
+    ttl: u32,
+    zone: &Name,
+) -> Message {
+    let owner = query.name().clone();
+    let addresses: Vec<IpAddr> = match (how, query.query_type()) {
+        (BlockAnswer::Sinkhole { ipv4, .. }, RecordType::A) => vec![IpAddr::V4(*ipv4)],
+        (BlockAnswer::Sinkhole { ipv6, .. }, RecordType::AAAA) => vec![IpAddr::V6(*ipv6)],
+        (BlockAnswer::LocalData(ips), RecordType::A) => {
+            ips.iter().filter(|ip| ip.is_ipv4()).copied().collect()
+        }
+        (BlockAnswer::LocalData(ips), RecordType::AAAA) => {
+            ips.iter().filter(|ip| ip.is_ipv6()).copied().collect()
+        }
+        _ => Vec::new(),
+    };
+    let rcode = if *how == BlockAnswer::NxDomain {
+        ResponseCode::NXDomain
+    } else {
+        ResponseCode::NoError
+    };
+    let mut response = response_to(request, rcode);
+    if addresses.is_empty() {
+        response.add_authority(blocked_soa(zone, ttl));
+    }
+    for ip in addresses {
+        let data = match ip {
+            IpAddr::V4(v4) => RData::A(A(v4)),
+            IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+        };
+        response.add_answer(Record::from_rdata(owner.clone(), ttl, data));
+    }
+    response
+}
+
+fn blocked_soa(zone: &Name, ttl: u32) -> Record {
+    let mut zone = zone.clone();
+    zone.set_fqdn(true);
+    let soa = SOA::new(
+        Name::from_ascii("blocked.hedge.invalid.").expect("valid name"),
+        Name::from_ascii("nobody.invalid.").expect("valid name"),
+        1,
+        ttl as i32,
+        ttl as i32,
+        ttl as i32,
+        ttl,
+    );
+    Record::from_rdata(zone, ttl, RData::SOA(soa))
 }
 
 /// Adds an Extended DNS Error (RFC 8914) to a response whose request had EDNS.

@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, LowerName, RecordType};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, RecordType};
 use tracing::{debug, info};
 
 use crate::config::Config;
+use crate::filter::sources::LoadError;
+use crate::policy::{Block, BlockRule, Decision, Snapshot, decide};
 
 use super::admission::{AllowList, RateLimiter};
 use super::answer::{self, ExtendedError};
@@ -38,6 +40,8 @@ pub enum SetupError {
     Zone(#[from] ZoneLoadError),
     #[error(transparent)]
     Upstream(#[from] UpstreamSetupError),
+    #[error(transparent)]
+    Lists(#[from] LoadError),
 }
 
 /// Everything a query reads that a reload may replace, swapped as one.
@@ -47,10 +51,12 @@ pub struct Serving {
     zones: LocalZones,
     upstream: Upstream,
     cache: Arc<AnswerCache>,
+    pub policy: Arc<Snapshot>,
 }
 
 impl Serving {
     fn build(config: &Config, previous: Option<&Serving>) -> Result<Serving, SetupError> {
+        let policy = Arc::new(Snapshot::build(config)?);
         let zones = LocalZones::load(&config.zones)?;
         let upstream = Upstream::from_config(&config.upstream)?;
         let stale_window = if config.upstream.serve_stale {
@@ -74,15 +80,34 @@ impl Serving {
             zones,
             upstream,
             cache,
+            policy,
         })
     }
 
     fn describe(&self) -> String {
+        let waiting = self
+            .policy
+            .reports
+            .iter()
+            .filter(|r| r.not_downloaded)
+            .count();
+        let waiting = if waiting > 0 {
+            format!(" ({waiting} URL source(s) not downloaded yet: run `hedge lists update`)")
+        } else {
+            String::new()
+        };
         format!(
-            "{}; {} local zone(s); cache of {} answers",
+            "{}; {} local zone(s); cache of {} answers; {} names from {} list file(s){waiting}; {} group(s)",
             self.upstream.describe(),
             self.zones.len(),
-            self.config.upstream.cache_size
+            self.config.upstream.cache_size,
+            self.policy.index.len(),
+            self.policy
+                .reports
+                .iter()
+                .filter(|r| !r.not_downloaded)
+                .count(),
+            self.policy.groups.len(),
         )
     }
 }
@@ -106,15 +131,26 @@ impl Handler {
         })
     }
 
-    /// Builds new serving state from `config` and swaps it in. On error the
-    /// running state is untouched.
-    pub fn reload(&self, config: &Config) -> Result<(), SetupError> {
-        let current = self.serving.load();
-        let next = Serving::build(config, Some(&current))?;
+    /// Builds new serving state from `config` (lists, zones, upstream) on a
+    /// blocking thread and swaps it in; queries go on being answered from
+    /// the old state meanwhile. On error the running state is untouched.
+    pub async fn reload(self: &Arc<Self>, config: Config) -> Result<(), SetupError> {
+        let handler = self.clone();
+        let next = tokio::task::spawn_blocking(move || {
+            let current = handler.serving.load();
+            Serving::build(&config, Some(&current))
+        })
+        .await
+        .expect("the reload task does not panic")?;
         let description = next.describe();
         self.serving.store(Arc::new(next));
         info!("reloaded: {description}");
         Ok(())
+    }
+
+    /// The policy snapshot in force.
+    pub fn policy(&self) -> Arc<Snapshot> {
+        self.serving.load().policy.clone()
     }
 
     /// The configuration in force.
@@ -246,7 +282,60 @@ impl Handler {
             message.add_authorities(special.authorities);
             return Response::plain(message);
         }
-        self.resolve_upstream(serving, request, query, name).await
+        let policy = &serving.policy;
+        let client = policy.identify(ip);
+        if let Decision::Block(block) = decide(policy, client.group, &name) {
+            return self.blocked(policy, client.group, request, query, query.name(), &block);
+        }
+        let response = self.resolve_upstream(serving, request, query, name).await;
+        // A CNAME chain from an allowed name into a blocked one is blocked.
+        for record in &response.message.answers {
+            if let RData::CNAME(target) = &record.data {
+                let target = LowerName::from(&target.0);
+                if let Decision::Block(block) = decide(policy, client.group, &target) {
+                    return self.blocked(
+                        policy,
+                        client.group,
+                        request,
+                        query,
+                        &target.into(),
+                        &block,
+                    );
+                }
+            }
+        }
+        response
+    }
+
+    /// The answer for a blocked name. `listed` is the name the decision was
+    /// about (the query name, or a CNAME target in its chain).
+    fn blocked(
+        &self,
+        policy: &Snapshot,
+        group: usize,
+        request: &Message,
+        query: &Query,
+        listed: &Name,
+        block: &Block,
+    ) -> Response {
+        bump(&self.stats.blocked);
+        let group = &policy.groups[group];
+        let why = match block.rule {
+            BlockRule::Category { category, .. } => {
+                format!("blocked: category {}", policy.catalogue.get(category).id)
+            }
+            BlockRule::GroupDeny { .. } => format!("blocked: deny list of group {}", group.name),
+        };
+        debug!(name = %query.name(), %why, group = %group.name, "blocked");
+        let depth = match block.rule {
+            BlockRule::Category { depth, .. } | BlockRule::GroupDeny { depth } => depth,
+        };
+        let zone = listed.trim_to(usize::from(depth));
+        Response::with_error(
+            answer::blocked(request, query, &block.answer, block.ttl, &zone),
+            ExtendedError::Blocked,
+            &why,
+        )
     }
 
     async fn resolve_upstream(

@@ -40,6 +40,8 @@ counters! {
     stale_answers,
     /// Queries answered SERVFAIL because no upstream answered.
     upstream_failures,
+    /// Queries answered as blocked (the name or a CNAME in its chain).
+    blocked,
     /// Queries answered from a local zone.
     local_answers,
     /// UDP answers cut short with TC set.

@@ -133,7 +133,7 @@ fn load_file(
     report.modified = std::fs::metadata(file).and_then(|m| m.modified()).ok();
     let format = source.format.unwrap_or_else(|| detect(&text));
     report.format = Some(format);
-    report.parse = parse(&text, format, |entry| each(entry));
+    report.parse = parse(&text, format, each);
     if report.parse.entries == 0 && text.lines().any(|l| !l.trim().is_empty() && !is_comment(l)) {
         return Err(LoadError::Empty {
             path: file.to_path_buf(),

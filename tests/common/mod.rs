@@ -35,7 +35,12 @@ pub fn upstream_zone_text() -> String {
          www IN AAAA 2001:db8::10\n\
          short 1 IN A 192.0.2.11\n\
          alias IN CNAME www.upstream.example.\n\
-         mail IN MX 10 www.upstream.example.\n",
+         mail IN MX 10 www.upstream.example.\n\
+         bet IN A 192.0.2.66\n\
+         www.bet IN A 192.0.2.66\n\
+         tobet IN CNAME www.bet.upstream.example.\n\
+         abuse IN A 192.0.2.99\n\
+         chat IN A 192.0.2.77\n",
     );
     for i in 0..40 {
         text.push_str(&format!("big IN A 198.51.100.{i}\n"));
