@@ -3,6 +3,8 @@
 //! 1 refused or failed, 2 bad usage).
 
 mod config_check;
+mod explain;
+mod lists;
 mod serve;
 
 use std::path::PathBuf;
@@ -42,6 +44,35 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Show how a name is decided for a client: its group, every matching
+    /// list entry (category, file, line) and the rule that decides.
+    Explain {
+        /// The name to look up, e.g. www.example.com.
+        name: String,
+        /// The client's address, which decides its group.
+        #[arg(long, value_name = "IP")]
+        client: std::net::IpAddr,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Block lists: what they hold, and downloading them.
+    Lists {
+        #[command(subcommand)]
+        command: ListsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ListsCommand {
+    /// Per category: sources, names loaded, lines skipped and why, last
+    /// update, and entries DNS cannot enforce (URL paths).
+    Stats {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +93,14 @@ pub fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { config },
         } => config_check::run(&config.path),
+        Command::Explain {
+            name,
+            client,
+            config,
+        } => explain::run(&config.path, &name, client),
+        Command::Lists {
+            command: ListsCommand::Stats { config, json },
+        } => lists::stats(&config.path, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -130,7 +130,8 @@ impl Default for IndexBuilder {
 
 impl IndexBuilder {
     pub fn new() -> IndexBuilder {
-        let seed = std::collections::hash_map::RandomState::new().hash_one(0x0068_6564_6765_u64) | 1;
+        let seed =
+            std::collections::hash_map::RandomState::new().hash_one(0x0068_6564_6765_u64) | 1;
         IndexBuilder {
             seed,
             entries: HashMap::default(),

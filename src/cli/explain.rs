@@ -1,0 +1,159 @@
+//! `hedge explain NAME --client IP`: which group the client is in, every
+//! list entry that matches the name (category, file and line), and the
+//! decision with the rule that made it. Read from the configuration and the
+//! lists on disk, through the same `decide` the server uses.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::filter::sources::for_each_entry;
+use crate::filter::{Action, RpzAction, normalize};
+use crate::policy::{AllowReason, BlockAnswer, BlockRule, Decision, Snapshot, decide_str};
+
+struct Hit {
+    name: String,
+    what: String,
+    category: Option<String>,
+    place: String,
+}
+
+pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let name = normalize(name).map_err(|p| anyhow::anyhow!("{name:?} is not a name: {p}"))?;
+    let snapshot = Snapshot::build(&config).context("cannot load the lists")?;
+    let who = snapshot.identify(client);
+    let group = &snapshot.groups[who.group];
+    let catalogue = &snapshot.catalogue;
+
+    println!("name:    {name}");
+    match who.name {
+        Some(label) => println!("client:  {client} ({label}), group {}", group.name),
+        None => println!("client:  {client}, group {}", group.name),
+    }
+    let blocked = group.block.union(catalogue.mandatory());
+    println!("blocks:  {}", catalogue.names(blocked));
+
+    let covers = |entry: &str| name == entry || name.ends_with(&format!(".{entry}"));
+    let mut hits: Vec<Hit> = Vec::new();
+    for_each_entry(&config.lists, |source, file, entry| {
+        if covers(&entry.name) {
+            let category = catalogue.get(source.category);
+            let what = match &entry.action {
+                Action::Block => "block",
+                Action::Allow => "exception",
+                Action::Rpz(RpzAction::NxDomain) => "block (RPZ NXDOMAIN)",
+                Action::Rpz(RpzAction::NoData) => "block (RPZ NODATA)",
+                Action::Rpz(RpzAction::LocalData(_)) => "block (RPZ local data)",
+            };
+            let applies = if blocked.contains(source.category) {
+                ""
+            } else {
+                ", not blocked by this group"
+            };
+            hits.push(Hit {
+                name: entry.name.clone(),
+                what: format!("{what}{applies}"),
+                category: Some(category.id.clone()),
+                place: format!("{}:{}", file.display(), entry.line),
+            });
+        }
+    })?;
+    for (list, what) in [
+        (&group.own.allow, "group allow"),
+        (&group.own.deny, "group deny"),
+    ] {
+        for entry in list.iter().filter(|e| covers(e)) {
+            hits.push(Hit {
+                name: entry.clone(),
+                what: what.to_string(),
+                category: None,
+                place: format!("{}: group {}", config.path.display(), group.name),
+            });
+        }
+    }
+    // Most specific first, as the decision reads them.
+    hits.sort_by_key(|h| std::cmp::Reverse(h.name.matches('.').count()));
+    if hits.is_empty() {
+        println!("matches: none");
+    } else {
+        println!("matches:");
+        for hit in &hits {
+            let category = hit.category.as_deref().unwrap_or("-");
+            println!(
+                "  {:<40} {:<20} {:<36} {}",
+                hit.name, category, hit.what, hit.place
+            );
+        }
+    }
+
+    let decision = decide_str(&snapshot, who.group, &name);
+    let entry_at = |depth: u8| {
+        name.rsplitn(usize::from(depth) + 1, '.')
+            .take(usize::from(depth))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let place = |entry: &str, category: Option<&str>| {
+        hits.iter()
+            .find(|h| h.name == entry && (category.is_none() || h.category.as_deref() == category))
+            .map(|h| h.place.clone())
+            .unwrap_or_default()
+    };
+    match decision {
+        Decision::Allow(AllowReason::NotBlocked) => {
+            println!("decision: ALLOWED: no list this group blocks has the name")
+        }
+        Decision::Allow(AllowReason::GroupAllow { depth }) => {
+            let entry = entry_at(depth);
+            println!(
+                "decision: ALLOWED by the group's allow entry {entry} ({})",
+                place(&entry, None)
+            );
+        }
+        Decision::Block(block) => {
+            let answer = match &block.answer {
+                BlockAnswer::Sinkhole { ipv4, ipv6 } => {
+                    format!("A {ipv4}, AAAA {ipv6}, other types NODATA")
+                }
+                BlockAnswer::NxDomain => "NXDOMAIN".to_string(),
+                BlockAnswer::NoData => "NODATA".to_string(),
+                BlockAnswer::LocalData(ips) => format!("local data {ips:?}"),
+            };
+            match block.rule {
+                BlockRule::Category {
+                    category,
+                    depth,
+                    mandatory,
+                } => {
+                    let entry = entry_at(depth);
+                    let id = &catalogue.get(category).id;
+                    let mandatory = if mandatory {
+                        " (mandatory: no allow or exemption applies)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "decision: BLOCKED by category {id}{mandatory}: entry {entry} ({}); answer {answer}, TTL {}",
+                        place(&entry, Some(id)),
+                        block.ttl
+                    );
+                }
+                BlockRule::GroupDeny { depth } => {
+                    let entry = entry_at(depth);
+                    println!(
+                        "decision: BLOCKED by the group's deny entry {entry} ({}); answer {answer}, TTL {}",
+                        place(&entry, None),
+                        block.ttl
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! `hedge lists stats` (what each category's lists hold) and
+//! `hedge lists update` (download URL sources, then reload the server).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::filter::sources::load;
+
+#[derive(Debug, Serialize)]
+struct CategoryStats {
+    category: String,
+    mandatory: bool,
+    sources: usize,
+    not_downloaded: usize,
+    names: u64,
+    skipped: BTreeMap<String, u64>,
+    /// Entries naming a path below a host, which DNS cannot enforce.
+    url_paths: u64,
+    last_update: Option<String>,
+}
+
+pub fn stats(config_path: &Path, json: bool) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let loaded = load(&config.lists).context("cannot load the lists")?;
+    let catalogue = &config.lists.catalogue;
+    let mut rows: Vec<CategoryStats> = Vec::new();
+    for (id, category) in catalogue.all() {
+        let reports: Vec<_> = loaded.reports.iter().filter(|r| r.category == id).collect();
+        let mut skipped = BTreeMap::new();
+        for report in &reports {
+            for (reason, count) in &report.parse.skipped {
+                *skipped.entry(reason.to_string()).or_insert(0) += count;
+            }
+        }
+        let newest: Option<SystemTime> = reports.iter().filter_map(|r| r.modified).max();
+        rows.push(CategoryStats {
+            category: category.id.clone(),
+            mandatory: category.mandatory,
+            sources: config
+                .lists
+                .sources
+                .iter()
+                .filter(|s| s.category == id)
+                .count(),
+            not_downloaded: reports.iter().filter(|r| r.not_downloaded).count(),
+            names: reports.iter().map(|r| r.parse.entries).sum(),
+            url_paths: reports.iter().map(|r| r.parse.url_paths()).sum(),
+            skipped,
+            last_update: newest.map(format_time),
+        });
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<22} {:>7} {:>10} {:>9} {:>9}  {}",
+        "CATEGORY", "SOURCES", "NAMES", "SKIPPED", "URL-PATHS", "LAST UPDATE"
+    );
+    for row in &rows {
+        let skipped: u64 = row.skipped.values().sum();
+        let flag = if row.mandatory { " (mandatory)" } else { "" };
+        println!(
+            "{:<22} {:>7} {:>10} {:>9} {:>9}  {}{}",
+            row.category,
+            row.sources,
+            row.names,
+            skipped,
+            row.url_paths,
+            row.last_update.as_deref().unwrap_or("-"),
+            flag
+        );
+    }
+    println!(
+        "\n{} distinct names in the index ({} bytes)",
+        loaded.index.len(),
+        loaded.index.memory_bytes()
+    );
+    for row in &rows {
+        for (reason, count) in &row.skipped {
+            println!("{}: {count} line(s) skipped: {reason}", row.category);
+        }
+        if row.mandatory && row.url_paths > 0 {
+            println!(
+                "{}: {} entries name a path below a host; DNS can only block whole hosts, so these are NOT enforced",
+                row.category, row.url_paths
+            );
+        }
+        if row.not_downloaded > 0 {
+            println!(
+                "{}: {} URL source(s) not downloaded yet: run `hedge lists update`",
+                row.category, row.not_downloaded
+            );
+        }
+    }
+    for report in &loaded.reports {
+        for (line, reason) in &report.parse.examples {
+            println!("  e.g. {}:{line}: {reason}", report.file.display());
+        }
+    }
+    Ok(())
+}
+
+/// A time in RFC 3339, in UTC (the `Z` shows the zone).
+pub fn format_time(time: SystemTime) -> String {
+    let utc = time::OffsetDateTime::from(time)
+        .replace_millisecond(0)
+        .unwrap_or(time::OffsetDateTime::from(time));
+    utc.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| format!("{time:?}"))
+}
