@@ -59,8 +59,8 @@ pub fn stats(config_path: &Path, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<22} {:>7} {:>10} {:>9} {:>9}  {}",
-        "CATEGORY", "SOURCES", "NAMES", "SKIPPED", "URL-PATHS", "LAST UPDATE"
+        "{:<22} {:>7} {:>10} {:>9} {:>9}  LAST UPDATE",
+        "CATEGORY", "SOURCES", "NAMES", "SKIPPED", "URL-PATHS"
     );
     for row in &rows {
         let skipped: u64 = row.skipped.values().sum();

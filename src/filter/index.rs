@@ -66,6 +66,79 @@ pub struct Match<'a> {
     pub verdict: &'a Verdict,
 }
 
+/// Labels looked up together; real names rarely have more.
+const FAST_LABELS: usize = 12;
+
+/// At most this many matches are reported (the most specific ones).
+const MAX_MATCHES: usize = 8;
+
+/// The matches of one lookup, most specific first, without allocating.
+#[derive(Clone, Copy)]
+pub struct Matches<'a> {
+    verdicts: &'a [Verdict],
+    ids: [u32; MAX_MATCHES],
+    depths: [u8; MAX_MATCHES],
+    len: u8,
+}
+
+impl<'a> Matches<'a> {
+    fn new(verdicts: &'a [Verdict]) -> Matches<'a> {
+        Matches {
+            verdicts,
+            ids: [0; MAX_MATCHES],
+            depths: [0; MAX_MATCHES],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, depth: usize, id: u32) {
+        let len = usize::from(self.len);
+        if len < MAX_MATCHES {
+            self.ids[len] = id;
+            self.depths[len] = depth.min(255) as u8;
+            self.len += 1;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn first(&self) -> Option<Match<'a>> {
+        self.iter().next()
+    }
+
+    pub fn get(&self, i: usize) -> Option<Match<'a>> {
+        (i < self.len()).then(|| Match {
+            depth: self.depths[i],
+            verdict: &self.verdicts[self.ids[i] as usize],
+        })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Match<'a>> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+impl std::ops::Index<usize> for Matches<'_> {
+    type Output = Verdict;
+    fn index(&self, i: usize) -> &Verdict {
+        assert!(i < self.len(), "match {i} of {}", self.len);
+        &self.verdicts[self.ids[i] as usize]
+    }
+}
+
+impl std::fmt::Debug for Matches<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 const P0: u64 = 0xa076_1d64_78bd_642f;
 const P1: u64 = 0xe703_7ed1_a0b4_28db;
 
@@ -85,9 +158,12 @@ fn hash_label(seed: u64, label: &[u8]) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rest.len()].copy_from_slice(rest);
-        h = mix(h ^ u64::from_le_bytes(buf), P0);
+        // Byte by byte: a variable-length copy would call memcpy.
+        let mut word = 0u64;
+        for (i, &b) in rest.iter().enumerate() {
+            word |= u64::from(b) << (8 * i);
+        }
+        h = mix(h ^ word, P0);
     }
     h
 }
@@ -225,53 +301,94 @@ impl Index {
             + self.verdicts.len() * std::mem::size_of::<Verdict>()
     }
 
-    #[inline]
-    fn get(&self, key: u64) -> Option<&Verdict> {
+    /// Every listed suffix of `labels` (given left to right, lowercase),
+    /// most specific first.
+    ///
+    /// All suffix hashes are computed first and the first slot of each is
+    /// loaded in one independent batch, so the processor waits for the
+    /// table's cache misses together rather than one after another.
+    pub fn matches_labels<'a, 'l>(
+        &'a self,
+        labels: impl DoubleEndedIterator<Item = &'l [u8]>,
+    ) -> Matches<'a> {
+        let mut found = Matches::new(&self.verdicts);
+        if self.len == 0 {
+            return found;
+        }
+        // Names deeper than FAST_LABELS are rare; their extra labels are
+        // looked up one at a time.
+        let mut hashes = [0u64; FAST_LABELS];
+        let mut slots = [0usize; FAST_LABELS];
+        let mut first = [0u64; FAST_LABELS];
+        let mut deeper: Vec<u64> = Vec::new();
+        let mut count = 0;
+        let mut h = self.seed;
         let capacity = self.keys.len();
-        let mut slot = home(key, capacity);
+        for label in labels.rev() {
+            h = extend(self.seed, h, label);
+            if count < FAST_LABELS {
+                hashes[count] = h;
+                count += 1;
+            } else {
+                deeper.push(h);
+            }
+        }
+        for i in 0..count {
+            slots[i] = home(hashes[i], capacity);
+        }
+        for i in 0..count {
+            first[i] = self.keys[slots[i]];
+        }
+        for (i, key) in deeper.iter().enumerate().rev() {
+            if let Some(id) = self.probe(*key, home(*key, capacity), 0) {
+                found.push(FAST_LABELS + i + 1, id);
+            }
+        }
+        for i in (0..count).rev() {
+            if let Some(id) = self.probe(hashes[i], slots[i], first[i]) {
+                found.push(i + 1, id);
+            }
+        }
+        found
+    }
+
+    /// Finds `key` starting at its home slot, whose content `first` may
+    /// already have been loaded (0 means: load it).
+    #[inline]
+    fn probe(&self, key: u64, home: usize, first: u64) -> Option<u32> {
+        let first = if first == 0 { self.keys[home] } else { first };
+        if first == key {
+            return Some(self.slots[home]);
+        }
+        if first == 0 {
+            return None;
+        }
+        self.probe_from(key, home)
+    }
+
+    /// Linear probing past a home slot that holds another key.
+    fn probe_from(&self, key: u64, home: usize) -> Option<u32> {
+        let capacity = self.keys.len();
+        let mut slot = home;
         loop {
+            slot = if slot + 1 == capacity { 0 } else { slot + 1 };
             let found = self.keys[slot];
             if found == key {
-                return Some(&self.verdicts[self.slots[slot] as usize]);
+                return Some(self.slots[slot]);
             }
             if found == 0 {
                 return None;
             }
-            slot = if slot + 1 == capacity { 0 } else { slot + 1 };
         }
-    }
-
-    /// Every listed suffix of `labels` (given left to right, lowercase),
-    /// most specific first.
-    pub fn matches_labels<'a, 'l>(
-        &'a self,
-        labels: impl DoubleEndedIterator<Item = &'l [u8]>,
-    ) -> Vec<Match<'a>> {
-        let mut found = Vec::new();
-        if self.len == 0 {
-            return found;
-        }
-        let mut h = self.seed;
-        for (depth, label) in labels.rev().enumerate() {
-            h = extend(self.seed, h, label);
-            if let Some(verdict) = self.get(h) {
-                found.push(Match {
-                    depth: (depth + 1).min(255) as u8,
-                    verdict,
-                });
-            }
-        }
-        found.reverse();
-        found
     }
 
     /// The same for a DNS name as received.
-    pub fn matches(&self, name: &LowerName) -> Vec<Match<'_>> {
+    pub fn matches(&self, name: &LowerName) -> Matches<'_> {
         self.matches_labels(name.iter())
     }
 
     /// The same for a normalised name in text (`www.example.com`).
-    pub fn matches_str(&self, name: &str) -> Vec<Match<'_>> {
+    pub fn matches_str(&self, name: &str) -> Matches<'_> {
         self.matches_labels(name.as_bytes().split(|&b| b == b'.'))
     }
 }
@@ -298,8 +415,8 @@ mod tests {
         for hit in ["example.com", "www.example.com", "a.b.c.example.com"] {
             let found = index.matches_str(hit);
             assert_eq!(found.len(), 1, "{hit}");
-            assert_eq!(found[0].depth, 2);
-            assert!(found[0].verdict.block.contains(ADS));
+            assert_eq!(found.first().unwrap().depth, 2);
+            assert!(found[0].block.contains(ADS));
         }
         for miss in [
             "com",
@@ -321,10 +438,10 @@ mod tests {
         ]);
         let found = index.matches_str("www.bet.example.com");
         assert_eq!(found.len(), 2);
-        assert_eq!(found[0].depth, 3);
-        assert!(found[0].verdict.block.contains(GAMBLING));
-        assert!(found[0].verdict.allow.contains(ADS));
-        assert_eq!(found[1].depth, 2);
+        assert_eq!(found.get(0).unwrap().depth, 3);
+        assert!(found[0].block.contains(GAMBLING));
+        assert!(found[0].allow.contains(ADS));
+        assert_eq!(found.get(1).unwrap().depth, 2);
     }
 
     #[test]
@@ -342,7 +459,7 @@ mod tests {
         let aaaa = Action::Rpz(RpzAction::LocalData(vec!["2001:db8::1".parse().unwrap()]));
         let index = index(&[("r.example", ADS, a), ("r.example", ADS, aaaa)]);
         let found = index.matches_str("r.example");
-        match &found[0].verdict.rpz {
+        match &found[0].rpz {
             Some((ADS, RpzAction::LocalData(ips))) => assert_eq!(ips.len(), 2),
             other => panic!("{other:?}"),
         }

@@ -9,6 +9,6 @@ pub mod parse;
 pub mod sources;
 
 pub use catalogue::{Catalogue, Category, CategoryId, CategorySet};
-pub use index::{Index, IndexBuilder, Match, Verdict};
+pub use index::{Index, IndexBuilder, Match, Matches, Verdict};
 pub use name::normalize;
 pub use parse::{Action, ListEntry, ListFormat, ParseReport, RpzAction, SkipReason};

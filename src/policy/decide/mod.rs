@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hickory_proto::rr::LowerName;
 
 use crate::config::BlockingMode;
-use crate::filter::{CategoryId, Match, RpzAction};
+use crate::filter::{CategoryId, Matches, RpzAction};
 
 use super::groups::Group;
 use super::snapshot::Snapshot;
@@ -102,14 +102,14 @@ struct Found {
 fn decide_matches(
     snapshot: &Snapshot,
     group: &Group,
-    lists: &[Match<'_>],
-    own: &[Match<'_>],
+    lists: &Matches<'_>,
+    own: &Matches<'_>,
 ) -> Decision {
     let mandatory = snapshot.catalogue.mandatory();
     let mut undecided = group.block.union(mandatory);
     let mut first_block: Option<Found> = None;
     let mut mandatory_block: Option<Found> = None;
-    for m in lists {
+    for m in lists.iter() {
         let verdict = m.verdict;
         let blocks = verdict.block.intersection(undecided).without(verdict.allow);
         if let Some(category) = blocks.first() {
