@@ -5,6 +5,7 @@
 //! answers it from a local zone or through the upstream path. `config` is the
 //! only part that reads the configuration file; `cli` is the command line.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod dns;

@@ -114,3 +114,44 @@ pub fn format_time(time: SystemTime) -> String {
     utc.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| format!("{time:?}"))
 }
+
+pub fn update(config_path: &Path) -> Result<()> {
+    use crate::filter::download::{Fetched, update_all};
+    let config = Config::load(config_path)?;
+    let outcomes = update_all(&config.lists).map_err(anyhow::Error::msg)?;
+    if outcomes.is_empty() {
+        println!("no https:// list sources are configured");
+    }
+    let mut failed = 0;
+    for (url, outcome) in &outcomes {
+        match outcome {
+            Fetched::Updated { entries, bytes } => {
+                println!("updated    {url} ({entries} entries, {bytes} bytes)")
+            }
+            Fetched::Unchanged => println!("unchanged  {url}"),
+            Fetched::Failed(why) => {
+                failed += 1;
+                println!("FAILED     {url}: {why} (the previous copy is kept)");
+            }
+        }
+    }
+    match crate::admin::call(
+        &config.admin.socket,
+        &crate::admin::AdminRequest::Reload,
+        std::time::Duration::from_secs(120),
+    ) {
+        Ok(value) => println!("server reloaded: {} names in force", value["index_names"]),
+        Err(crate::admin::AdminClientError::NotRunning { .. }) => {
+            println!("hedge is not running; it will use these lists when it starts")
+        }
+        Err(error) => {
+            return Err(anyhow::anyhow!(
+                "the lists were stored but the reload failed: {error}"
+            ));
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} downloads failed", outcomes.len());
+    }
+    Ok(())
+}

@@ -3,8 +3,10 @@
 //! 1 refused or failed, 2 bad usage).
 
 mod config_check;
+mod control;
 mod explain;
 mod lists;
+pub use lists::format_time;
 mod serve;
 
 use std::path::PathBuf;
@@ -55,6 +57,19 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Show what the running server is doing.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the running server re-read its configuration, zones and lists.
+    Reload {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Block lists: what they hold, and downloading them.
     Lists {
         #[command(subcommand)]
@@ -72,6 +87,13 @@ enum ListsCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Download every https:// list source (only when it changed), keep the
+    /// old copy when a download fails or holds no usable entry, then make
+    /// the running server reload.
+    Update {
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -101,6 +123,11 @@ pub fn main() -> ExitCode {
         Command::Lists {
             command: ListsCommand::Stats { config, json },
         } => lists::stats(&config.path, json),
+        Command::Lists {
+            command: ListsCommand::Update { config },
+        } => lists::update(&config.path),
+        Command::Status { config, json } => control::status(&config.path, json),
+        Command::Reload { config } => control::reload(&config.path),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use crate::admin;
 use crate::config::Config;
 use crate::dns::{Handler, Listeners};
 
@@ -40,6 +42,8 @@ fn init_logging() {
 }
 
 async fn serve(config: Config) -> Result<()> {
+    let started = std::time::Instant::now();
+    let admin_socket = admin::server::bind(&config.admin)?;
     let handler = Arc::new(Handler::new(&config)?);
     let listeners = Listeners::bind(&config.server.listen)?;
     let bound = listeners.local_addrs();
@@ -49,6 +53,19 @@ async fn serve(config: Config) -> Result<()> {
     for addr in &bound {
         info!("listening on {addr} (UDP and TCP)");
     }
+    let context = Arc::new(admin::server::AdminContext {
+        handler: handler.clone(),
+        started,
+        listening: bound.clone(),
+    });
+    tracker.spawn(admin::server::serve(
+        admin_socket,
+        config.admin.socket.clone(),
+        context,
+        shutdown.clone(),
+        tracker.clone(),
+    ));
+    info!("admin socket {}", config.admin.socket.display());
 
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
 
@@ -59,7 +76,7 @@ async fn serve(config: Config) -> Result<()> {
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(&handler, &config.path).await,
+            _ = hangup.recv() => reload(&handler).await,
         }
     }
 
@@ -76,20 +93,9 @@ async fn serve(config: Config) -> Result<()> {
     Ok(())
 }
 
-async fn reload(handler: &Arc<Handler>, path: &Path) {
-    info!("SIGHUP: re-reading {}", path.display());
-    let config = match Config::load(path) {
-        Ok(config) => config,
-        Err(e) => {
-            error!("{e}\nkeeping the running configuration");
-            return;
-        }
-    };
-    let running = handler.config();
-    if config.server.listen != running.server.listen {
-        warn!("server.listen changed: restart hedge to listen on the new addresses");
-    }
-    if let Err(e) = handler.reload(config).await {
+async fn reload(handler: &Arc<Handler>) {
+    info!("SIGHUP: re-reading {}", handler.config().path.display());
+    if let Err(e) = handler.reload_config_file().await {
         error!("{e}\nkeeping the running configuration");
     }
 }

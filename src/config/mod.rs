@@ -41,6 +41,15 @@ pub struct Config {
     /// Every group, the `default` group included (last unless configured).
     pub groups: Vec<GroupConfig>,
     pub clients: Vec<ClientConfig>,
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`: the local control socket the `hedge` commands talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    pub socket: PathBuf,
+    /// Members of this OS group (and root) may use the socket.
+    pub group: String,
 }
 
 /// `[lists]` and `[categories.*]`: the catalogue and where lists come from.
@@ -52,6 +61,9 @@ pub struct ListsConfig {
     /// Where downloaded lists are kept.
     pub cache_dir: PathBuf,
     pub max_download_bytes: u64,
+    /// Certificate authorities trusted for list downloads instead of the
+    /// public web roots (a local mirror with a private authority).
+    pub tls_ca_file: Option<PathBuf>,
     pub sources: Vec<SourceConfig>,
 }
 
@@ -270,6 +282,10 @@ impl Checker<'_> {
         let lists = self.lists(raw.lists, raw.categories);
         let groups = self.groups(raw.groups, &lists.catalogue);
         let clients = self.clients(raw.clients, &groups);
+        let admin = AdminConfig {
+            socket: self.resolve_path(raw.admin.socket.get_ref()),
+            group: raw.admin.group,
+        };
         Config {
             path: self.path.to_path_buf(),
             server,
@@ -278,6 +294,7 @@ impl Checker<'_> {
             lists,
             groups,
             clients,
+            admin,
         }
     }
 
@@ -357,7 +374,21 @@ impl Checker<'_> {
                 }
             }
         }
+        let tls_ca_file = raw.tls_ca_file.as_ref().and_then(|value| {
+            let path = self.resolve_path(value.get_ref());
+            if path.is_file() {
+                Some(path)
+            } else {
+                self.problem(
+                    "lists.tls_ca_file",
+                    value,
+                    format!("certificate file {} does not exist", path.display()),
+                );
+                None
+            }
+        });
         ListsConfig {
+            tls_ca_file,
             catalogue_path,
             catalogue,
             cache_dir,

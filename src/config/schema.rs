@@ -26,6 +26,34 @@ pub(super) struct RawConfig {
     pub groups: Vec<RawGroup>,
     #[serde(default)]
     pub clients: Vec<RawClient>,
+    #[serde(default)]
+    pub admin: RawAdmin,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    #[serde(default = "default_admin_socket")]
+    pub socket: Spanned<String>,
+    #[serde(default = "default_admin_group")]
+    pub group: String,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin {
+            socket: default_admin_socket(),
+            group: default_admin_group(),
+        }
+    }
+}
+
+fn default_admin_socket() -> Spanned<String> {
+    unspanned("/run/hedge/admin.sock".to_string())
+}
+
+fn default_admin_group() -> String {
+    "hedge-admin".to_string()
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +64,7 @@ pub(super) struct RawLists {
     pub cache_dir: Spanned<String>,
     #[serde(default = "default_max_download_mb")]
     pub max_download_mb: Spanned<u64>,
+    pub tls_ca_file: Option<Spanned<String>>,
 }
 
 impl Default for RawLists {
@@ -44,6 +73,7 @@ impl Default for RawLists {
             catalogue: None,
             cache_dir: default_cache_dir(),
             max_download_mb: default_max_download_mb(),
+            tls_ca_file: None,
         }
     }
 }

@@ -44,6 +44,15 @@ pub enum SetupError {
     Lists(#[from] LoadError),
 }
 
+/// Why a reload of the configuration file failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
 /// Everything a query reads that a reload may replace, swapped as one.
 pub struct Serving {
     pub config: Arc<Config>,
@@ -145,6 +154,22 @@ impl Handler {
         let description = next.describe();
         self.serving.store(Arc::new(next));
         info!("reloaded: {description}");
+        Ok(())
+    }
+
+    /// Re-reads the configuration file in force (and everything it names)
+    /// and swaps it in: what SIGHUP and `hedge reload` do. On error the
+    /// running configuration is kept.
+    pub async fn reload_config_file(self: &Arc<Self>) -> Result<(), ReloadError> {
+        let running = self.config();
+        let config = Config::load(&running.path)?;
+        if config.server.listen != running.server.listen {
+            tracing::warn!("server.listen changed: restart hedge to listen on the new addresses");
+        }
+        if config.admin.socket != running.admin.socket {
+            tracing::warn!("admin.socket changed: restart hedge to move the admin socket");
+        }
+        self.reload(config).await?;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ macro_rules! counters {
         }
 
         /// A copy of [`Stats`] at one moment.
-        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         pub struct StatsSnapshot {
             $(pub $name: u64,)*
         }

@@ -3,6 +3,7 @@
 //! and immutable once built.
 
 pub mod catalogue;
+pub mod download;
 pub mod index;
 pub mod name;
 pub mod parse;

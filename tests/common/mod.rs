@@ -181,7 +181,12 @@ impl Hedge {
         }
         let addr = free_addr("127.0.0.1:0".parse().unwrap());
         let config_path = dir.path().join("hedge.toml");
-        std::fs::write(&config_path, config.replace("LISTEN", &addr.to_string())).unwrap();
+        let mut config = config.replace("LISTEN", &addr.to_string());
+        if !config.contains("[admin]") {
+            // Each test server has its own admin socket.
+            config.push_str("\n[admin]\nsocket = \"admin.sock\"\n");
+        }
+        std::fs::write(&config_path, config).unwrap();
         let child = Command::new(hedge_bin())
             .args(["serve", "-c"])
             .arg(&config_path)

@@ -1,0 +1,67 @@
+//! The CLI side of the admin socket: one request, one response.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::protocol::{AdminRequest, AdminResponse};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminClientError {
+    #[error("hedge is not running (nothing is serving the admin socket {})", path.display())]
+    NotRunning { path: PathBuf },
+    #[error("not allowed to use the admin socket {}: run as root or as a member of the admin group", path.display())]
+    PermissionDenied { path: PathBuf },
+    #[error("admin socket {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("admin socket {}: the server's answer is not understood: {message}", path.display())]
+    BadResponse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Sends `request` and returns the result of a successful response; a
+/// refusal comes back as [`AdminClientError::Refused`] with the reason.
+pub fn call(
+    socket: &Path,
+    request: &AdminRequest,
+    timeout: Duration,
+) -> Result<serde_json::Value, AdminClientError> {
+    let io = |source: std::io::Error| AdminClientError::Io {
+        path: socket.to_path_buf(),
+        source,
+    };
+    let mut stream = UnixStream::connect(socket).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+            AdminClientError::NotRunning {
+                path: socket.to_path_buf(),
+            }
+        }
+        std::io::ErrorKind::PermissionDenied => AdminClientError::PermissionDenied {
+            path: socket.to_path_buf(),
+        },
+        _ => io(source),
+    })?;
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
+    let mut line = serde_json::to_vec(request).expect("requests serialize");
+    line.push(b'\n');
+    stream.write_all(&line).map_err(io)?;
+    let mut answer = String::new();
+    BufReader::new(&stream).read_line(&mut answer).map_err(io)?;
+    let response: AdminResponse =
+        serde_json::from_str(&answer).map_err(|e| AdminClientError::BadResponse {
+            path: socket.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    if response.ok {
+        Ok(response.result)
+    } else {
+        Err(AdminClientError::Refused(
+            response.error.unwrap_or_else(|| "refused".into()),
+        ))
+    }
+}

@@ -1,0 +1,12 @@
+//! The admin socket: a Unix socket speaking one JSON object per line, through
+//! which the `hedge` commands change and inspect the running server. The
+//! server checks the peer's credentials on every connection and serves only
+//! root, its own user and members of the configured admin group.
+
+pub mod client;
+pub mod peer;
+pub mod protocol;
+pub mod server;
+
+pub use client::{AdminClientError, call};
+pub use protocol::{AdminRequest, AdminResponse, StatusReport};

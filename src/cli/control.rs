@@ -1,0 +1,73 @@
+//! `hedge status` and `hedge reload`: asking the running server over the
+//! admin socket.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::admin::{AdminRequest, StatusReport, call};
+use crate::config::Config;
+
+/// Long enough for a reload of large lists on a Raspberry Pi.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub fn status(config_path: &Path, json: bool) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let value = call(
+        &config.admin.socket,
+        &AdminRequest::Status,
+        Duration::from_secs(10),
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let report: StatusReport = serde_json::from_value(value)?;
+    let s = report.stats;
+    println!(
+        "hedge {} running for {}s on {}",
+        report.version,
+        report.uptime_secs,
+        report.listening.join(", ")
+    );
+    println!("config:      {}", report.config);
+    println!(
+        "lists:       {} names from {} file(s), loaded {}{}",
+        report.index_names,
+        report.list_files,
+        report.lists_loaded_at,
+        if report.lists_not_downloaded > 0 {
+            format!(
+                " ({} URL source(s) not downloaded yet)",
+                report.lists_not_downloaded
+            )
+        } else {
+            String::new()
+        }
+    );
+    println!("groups:      {}", report.groups.join(", "));
+    println!(
+        "queries:     {} answered, {} blocked, {} from cache, {} local",
+        s.queries, s.blocked, s.cache_hits, s.local_answers
+    );
+    println!(
+        "problems:    {} upstream failures, {} stale answers, {} malformed, {} truncated",
+        s.upstream_failures, s.stale_answers, s.malformed, s.truncated
+    );
+    println!(
+        "refused:     {} outside allow_networks, {} over the rate limit, {} TCP connections",
+        s.refused_not_allowed, s.rate_limited, s.tcp_refused
+    );
+    Ok(())
+}
+
+pub fn reload(config_path: &Path) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let value = call(&config.admin.socket, &AdminRequest::Reload, RELOAD_TIMEOUT)?;
+    println!(
+        "reloaded: {} names from {} list file(s)",
+        value["index_names"], value["list_files"]
+    );
+    Ok(())
+}
