@@ -61,7 +61,7 @@ pub fn is_allowed(peer: &Peer, admin_group: &str) -> bool {
         return true;
     }
     match group_entry(Path::new("/etc/group"), admin_group) {
-        Some((gid, members)) => peer.gid == gid || members.iter().any(|m| *m == peer.user),
+        Some((gid, members)) => peer.gid == gid || members.contains(&peer.user),
         None => false,
     }
 }

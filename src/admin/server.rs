@@ -18,6 +18,9 @@ use super::protocol::{AdminRequest, AdminResponse, StatusReport};
 use crate::config::AdminConfig;
 use crate::dns::Handler;
 
+/// How long a connection may sit without sending a request.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The longest request line accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
 
@@ -93,8 +96,9 @@ pub async fn serve(
             }
         };
         let context = context.clone();
+        let shutdown = shutdown.clone();
         tracker.spawn(async move {
-            if let Err(error) = connection(stream, &context).await {
+            if let Err(error) = connection(stream, &context, &shutdown).await {
                 debug!(%error, "admin connection ended");
             }
         });
@@ -102,7 +106,11 @@ pub async fn serve(
     let _ = std::fs::remove_file(&path);
 }
 
-async fn connection(stream: UnixStream, context: &AdminContext) -> io::Result<()> {
+async fn connection(
+    stream: UnixStream,
+    context: &AdminContext,
+    shutdown: &CancellationToken,
+) -> io::Result<()> {
     let credentials = stream.peer_cred()?;
     let peer = Peer::new(credentials.uid(), credentials.gid());
     let admin_group = context.handler.config().admin.group.clone();
@@ -116,7 +124,14 @@ async fn connection(stream: UnixStream, context: &AdminContext) -> io::Result<()
         return write_line(&mut writer, &response).await;
     }
     let mut lines = BufReader::new(reader.take(MAX_REQUEST)).lines();
-    while let Some(line) = lines.next_line().await? {
+    loop {
+        // An idle connection neither holds up a shutdown nor lives forever.
+        let line = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            line = tokio::time::timeout(IDLE, lines.next_line()) => line,
+        };
+        let Ok(line) = line else { return Ok(()) };
+        let Some(line) = line? else { return Ok(()) };
         if line.trim().is_empty() {
             continue;
         }
@@ -126,7 +141,6 @@ async fn connection(stream: UnixStream, context: &AdminContext) -> io::Result<()
         };
         write_line(&mut writer, &response).await?;
     }
-    Ok(())
 }
 
 async fn write_line(
