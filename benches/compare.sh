@@ -47,6 +47,8 @@ servers = ["127.0.0.1:9"]
 [[zones]]
 name = "bench.example"
 file = "$work/bench.zone"
+[admin]
+socket = "$work/upstream.sock"
 TOML
 cat > "$work/hedge.toml" <<TOML
 [server]
@@ -55,6 +57,8 @@ rate_limit_qps = 0
 [upstream]
 servers = ["127.0.0.1:$UPSTREAM_PORT"]
 cache_size = 100000
+[admin]
+socket = "$work/hedge.sock"
 TOML
 cat > "$work/unbound.conf" <<CONF
 server:

@@ -66,6 +66,12 @@ static LOCALHOST: LazyLock<LowerName> =
 /// The answer for `name` if it is a special-use name, or `None` if it may go
 /// upstream.
 pub fn special_answer(name: &LowerName, qtype: RecordType) -> Option<SpecialAnswer> {
+    // Nearly every query is for a public name: decide on the last label
+    // before walking the zone list.
+    let tld = name.iter().next_back()?;
+    if !matches!(tld, b"arpa" | b"localhost" | b"invalid" | b"onion") {
+        return None;
+    }
     if LOCALHOST.zone_of(name) {
         return Some(localhost(name, qtype));
     }
