@@ -109,6 +109,11 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
         Decision::Allow(AllowReason::NotBlocked) => {
             println!("decision: ALLOWED: no list this group blocks has the name")
         }
+        Decision::Rewrite { engine, target } => {
+            println!(
+                "decision: SAFE SEARCH ({engine}): answered with a CNAME to {target} (lists/safesearch.toml)"
+            )
+        }
         Decision::Allow(AllowReason::GroupAllow { depth }) => {
             let entry = entry_at(depth);
             println!(

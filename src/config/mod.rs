@@ -7,11 +7,13 @@
 
 mod catalogue;
 mod error;
+mod safesearch;
 mod schema;
 mod upstream_spec;
 
 pub use catalogue::load_catalogue;
 pub use error::{ConfigError, ConfigProblem};
+pub use safesearch::built_in_safe_search;
 pub use schema::BlockingMode;
 pub use upstream_spec::{UpstreamSpec, UpstreamTransport};
 
@@ -24,6 +26,7 @@ use ipnet::IpNet;
 use toml::Spanned;
 
 use crate::filter::{Catalogue, CategoryId, CategorySet, ListFormat, normalize};
+use crate::policy::safesearch::YoutubeMode;
 
 /// Where `hedge` looks for its configuration when `-c` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/hedge/hedge.toml";
@@ -115,6 +118,9 @@ pub struct GroupConfig {
     pub sinkhole_ipv4: Ipv4Addr,
     pub sinkhole_ipv6: Ipv6Addr,
     pub block_ttl: u32,
+    /// Search engines answered with their safe endpoints.
+    pub safe_search: bool,
+    pub youtube: YoutubeMode,
 }
 
 /// The name of the group for clients no other group covers.
@@ -134,6 +140,8 @@ impl GroupConfig {
             sinkhole_ipv4: Ipv4Addr::UNSPECIFIED,
             sinkhole_ipv6: Ipv6Addr::UNSPECIFIED,
             block_ttl: 10,
+            safe_search: false,
+            youtube: YoutubeMode::Strict,
         }
     }
 }
@@ -492,6 +500,8 @@ impl Checker<'_> {
                 sinkhole_ipv4,
                 sinkhole_ipv6,
                 block_ttl: group.block_ttl,
+                safe_search: group.safe_search,
+                youtube: group.youtube,
             });
         }
         if !groups.iter().any(|g| g.name == DEFAULT_GROUP) {

@@ -138,6 +138,10 @@ pub(super) struct RawGroup {
     pub sinkhole_ipv6: Option<Spanned<String>>,
     #[serde(default = "default_block_ttl")]
     pub block_ttl: u32,
+    #[serde(default)]
+    pub safe_search: bool,
+    #[serde(default)]
+    pub youtube: crate::policy::safesearch::YoutubeMode,
 }
 
 fn default_block_ttl() -> u32 {

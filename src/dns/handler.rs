@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, LowerName, Name, RData, RecordType};
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use tracing::{debug, info};
 
 use crate::config::Config;
@@ -309,10 +310,27 @@ impl Handler {
         }
         let policy = &serving.policy;
         let client = policy.identify(ip);
-        if let Decision::Block(block) = decide(policy, client.group, &name) {
-            return self.blocked(policy, client.group, request, query, query.name(), &block);
-        }
-        let response = self.resolve_upstream(serving, request, query, name).await;
+        let response = match decide(policy, client.group, &name) {
+            Decision::Block(block) => {
+                return self.blocked(policy, client.group, request, query, query.name(), &block);
+            }
+            Decision::Rewrite { target, .. } => {
+                bump(&self.stats.rewritten);
+                // The CNAME to the safe endpoint, then the endpoint's records.
+                let target_query = Query::query(target.clone(), query.query_type());
+                let mut response = self
+                    .resolve_upstream(serving, request, &target_query, LowerName::from(&target))
+                    .await;
+                let cname = Record::from_rdata(
+                    query.name().clone(),
+                    REWRITE_TTL,
+                    RData::CNAME(CNAME(target)),
+                );
+                response.message.answers.insert(0, cname);
+                response
+            }
+            Decision::Allow(_) => self.resolve_upstream(serving, request, query, name).await,
+        };
         // A CNAME chain from an allowed name into a blocked one is blocked.
         for record in &response.message.answers {
             if let RData::CNAME(target) = &record.data {
@@ -412,6 +430,9 @@ impl Handler {
         }
     }
 }
+
+/// TTL of the CNAME a safe-search rewrite answers with.
+const REWRITE_TTL: u32 = 300;
 
 /// A response before EDNS and encoding.
 struct Response {

@@ -42,6 +42,8 @@ counters! {
     upstream_failures,
     /// Queries answered as blocked (the name or a CNAME in its chain).
     blocked,
+    /// Queries answered with a safe-search CNAME.
+    rewritten,
     /// Queries answered from a local zone.
     local_answers,
     /// UDP answers cut short with TC set.

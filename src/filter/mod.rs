@@ -2,6 +2,7 @@
 //! index of names to categories. Everything here is built off the DNS path
 //! and immutable once built.
 
+pub mod builtin;
 pub mod catalogue;
 pub mod download;
 pub mod index;

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use crate::config::{ListsConfig, SourceConfig, SourceLocation};
 
+use super::builtin::{BUILTIN_LISTS, BuiltinList};
 use super::catalogue::CategoryId;
 use super::index::{Index, IndexBuilder};
 use super::parse::{ListEntry, ListFormat, ParseReport, detect, parse, read_list};
@@ -48,7 +49,8 @@ pub struct LoadedLists {
     pub reports: Vec<SourceReport>,
 }
 
-/// Reads every source in `config` and builds the index.
+/// Reads every source in `config` (and the built-in lists) and builds the
+/// index.
 pub fn load(config: &ListsConfig) -> Result<LoadedLists, LoadError> {
     let mut builder = IndexBuilder::new();
     let mut reports = Vec::new();
@@ -59,6 +61,20 @@ pub fn load(config: &ListsConfig) -> Result<LoadedLists, LoadError> {
             })?;
             reports.push(report);
         }
+    }
+    for (category, list) in builtin_lists(config) {
+        let report = parse(list.text, list.format, |entry| {
+            builder.add(&entry.name, category, &entry.action);
+        });
+        reports.push(SourceReport {
+            category,
+            source: list.name.to_string(),
+            file: PathBuf::from(list.name),
+            format: Some(list.format),
+            parse: report,
+            modified: None,
+            not_downloaded: false,
+        });
     }
     Ok(LoadedLists {
         index: builder.build(),
@@ -77,7 +93,25 @@ pub fn for_each_entry(
             load_file(source, &file, &mut |entry| each(source, &file, &entry))?;
         }
     }
+    for (category, list) in builtin_lists(config) {
+        let source = SourceConfig {
+            category,
+            location: SourceLocation::File(PathBuf::from(list.name)),
+            format: Some(list.format),
+        };
+        let file = PathBuf::from(list.name);
+        parse(list.text, list.format, |entry| each(&source, &file, &entry));
+    }
     Ok(())
+}
+
+/// The built-in lists whose category the catalogue has.
+fn builtin_lists(
+    config: &ListsConfig,
+) -> impl Iterator<Item = (CategoryId, &'static BuiltinList)> + '_ {
+    BUILTIN_LISTS
+        .iter()
+        .filter_map(|list| Some((config.catalogue.id(list.category)?, list)))
 }
 
 fn files_of(source: &SourceConfig) -> Result<Vec<PathBuf>, LoadError> {

@@ -3,6 +3,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::safesearch::YoutubeMode;
 use crate::config::{BlockingMode, GroupConfig};
 use crate::filter::{Action, CategoryId, CategorySet, Index, IndexBuilder};
 
@@ -18,6 +19,8 @@ pub struct Group {
     pub sinkhole_ipv4: Ipv4Addr,
     pub sinkhole_ipv6: Ipv6Addr,
     pub block_ttl: u32,
+    pub safe_search: bool,
+    pub youtube: YoutubeMode,
 }
 
 /// A group's allow and deny entries.
@@ -57,6 +60,8 @@ impl Group {
             sinkhole_ipv4: config.sinkhole_ipv4,
             sinkhole_ipv6: config.sinkhole_ipv6,
             block_ttl: config.block_ttl,
+            safe_search: config.safe_search,
+            youtube: config.youtube,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod clients;
 pub mod decide;
 pub mod groups;
+pub mod safesearch;
 pub mod snapshot;
 
 pub use clients::{Client, ClientTable};

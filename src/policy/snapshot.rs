@@ -5,18 +5,20 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use crate::config::Config;
+use crate::config::{Config, built_in_safe_search};
 use crate::filter::sources::{LoadError, SourceReport, load};
 use crate::filter::{Catalogue, Index};
 
 use super::clients::{Client, ClientTable};
 use super::groups::Group;
+use super::safesearch::SafeSearch;
 
 pub struct Snapshot {
     pub catalogue: Catalogue,
     pub index: Index,
     pub groups: Vec<Group>,
     pub clients: ClientTable,
+    pub safe_search: SafeSearch,
     /// What each list source contributed.
     pub reports: Vec<SourceReport>,
     pub built_at: SystemTime,
@@ -36,6 +38,7 @@ impl Snapshot {
             index,
             groups: config.groups.iter().map(Group::from_config).collect(),
             clients: ClientTable::new(&config.groups, &config.clients),
+            safe_search: built_in_safe_search(),
             reports,
             built_at: SystemTime::now(),
         }

@@ -68,20 +68,27 @@ impl TestUpstream {
 
     /// Serves `zone_text` as zone `origin` on `addr` (port 0: any free port).
     pub async fn start_on(addr: SocketAddr, origin: &str, zone_text: &str) -> TestUpstream {
+        Self::start_zones(addr, &[(origin, zone_text)]).await
+    }
+
+    /// Serves several zones, each `(origin, text)`.
+    pub async fn start_zones(addr: SocketAddr, zones: &[(&str, &str)]) -> TestUpstream {
         let dir = TempDir::new().unwrap();
-        let path = dir.path().join("zone");
-        std::fs::write(&path, zone_text).unwrap();
-        let origin = Name::from_str(origin).unwrap();
-        let handler = FileZoneHandler::try_from_config(
-            origin.clone(),
-            ZoneType::Primary,
-            AxfrPolicy::Deny,
-            None,
-            &FileConfig { zone_path: path },
-        )
-        .unwrap();
         let mut catalog = Catalog::new();
-        catalog.upsert(LowerName::from(&origin), vec![Arc::new(handler)]);
+        for (i, (origin, zone_text)) in zones.iter().enumerate() {
+            let path = dir.path().join(format!("zone{i}"));
+            std::fs::write(&path, zone_text).unwrap();
+            let origin = Name::from_str(origin).unwrap();
+            let handler = FileZoneHandler::try_from_config(
+                origin.clone(),
+                ZoneType::Primary,
+                AxfrPolicy::Deny,
+                None,
+                &FileConfig { zone_path: path },
+            )
+            .unwrap();
+            catalog.upsert(LowerName::from(&origin), vec![Arc::new(handler)]);
+        }
         let (udp, tcp, addr) = bind_pair(addr).await;
         let mut server = Server::new(catalog);
         server.register_socket(udp);

@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hickory_proto::rr::LowerName;
+use hickory_proto::rr::{LowerName, Name};
 
 use crate::config::BlockingMode;
 use crate::filter::{CategoryId, Matches, RpzAction};
@@ -63,6 +63,11 @@ pub struct Block {
 pub enum Decision {
     Allow(AllowReason),
     Block(Block),
+    /// Safe search: answer with a CNAME to the engine's safe endpoint.
+    Rewrite {
+        engine: String,
+        target: Name,
+    },
 }
 
 impl Decision {
@@ -74,23 +79,45 @@ impl Decision {
 /// Decides `name` (as received) for a client in group `group`.
 pub fn decide(snapshot: &Snapshot, group: usize, name: &LowerName) -> Decision {
     let group = &snapshot.groups[group];
-    decide_matches(
+    let decision = decide_matches(
         snapshot,
         group,
         &snapshot.index.matches(name),
         &group.own.index.matches(name),
-    )
+    );
+    // Safe search applies to names nothing blocks (an allow entry does not
+    // switch it off).
+    if group.safe_search
+        && !decision.is_blocked()
+        && let Some((engine, target)) = snapshot.safe_search.rewrite(name, group.youtube)
+    {
+        return Decision::Rewrite {
+            engine: engine.id.clone(),
+            target: target.clone(),
+        };
+    }
+    decision
 }
 
 /// The same for a normalised name in text.
 pub fn decide_str(snapshot: &Snapshot, group: usize, name: &str) -> Decision {
     let group = &snapshot.groups[group];
-    decide_matches(
+    let decision = decide_matches(
         snapshot,
         group,
         &snapshot.index.matches_str(name),
         &group.own.index.matches_str(name),
-    )
+    );
+    if group.safe_search
+        && !decision.is_blocked()
+        && let Some((engine, target)) = snapshot.safe_search.rewrite_str(name, group.youtube)
+    {
+        return Decision::Rewrite {
+            engine: engine.id.clone(),
+            target: target.clone(),
+        };
+    }
+    decision
 }
 
 struct Found {

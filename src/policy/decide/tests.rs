@@ -27,6 +27,12 @@ block = ["gambling"]
 blocking = "nxdomain"
 block_ttl = 5
 
+[[groups]]
+name = "safe"
+networks = ["10.3.0.0/16"]
+block = ["video-streaming"]
+safe_search = true
+
 [[clients]]
 name = "Room 3 PC 12"
 address = "10.2.3.12"
@@ -57,7 +63,7 @@ fn blocked_by(s: &Snapshot, decision: &Decision) -> Option<String> {
             rule: BlockRule::GroupDeny { .. },
             ..
         }) => Some("deny".into()),
-        Decision::Allow(_) => None,
+        Decision::Allow(_) | Decision::Rewrite { .. } => None,
     }
 }
 
@@ -270,4 +276,27 @@ fn answers_follow_the_group_and_rpz() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn safe_search_rewrites_unless_blocked() {
+    let s = snapshot(&[("youtube.com", "video-streaming", Action::Block)]);
+    let safe = group(&s, "safe");
+    match decide_str(&s, safe, "www.google.co.uk") {
+        Decision::Rewrite { engine, target } => {
+            assert_eq!(engine, "google");
+            assert_eq!(target.to_string(), "forcesafesearch.google.com.");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The group blocks video streaming: YouTube is blocked, not rewritten.
+    assert_eq!(
+        blocked_by(&s, &decide_str(&s, safe, "www.youtube.com")).as_deref(),
+        Some("video-streaming")
+    );
+    // Groups without safe search are left alone.
+    assert_eq!(
+        decide_str(&s, group(&s, "staff"), "www.google.co.uk"),
+        Decision::Allow(AllowReason::NotBlocked)
+    );
 }
