@@ -310,3 +310,108 @@ async fn lists_reload_under_load_without_a_failed_query() {
     );
     assert!(answered.load(Ordering::Relaxed) > 0);
 }
+
+fn clock(minutes: i64) -> String {
+    let m = minutes.rem_euclid(24 * 60);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_in_force_now_blocks_and_one_that_is_not_does_not() {
+    let upstream = TestUpstream::start().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 60;
+    let config = format!(
+        r#"[server]
+listen = ["LISTEN"]
+rate_limit_qps = 0
+
+[upstream]
+servers = ["{}"]
+timeout_ms = 1000
+attempts = 1
+
+[categories.gambling]
+sources = ["gambling.txt"]
+
+[[groups]]
+name = "now"
+networks = ["127.0.0.5/32"]
+timezone = "UTC"
+[[groups.schedule]]
+name = "around-now"
+days = "all"
+from = "{}"
+to = "{}"
+block = ["gambling"]
+
+[[groups]]
+name = "later"
+networks = ["127.0.0.6/32"]
+timezone = "UTC"
+[[groups.schedule]]
+name = "later-today"
+days = "all"
+from = "{}"
+to = "{}"
+block = ["gambling"]
+
+[[groups]]
+name = "bedtime"
+networks = ["127.0.0.7/32"]
+timezone = "UTC"
+allow = ["www.upstream.example"]
+[[groups.schedule]]
+name = "lights-out"
+days = "all"
+from = "{}"
+to = "{}"
+block_all = true
+"#,
+        upstream.addr,
+        clock(now - 60),
+        clock(now + 60),
+        clock(now + 120),
+        clock(now + 180),
+        clock(now - 60),
+        clock(now + 60),
+    );
+    let hedge = Hedge::start_with(&config, &[("gambling.txt", GAMBLING)]).await;
+
+    let reply = ask(&hedge, 5, "bet.upstream.example.", RecordType::A).await;
+    assert_eq!(
+        addresses(&reply),
+        ["0.0.0.0"],
+        "the rule around now is in force"
+    );
+    let reply = ask(&hedge, 6, "bet.upstream.example.", RecordType::A).await;
+    assert_eq!(
+        addresses(&reply),
+        ["192.0.2.66"],
+        "the rule for later is not"
+    );
+
+    // Bedtime: everything but the allow list.
+    let reply = ask(&hedge, 7, "chat.upstream.example.", RecordType::A).await;
+    assert_eq!(addresses(&reply), ["0.0.0.0"]);
+    assert_eq!(
+        blocked_text(&reply).as_deref(),
+        Some("blocked: schedule lights-out of group bedtime")
+    );
+    let reply = ask(&hedge, 7, "www.upstream.example.", RecordType::A).await;
+    assert_eq!(addresses(&reply), ["192.0.2.10"]);
+
+    let out = run_hedge(
+        &["explain", "bet.upstream.example", "--client", "127.0.0.5"],
+        &hedge.config_path,
+    );
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains("around-now") && out.contains("[IN FORCE]"),
+        "{out}"
+    );
+    assert!(out.contains("next change:"), "{out}");
+}

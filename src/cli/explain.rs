@@ -89,7 +89,48 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
         }
     }
 
-    let decision = decide_str(&snapshot, who.group, &name);
+    let now = jiff::Timestamp::now();
+    let schedule = &group.schedule;
+    if !schedule.rules.is_empty() {
+        let active = schedule.active(now);
+        let local = now.to_zoned(schedule.time_zone.clone());
+        println!(
+            "schedule: {} rule(s), read in {} (now {})",
+            schedule.rules.len(),
+            schedule.zone_name,
+            local.strftime("%a %H:%M %Z")
+        );
+        for (i, rule) in schedule.rules.iter().enumerate() {
+            let state = if active.rules & (1 << i) != 0 {
+                "IN FORCE"
+            } else {
+                "not in force"
+            };
+            let what = if rule.block_all {
+                "everything but the group's allow entries".to_string()
+            } else {
+                catalogue.names(rule.block)
+            };
+            println!(
+                "  {:<16} {} {:02}:{:02}-{:02}:{:02}  blocks {what}  [{state}]",
+                rule.name,
+                days_text(&rule.days),
+                rule.from / 60,
+                rule.from % 60,
+                rule.to / 60,
+                rule.to % 60
+            );
+        }
+        match schedule.next_change(now) {
+            Some(at) => println!(
+                "  next change: {}",
+                at.to_zoned(schedule.time_zone.clone())
+                    .strftime("%a %Y-%m-%d %H:%M %Z")
+            ),
+            None => println!("  next change: none within a week"),
+        }
+    }
+    let decision = decide_str(&snapshot, who.group, &name, now);
     let entry_at = |depth: u8| {
         name.rsplitn(usize::from(depth) + 1, '.')
             .take(usize::from(depth))
@@ -149,6 +190,13 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
                         block.ttl
                     );
                 }
+                BlockRule::Schedule { rule } => {
+                    let rule = schedule.rules.get(rule).map_or("?", |r| r.name.as_str());
+                    println!(
+                        "decision: BLOCKED by the schedule rule {rule} (everything but the group's allow entries); answer {answer}, TTL {}",
+                        block.ttl
+                    );
+                }
                 BlockRule::GroupDeny { depth } => {
                     let entry = entry_at(depth);
                     println!(
@@ -161,4 +209,18 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn days_text(days: &[bool; 7]) -> String {
+    const NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    if days.iter().all(|d| *d) {
+        return "every day".to_string();
+    }
+    NAMES
+        .iter()
+        .zip(days)
+        .filter(|(_, on)| **on)
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -27,6 +27,7 @@ use toml::Spanned;
 
 use crate::filter::{Catalogue, CategoryId, CategorySet, ListFormat, normalize};
 use crate::policy::safesearch::YoutubeMode;
+use crate::policy::schedule::{Schedule, ScheduleRule, parse_clock, parse_days};
 
 /// Where `hedge` looks for its configuration when `-c` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/hedge/hedge.toml";
@@ -121,6 +122,8 @@ pub struct GroupConfig {
     /// Search engines answered with their safe endpoints.
     pub safe_search: bool,
     pub youtube: YoutubeMode,
+    /// Time rules, read in the group's time zone.
+    pub schedule: Schedule,
 }
 
 /// The name of the group for clients no other group covers.
@@ -142,6 +145,7 @@ impl GroupConfig {
             block_ttl: 10,
             safe_search: false,
             youtube: YoutubeMode::Strict,
+            schedule: Schedule::none(),
         }
     }
 }
@@ -466,6 +470,7 @@ impl Checker<'_> {
                     ),
                 }
             }
+            let schedule = self.schedule(&group, catalogue);
             let allow = self.entries("groups.allow", &group.allow);
             let deny = self.entries("groups.deny", &group.deny);
             let sinkhole_ipv4 = match &group.sinkhole_ipv4 {
@@ -502,12 +507,106 @@ impl Checker<'_> {
                 block_ttl: group.block_ttl,
                 safe_search: group.safe_search,
                 youtube: group.youtube,
+                schedule,
             });
         }
         if !groups.iter().any(|g| g.name == DEFAULT_GROUP) {
             groups.push(GroupConfig::default_group(catalogue));
         }
         groups
+    }
+
+    fn schedule(&mut self, group: &schema::RawGroup, catalogue: &Catalogue) -> Schedule {
+        let zone_name = group.timezone.get_ref().trim().to_string();
+        let time_zone = match jiff::tz::TimeZone::get(&zone_name) {
+            Ok(zone) => zone,
+            Err(_) => {
+                self.problem(
+                    "groups.timezone",
+                    &group.timezone,
+                    format!(
+                        "{zone_name:?} is not a time zone (use a name such as \"Europe/London\")"
+                    ),
+                );
+                jiff::tz::TimeZone::UTC
+            }
+        };
+        let mut rules = Vec::new();
+        for raw in &group.schedule {
+            let days_text = match raw.days.get_ref() {
+                schema::RawDays::One(text) => text.clone(),
+                schema::RawDays::Many(list) => list.join(","),
+            };
+            let days = parse_days(&days_text);
+            if days.is_none() {
+                self.problem(
+                    "groups.schedule.days",
+                    &raw.days,
+                    format!("{days_text:?} is not a set of days (e.g. \"mon-fri\", \"sat-sun\", \"all\", [\"mon\", \"wed\"])"),
+                );
+            }
+            let clock = |this: &mut Self, key: &str, value: &Spanned<String>| {
+                let parsed = parse_clock(value.get_ref());
+                if parsed.is_none() {
+                    this.problem(
+                        key,
+                        value,
+                        format!(
+                            "{:?} is not a time of day (HH:MM, 24-hour)",
+                            value.get_ref()
+                        ),
+                    );
+                }
+                parsed
+            };
+            let from = clock(self, "groups.schedule.from", &raw.from);
+            let to = clock(self, "groups.schedule.to", &raw.to);
+            let mut block = CategorySet::EMPTY;
+            for id in &raw.block {
+                match catalogue.id(id.get_ref()) {
+                    Some(category) => block.insert(category),
+                    None => self.problem(
+                        "groups.schedule.block",
+                        id,
+                        format!(
+                            "unknown category {:?}; the catalogue has: {}",
+                            id.get_ref(),
+                            catalogue.ids().join(", ")
+                        ),
+                    ),
+                }
+            }
+            if raw.block.is_empty() && !raw.block_all {
+                self.problem(
+                    "groups.schedule",
+                    &raw.name,
+                    "a rule needs `block` categories or `block_all = true`",
+                );
+            }
+            if let (Some(days), Some(from), Some(to)) = (days, from, to) {
+                rules.push(ScheduleRule {
+                    name: raw.name.get_ref().clone(),
+                    days,
+                    from: from.min(1439),
+                    to: if to == 1440 { 0 } else { to },
+                    block,
+                    block_all: raw.block_all,
+                });
+            }
+        }
+        if rules.len() > 64 {
+            self.problem(
+                "groups.schedule",
+                &group.name,
+                "a group can have at most 64 schedule rules",
+            );
+            rules.truncate(64);
+        }
+        Schedule {
+            time_zone,
+            zone_name,
+            rules,
+        }
     }
 
     /// Allow and deny entries: names, optionally written `*.name`.

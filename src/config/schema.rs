@@ -142,6 +142,34 @@ pub(super) struct RawGroup {
     pub safe_search: bool,
     #[serde(default)]
     pub youtube: crate::policy::safesearch::YoutubeMode,
+    #[serde(default = "default_timezone")]
+    pub timezone: Spanned<String>,
+    #[serde(default)]
+    pub schedule: Vec<RawScheduleRule>,
+}
+
+fn default_timezone() -> Spanned<String> {
+    unspanned("Europe/London".to_string())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScheduleRule {
+    pub name: Spanned<String>,
+    pub days: Spanned<RawDays>,
+    pub from: Spanned<String>,
+    pub to: Spanned<String>,
+    #[serde(default)]
+    pub block: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub block_all: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawDays {
+    One(String),
+    Many(Vec<String>),
 }
 
 fn default_block_ttl() -> u32 {

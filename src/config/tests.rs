@@ -144,3 +144,51 @@ fn missing_ca_file_is_named() {
     assert_eq!(found[0].line, 3);
     assert!(found[0].message.contains("/etc/hedge/ca.pem"));
 }
+
+#[test]
+fn schedule_problems_name_key_and_line() {
+    let text = "\
+[upstream]
+servers = [\"192.0.2.1\"]
+
+[[groups]]
+name = \"home\"
+timezone = \"Mars/Olympus\"
+[[groups.schedule]]
+name = \"bedtime\"
+days = \"someday\"
+from = \"25:00\"
+to = \"07:00\"
+block = [\"sleeping\"]
+";
+    let found = problems(text);
+    let keys: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            (6, "groups.timezone"),
+            (9, "groups.schedule.days"),
+            (10, "groups.schedule.from"),
+            (12, "groups.schedule.block"),
+        ],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn safe_search_and_youtube_modes_are_read() {
+    let config = check("[upstream]\nservers = [\"192.0.2.1\"]\n[[groups]]\nname = \"p\"\nsafe_search = true\nyoutube = \"moderate\"\n").unwrap();
+    let group = config.groups.iter().find(|g| g.name == "p").unwrap();
+    assert!(group.safe_search);
+    assert_eq!(
+        group.youtube,
+        crate::policy::safesearch::YoutubeMode::Moderate
+    );
+    let found = problems(
+        "[upstream]\nservers = [\"192.0.2.1\"]\n[[groups]]\nname = \"p\"\nyoutube = \"loose\"\n",
+    );
+    assert_eq!(
+        (found[0].line, found[0].key.as_str()),
+        (5, "groups.youtube")
+    );
+}

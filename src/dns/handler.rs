@@ -310,7 +310,9 @@ impl Handler {
         }
         let policy = &serving.policy;
         let client = policy.identify(ip);
-        let response = match decide(policy, client.group, &name) {
+        // One clock reading for every name this query involves.
+        let now = jiff::Timestamp::now();
+        let response = match decide(policy, client.group, &name, now) {
             Decision::Block(block) => {
                 return self.blocked(policy, client.group, request, query, query.name(), &block);
             }
@@ -335,7 +337,7 @@ impl Handler {
         for record in &response.message.answers {
             if let RData::CNAME(target) = &record.data {
                 let target = LowerName::from(&target.0);
-                if let Decision::Block(block) = decide(policy, client.group, &target) {
+                if let Decision::Block(block) = decide(policy, client.group, &target, now) {
                     return self.blocked(
                         policy,
                         client.group,
@@ -368,10 +370,20 @@ impl Handler {
                 format!("blocked: category {}", policy.catalogue.get(category).id)
             }
             BlockRule::GroupDeny { .. } => format!("blocked: deny list of group {}", group.name),
+            BlockRule::Schedule { rule } => format!(
+                "blocked: schedule {} of group {}",
+                group
+                    .schedule
+                    .rules
+                    .get(rule)
+                    .map_or("?", |r| r.name.as_str()),
+                group.name
+            ),
         };
         debug!(name = %query.name(), %why, group = %group.name, "blocked");
         let depth = match block.rule {
             BlockRule::Category { depth, .. } | BlockRule::GroupDeny { depth } => depth,
+            BlockRule::Schedule { .. } => listed.num_labels(),
         };
         let zone = listed.trim_to(usize::from(depth));
         Response::with_error(

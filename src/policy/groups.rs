@@ -4,6 +4,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::safesearch::YoutubeMode;
+use super::schedule::Schedule;
 use crate::config::{BlockingMode, GroupConfig};
 use crate::filter::{Action, CategoryId, CategorySet, Index, IndexBuilder};
 
@@ -21,6 +22,7 @@ pub struct Group {
     pub block_ttl: u32,
     pub safe_search: bool,
     pub youtube: YoutubeMode,
+    pub schedule: Schedule,
 }
 
 /// A group's allow and deny entries.
@@ -62,6 +64,7 @@ impl Group {
             block_ttl: config.block_ttl,
             safe_search: config.safe_search,
             youtube: config.youtube,
+            schedule: config.schedule.clone(),
         }
     }
 }

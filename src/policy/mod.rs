@@ -6,6 +6,7 @@ pub mod clients;
 pub mod decide;
 pub mod groups;
 pub mod safesearch;
+pub mod schedule;
 pub mod snapshot;
 
 pub use clients::{Client, ClientTable};

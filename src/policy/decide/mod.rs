@@ -9,11 +9,13 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::{LowerName, Name};
+use jiff::Timestamp;
 
 use crate::config::BlockingMode;
 use crate::filter::{CategoryId, Matches, RpzAction};
 
 use super::groups::Group;
+use super::schedule::ActiveRules;
 use super::snapshot::Snapshot;
 
 /// Why a name is allowed.
@@ -36,6 +38,9 @@ pub enum BlockRule {
     },
     /// The group's own deny entry.
     GroupDeny { depth: u8 },
+    /// A schedule rule of the group blocking everything but its allow list
+    /// (index into the group's rules).
+    Schedule { rule: usize },
 }
 
 /// How a blocked query is answered.
@@ -76,14 +81,16 @@ impl Decision {
     }
 }
 
-/// Decides `name` (as received) for a client in group `group`.
-pub fn decide(snapshot: &Snapshot, group: usize, name: &LowerName) -> Decision {
+/// Decides `name` (as received) for a client in group `group` at `now`
+/// (one clock reading per query, for every name the query involves).
+pub fn decide(snapshot: &Snapshot, group: usize, name: &LowerName, now: Timestamp) -> Decision {
     let group = &snapshot.groups[group];
     let decision = decide_matches(
         snapshot,
         group,
         &snapshot.index.matches(name),
         &group.own.index.matches(name),
+        group.schedule.active(now),
     );
     // Safe search applies to names nothing blocks (an allow entry does not
     // switch it off).
@@ -100,13 +107,14 @@ pub fn decide(snapshot: &Snapshot, group: usize, name: &LowerName) -> Decision {
 }
 
 /// The same for a normalised name in text.
-pub fn decide_str(snapshot: &Snapshot, group: usize, name: &str) -> Decision {
+pub fn decide_str(snapshot: &Snapshot, group: usize, name: &str, now: Timestamp) -> Decision {
     let group = &snapshot.groups[group];
     let decision = decide_matches(
         snapshot,
         group,
         &snapshot.index.matches_str(name),
         &group.own.index.matches_str(name),
+        group.schedule.active(now),
     );
     if group.safe_search
         && !decision.is_blocked()
@@ -131,9 +139,10 @@ fn decide_matches(
     group: &Group,
     lists: &Matches<'_>,
     own: &Matches<'_>,
+    active: ActiveRules,
 ) -> Decision {
     let mandatory = snapshot.catalogue.mandatory();
-    let mut undecided = group.block.union(mandatory);
+    let mut undecided = group.block.union(active.block).union(mandatory);
     let mut first_block: Option<Found> = None;
     let mut mandatory_block: Option<Found> = None;
     for m in lists.iter() {
@@ -169,6 +178,22 @@ fn decide_matches(
     if let Some(found) = mandatory_block {
         return category_block(group, found, true);
     }
+    if active.block_all {
+        // Bedtime: nothing but the group's allow entries.
+        return match own.first() {
+            Some(m) if !m.verdict.allow.is_empty() => {
+                Decision::Allow(AllowReason::GroupAllow { depth: m.depth })
+            }
+            _ => Decision::Block(Block {
+                rule: BlockRule::Schedule {
+                    rule: active.rules.trailing_zeros() as usize,
+                },
+                answer: group_answer(group),
+                ttl: group.block_ttl,
+            }),
+        };
+    }
+
     // The group's own most specific entry; allow wins at equal depth.
     let own = own.first().map(|m| (m.depth, !m.verdict.allow.is_empty()));
     match (own, first_block) {

@@ -33,6 +33,26 @@ networks = ["10.3.0.0/16"]
 block = ["video-streaming"]
 safe_search = true
 
+[[groups]]
+name = "home"
+networks = ["10.4.0.0/16"]
+timezone = "Europe/London"
+allow = ["homework.example"]
+
+[[groups.schedule]]
+name = "school-hours"
+days = "mon-fri"
+from = "08:30"
+to = "15:30"
+block = ["games"]
+
+[[groups.schedule]]
+name = "bedtime"
+days = ["sun", "mon", "tue", "wed", "thu"]
+from = "21:00"
+to = "07:00"
+block_all = true
+
 [[clients]]
 name = "Room 3 PC 12"
 address = "10.2.3.12"
@@ -49,6 +69,11 @@ fn snapshot(entries: &[(&str, &str, Action)]) -> Snapshot {
     Snapshot::assemble(&config, builder.build(), Vec::new())
 }
 
+/// Tests decide at a fixed moment: Monday 23 November 2026, 10:00 UTC.
+fn decide_str_now(s: &Snapshot, group: usize, name: &str) -> Decision {
+    decide_str(s, group, name, "2026-11-23T10:00:00Z".parse().unwrap())
+}
+
 fn group(s: &Snapshot, name: &str) -> usize {
     s.group_index(name).unwrap()
 }
@@ -63,6 +88,10 @@ fn blocked_by(s: &Snapshot, decision: &Decision) -> Option<String> {
             rule: BlockRule::GroupDeny { .. },
             ..
         }) => Some("deny".into()),
+        Decision::Block(Block {
+            rule: BlockRule::Schedule { .. },
+            ..
+        }) => Some("schedule".into()),
         Decision::Allow(_) | Decision::Rewrite { .. } => None,
     }
 }
@@ -70,9 +99,9 @@ fn blocked_by(s: &Snapshot, decision: &Decision) -> Option<String> {
 #[test]
 fn groups_see_different_things() {
     let s = snapshot(&[("bet.example", "gambling", Action::Block)]);
-    let pupils = decide_str(&s, group(&s, "pupils"), "www.bet.example");
+    let pupils = decide_str_now(&s, group(&s, "pupils"), "www.bet.example");
     assert_eq!(blocked_by(&s, &pupils).as_deref(), Some("gambling"));
-    let staff = decide_str(&s, group(&s, "staff"), "www.bet.example");
+    let staff = decide_str_now(&s, group(&s, "staff"), "www.bet.example");
     assert_eq!(staff, Decision::Allow(AllowReason::NotBlocked));
 }
 
@@ -107,10 +136,10 @@ fn the_default_group_blocks_safeguarding_categories() {
     ]);
     let default = group(&s, "default");
     assert_eq!(
-        blocked_by(&s, &decide_str(&s, default, "porn.example")).as_deref(),
+        blocked_by(&s, &decide_str_now(&s, default, "porn.example")).as_deref(),
         Some("pornography")
     );
-    assert!(!decide_str(&s, default, "bet.example").is_blocked());
+    assert!(!decide_str_now(&s, default, "bet.example").is_blocked());
 }
 
 #[test]
@@ -119,21 +148,21 @@ fn most_specific_entry_wins() {
     let pupils = group(&s, "pupils");
     // The group's allow is more specific than the list's block.
     assert_eq!(
-        decide_str(&s, pupils, "ok.bet.example"),
+        decide_str_now(&s, pupils, "ok.bet.example"),
         Decision::Allow(AllowReason::GroupAllow { depth: 3 })
     );
     assert_eq!(
-        decide_str(&s, pupils, "a.ok.bet.example"),
+        decide_str_now(&s, pupils, "a.ok.bet.example"),
         Decision::Allow(AllowReason::GroupAllow { depth: 3 })
     );
-    assert!(decide_str(&s, pupils, "other.bet.example").is_blocked());
+    assert!(decide_str_now(&s, pupils, "other.bet.example").is_blocked());
 
     // A list entry more specific than the group's allow wins.
     let s = snapshot(&[("chat.games.example", "social-networking", Action::Block)]);
     let pupils = group(&s, "pupils");
-    assert!(!decide_str(&s, pupils, "games.example").is_blocked());
+    assert!(!decide_str_now(&s, pupils, "games.example").is_blocked());
     assert_eq!(
-        blocked_by(&s, &decide_str(&s, pupils, "chat.games.example")).as_deref(),
+        blocked_by(&s, &decide_str_now(&s, pupils, "chat.games.example")).as_deref(),
         Some("social-networking")
     );
 }
@@ -142,7 +171,7 @@ fn most_specific_entry_wins() {
 fn allow_beats_block_at_equal_depth() {
     let s = snapshot(&[("games.example", "gambling", Action::Block)]);
     assert_eq!(
-        decide_str(&s, group(&s, "pupils"), "games.example"),
+        decide_str_now(&s, group(&s, "pupils"), "games.example"),
         Decision::Allow(AllowReason::GroupAllow { depth: 2 })
     );
     // A list's own exception at the same depth as its block.
@@ -150,7 +179,7 @@ fn allow_beats_block_at_equal_depth() {
         ("ads.example", "gambling", Action::Block),
         ("ads.example", "gambling", Action::Allow),
     ]);
-    assert!(!decide_str(&s, group(&s, "pupils"), "ads.example").is_blocked());
+    assert!(!decide_str_now(&s, group(&s, "pupils"), "ads.example").is_blocked());
 }
 
 #[test]
@@ -162,7 +191,7 @@ fn a_list_exception_lifts_only_its_own_category() {
     ]);
     let pupils = group(&s, "pupils");
     assert_eq!(
-        blocked_by(&s, &decide_str(&s, pupils, "www.site.example")).as_deref(),
+        blocked_by(&s, &decide_str_now(&s, pupils, "www.site.example")).as_deref(),
         Some("social-networking")
     );
     let staff_like = snapshot(&[
@@ -170,7 +199,7 @@ fn a_list_exception_lifts_only_its_own_category() {
         ("www.site.example", "gambling", Action::Allow),
     ]);
     assert!(
-        !decide_str(
+        !decide_str_now(
             &staff_like,
             group(&staff_like, "pupils"),
             "www.site.example"
@@ -184,10 +213,10 @@ fn group_deny_blocks_whatever_the_lists_say() {
     let s = snapshot(&[]);
     let pupils = group(&s, "pupils");
     assert_eq!(
-        blocked_by(&s, &decide_str(&s, pupils, "www.example.org")).as_deref(),
+        blocked_by(&s, &decide_str_now(&s, pupils, "www.example.org")).as_deref(),
         Some("deny")
     );
-    assert!(!decide_str(&s, group(&s, "staff"), "www.example.org").is_blocked());
+    assert!(!decide_str_now(&s, group(&s, "staff"), "www.example.org").is_blocked());
 }
 
 #[test]
@@ -198,7 +227,7 @@ fn mandatory_categories_beat_every_allow() {
         ("deep.games.example", "terrorism", Action::Block),
     ]);
     for g in ["pupils", "staff", "default"] {
-        let decision = decide_str(&s, group(&s, g), "abuse.bbc.co.uk");
+        let decision = decide_str_now(&s, group(&s, g), "abuse.bbc.co.uk");
         match decision {
             Decision::Block(Block {
                 rule:
@@ -211,14 +240,14 @@ fn mandatory_categories_beat_every_allow() {
         }
     }
     // Blocked for staff, who do not list it, and below a group allow.
-    let decision = decide_str(&s, group(&s, "pupils"), "x.deep.games.example");
+    let decision = decide_str_now(&s, group(&s, "pupils"), "x.deep.games.example");
     assert_eq!(blocked_by(&s, &decision).as_deref(), Some("terrorism"));
     // A mandatory entry less specific than another block still wins.
     let s = snapshot(&[
         ("bad.example", "iwf", Action::Block),
         ("www.bad.example", "gambling", Action::Block),
     ]);
-    match decide_str(&s, group(&s, "pupils"), "www.bad.example") {
+    match decide_str_now(&s, group(&s, "pupils"), "www.bad.example") {
         Decision::Block(Block {
             rule:
                 BlockRule::Category {
@@ -243,7 +272,7 @@ fn answers_follow_the_group_and_rpz() {
             Action::Rpz(RpzAction::LocalData(vec!["192.0.2.9".parse().unwrap()])),
         ),
     ]);
-    match decide_str(&s, group(&s, "pupils"), "bet.example") {
+    match decide_str_now(&s, group(&s, "pupils"), "bet.example") {
         Decision::Block(block) => {
             assert_eq!(
                 block.answer,
@@ -256,18 +285,18 @@ fn answers_follow_the_group_and_rpz() {
         }
         other => panic!("{other:?}"),
     }
-    match decide_str(&s, group(&s, "strict"), "bet.example") {
+    match decide_str_now(&s, group(&s, "strict"), "bet.example") {
         Decision::Block(block) => {
             assert_eq!(block.answer, BlockAnswer::NxDomain);
             assert_eq!(block.ttl, 5);
         }
         other => panic!("{other:?}"),
     }
-    match decide_str(&s, group(&s, "pupils"), "nx.example") {
+    match decide_str_now(&s, group(&s, "pupils"), "nx.example") {
         Decision::Block(block) => assert_eq!(block.answer, BlockAnswer::NxDomain),
         other => panic!("{other:?}"),
     }
-    match decide_str(&s, group(&s, "pupils"), "here.example") {
+    match decide_str_now(&s, group(&s, "pupils"), "here.example") {
         Decision::Block(block) => {
             assert_eq!(
                 block.answer,
@@ -282,7 +311,7 @@ fn answers_follow_the_group_and_rpz() {
 fn safe_search_rewrites_unless_blocked() {
     let s = snapshot(&[("youtube.com", "video-streaming", Action::Block)]);
     let safe = group(&s, "safe");
-    match decide_str(&s, safe, "www.google.co.uk") {
+    match decide_str_now(&s, safe, "www.google.co.uk") {
         Decision::Rewrite { engine, target } => {
             assert_eq!(engine, "google");
             assert_eq!(target.to_string(), "forcesafesearch.google.com.");
@@ -291,12 +320,59 @@ fn safe_search_rewrites_unless_blocked() {
     }
     // The group blocks video streaming: YouTube is blocked, not rewritten.
     assert_eq!(
-        blocked_by(&s, &decide_str(&s, safe, "www.youtube.com")).as_deref(),
+        blocked_by(&s, &decide_str_now(&s, safe, "www.youtube.com")).as_deref(),
         Some("video-streaming")
     );
     // Groups without safe search are left alone.
     assert_eq!(
-        decide_str(&s, group(&s, "staff"), "www.google.co.uk"),
+        decide_str_now(&s, group(&s, "staff"), "www.google.co.uk"),
         Decision::Allow(AllowReason::NotBlocked)
     );
+}
+
+#[test]
+fn schedules_add_blocks_by_the_clock() {
+    let s = snapshot(&[
+        ("play.example", "games", Action::Block),
+        ("bet.example", "iwf", Action::Block),
+    ]);
+    let home = group(&s, "home");
+    let at = |t: &str| -> jiff::Timestamp { t.parse().unwrap() };
+    // Monday 10:00 London: school hours, games blocked.
+    assert_eq!(
+        blocked_by(
+            &s,
+            &decide_str(&s, home, "play.example", at("2026-11-23T10:00:00Z"))
+        )
+        .as_deref(),
+        Some("games")
+    );
+    assert!(!decide_str(&s, home, "news.example", at("2026-11-23T10:00:00Z")).is_blocked());
+    // Monday 17:00: neither rule.
+    assert!(!decide_str(&s, home, "play.example", at("2026-11-23T17:00:00Z")).is_blocked());
+    // Monday 22:00: bedtime, everything but the allow list.
+    assert_eq!(
+        blocked_by(
+            &s,
+            &decide_str(&s, home, "news.example", at("2026-11-23T22:00:00Z"))
+        )
+        .as_deref(),
+        Some("schedule")
+    );
+    assert_eq!(
+        decide_str(&s, home, "www.homework.example", at("2026-11-23T22:00:00Z")),
+        Decision::Allow(AllowReason::GroupAllow { depth: 2 })
+    );
+    // Mandatory categories stay mandatory at bedtime.
+    match decide_str(&s, home, "bet.example", at("2026-11-23T22:00:00Z")) {
+        Decision::Block(Block {
+            rule: BlockRule::Category {
+                mandatory: true, ..
+            },
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // Friday night is not a school night.
+    assert!(!decide_str(&s, home, "news.example", at("2026-11-27T22:00:00Z")).is_blocked());
 }
