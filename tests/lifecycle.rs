@@ -273,3 +273,36 @@ recursor_allow_servers = [\"127.0.0.0/8\"]\ntimeout_ms = 1000\n";
     .await;
     assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_socket_never_replaces_a_file_or_a_live_server() {
+    let upstream = TestUpstream::start().await;
+    let config =
+        config_text(&[], upstream.addr, "", "").replace("listen = []", "listen = [\"LISTEN\"]");
+    let hedge = Hedge::start(&config).await;
+
+    // A second server on the same admin socket refuses to start.
+    let out = run_hedge(&["serve"], &hedge.config_path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another hedge is already serving"));
+
+    // A regular file where the socket should be is left alone.
+    let dir = tempfile::TempDir::new().unwrap();
+    let precious = dir.path().join("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    let path = dir.path().join("hedge.toml");
+    std::fs::write(
+        &path,
+        format!("[server]\nlisten = [\"127.0.0.1:0\"]\n[upstream]\nservers = [\"{}\"]\n[admin]\nsocket = \"precious.txt\"\n", upstream.addr),
+    )
+    .unwrap();
+    let out = run_hedge(&["serve"], &path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a socket"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+    drop(hedge);
+}

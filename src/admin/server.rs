@@ -41,7 +41,15 @@ pub fn bind(config: &AdminConfig) -> Result<UnixListener, AdminSocketError> {
         path: path.clone(),
         source,
     };
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            // Never delete a file that is not a socket (a mistyped path).
+            return Err(fail(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way; check [admin] socket",
+            )));
+        }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(AdminSocketError::AlreadyRunning { path: path.clone() });
         }
