@@ -166,7 +166,12 @@ pub fn encode(response: &Message, transport: Transport, limit: usize) -> Option<
             return failed.to_vec().ok().map(|b| (b, false));
         }
     };
-    if transport == Transport::Udp && bytes.len() > limit {
+    // Over TCP the two-byte length prefix caps a message at 65,535 bytes.
+    let limit = match transport {
+        Transport::Udp => limit,
+        Transport::Tcp => usize::from(u16::MAX),
+    };
+    if bytes.len() > limit {
         let truncated = response.truncate();
         return truncated.to_vec().ok().map(|b| (b, true));
     }
