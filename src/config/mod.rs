@@ -276,6 +276,21 @@ impl Checker<'_> {
         }
     }
 
+    /// The path `value` names, if that file exists; a problem otherwise.
+    fn existing_file(&mut self, key: &str, value: &Spanned<String>, what: &str) -> Option<PathBuf> {
+        let path = self.resolve_path(value.get_ref());
+        if path.is_file() {
+            Some(path)
+        } else {
+            self.problem(
+                key,
+                value,
+                format!("{what} {} does not exist", path.display()),
+            );
+            None
+        }
+    }
+
     fn networks(&mut self, key: &str, values: &[Spanned<String>]) -> Vec<IpNet> {
         let mut out = Vec::new();
         for value in values {
@@ -386,19 +401,10 @@ impl Checker<'_> {
                 }
             }
         }
-        let tls_ca_file = raw.tls_ca_file.as_ref().and_then(|value| {
-            let path = self.resolve_path(value.get_ref());
-            if path.is_file() {
-                Some(path)
-            } else {
-                self.problem(
-                    "lists.tls_ca_file",
-                    value,
-                    format!("certificate file {} does not exist", path.display()),
-                );
-                None
-            }
-        });
+        let tls_ca_file = raw
+            .tls_ca_file
+            .as_ref()
+            .and_then(|value| self.existing_file("lists.tls_ca_file", value, "certificate file"));
         ListsConfig {
             tls_ca_file,
             catalogue_path,
@@ -772,17 +778,7 @@ impl Checker<'_> {
             &raw.recursor_allow_servers,
         );
         let tls_ca_file = raw.tls_ca_file.as_ref().and_then(|value| {
-            let path = self.resolve_path(value.get_ref());
-            if path.is_file() {
-                Some(path)
-            } else {
-                self.problem(
-                    "upstream.tls_ca_file",
-                    value,
-                    format!("certificate file {} does not exist", path.display()),
-                );
-                None
-            }
+            self.existing_file("upstream.tls_ca_file", value, "certificate file")
         });
         UpstreamConfig {
             mode,
