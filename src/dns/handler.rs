@@ -211,6 +211,16 @@ impl Handler {
             Err(error) => {
                 bump(&self.stats.malformed);
                 debug!(%src, %error, "malformed query");
+                // Strangers get nothing back, not even FORMERR.
+                if !serving.allow.allows(src.ip())
+                    || !self.limiter.admit(
+                        src.ip(),
+                        serving.config.server.rate_limit_qps,
+                        Instant::now(),
+                    )
+                {
+                    return None;
+                }
                 let id = u16::from_be_bytes([raw[0], raw[1]]);
                 let op_code = OpCode::from_u8((raw[2] >> 3) & 0x0f);
                 let response = answer::header_only(id, op_code, ResponseCode::FormErr);

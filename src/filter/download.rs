@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ListsConfig, SourceLocation};
 
-use super::parse::{ListFormat, detect, parse};
+use super::parse::{ListFormat, MAX_LIST_TEXT, detect, parse};
 
 /// What happened to one URL source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,9 +169,15 @@ fn fetch(
 fn decode(body: &[u8]) -> Result<String, String> {
     if body.starts_with(&[0x1f, 0x8b]) {
         let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(body)
+        let read = flate2::read::MultiGzDecoder::new(body)
+            .take(MAX_LIST_TEXT + 1)
             .read_to_string(&mut text)
             .map_err(|e| format!("the gzip download is broken: {e}"))?;
+        if read as u64 > MAX_LIST_TEXT {
+            return Err(format!(
+                "the download expands to more than {MAX_LIST_TEXT} bytes"
+            ));
+        }
         return Ok(text);
     }
     String::from_utf8(body.to_vec()).map_err(|_| "the download is not UTF-8 text".to_string())

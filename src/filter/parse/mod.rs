@@ -117,12 +117,24 @@ impl ParseReport {
     }
 }
 
+/// The most text one list may expand to (a gzip bomb stops here).
+pub const MAX_LIST_TEXT: u64 = 1 << 30;
+
 /// Reads a list file, transparently un-gzipping it.
 pub fn read_list(path: &Path) -> std::io::Result<String> {
     let bytes = std::fs::read(path)?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(&mut text)?;
+        // A small gzip can expand without end: cap what it may become.
+        let read = flate2::read::MultiGzDecoder::new(&bytes[..])
+            .take(MAX_LIST_TEXT + 1)
+            .read_to_string(&mut text)?;
+        if read as u64 > MAX_LIST_TEXT {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the list expands to more than {MAX_LIST_TEXT} bytes"),
+            ));
+        }
         Ok(text)
     } else {
         String::from_utf8(bytes).map_err(|_| {

@@ -179,10 +179,15 @@ fn decide_matches(
         return category_block(group, found, true);
     }
     if active.block_all {
-        // Bedtime: nothing but the group's allow entries.
+        // Bedtime: nothing but the group's allow entries, and only where the
+        // allow wins as it would by day (a more specific list block stays).
+        let beaten = |depth: u8| first_block.as_ref().is_some_and(|f| f.depth > depth);
         return match own.first() {
-            Some(m) if !m.verdict.allow.is_empty() => {
+            Some(m) if !m.verdict.allow.is_empty() && !beaten(m.depth) => {
                 Decision::Allow(AllowReason::GroupAllow { depth: m.depth })
+            }
+            _ if first_block.is_some() => {
+                category_block(group, first_block.expect("checked"), false)
             }
             _ => Decision::Block(Block {
                 rule: BlockRule::Schedule {

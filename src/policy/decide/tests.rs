@@ -37,6 +37,7 @@ safe_search = true
 name = "home"
 networks = ["10.4.0.0/16"]
 timezone = "Europe/London"
+block = ["dating"]
 allow = ["homework.example"]
 
 [[groups.schedule]]
@@ -373,6 +374,25 @@ fn schedules_add_blocks_by_the_clock() {
         }) => {}
         other => panic!("{other:?}"),
     }
+    // At bedtime an allow entry lifts no more than it does by day.
+    let s2 = snapshot(&[("x.homework.example", "dating", Action::Block)]);
+    let home2 = group(&s2, "home");
+    assert_eq!(
+        blocked_by(
+            &s2,
+            &decide_str(&s2, home2, "x.homework.example", at("2026-11-23T10:00:00Z"))
+        )
+        .as_deref(),
+        Some("dating")
+    );
+    assert_eq!(
+        blocked_by(
+            &s2,
+            &decide_str(&s2, home2, "x.homework.example", at("2026-11-23T22:00:00Z"))
+        )
+        .as_deref(),
+        Some("dating")
+    );
     // Friday night is not a school night.
     assert!(!decide_str(&s, home, "news.example", at("2026-11-27T22:00:00Z")).is_blocked());
 }
