@@ -11,3 +11,4 @@ pub mod config;
 pub mod dns;
 pub mod filter;
 pub mod policy;
+pub mod store;

@@ -176,7 +176,7 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
                 list_files: policy.reports.iter().filter(|r| !r.not_downloaded).count(),
                 lists_not_downloaded: policy.reports.iter().filter(|r| r.not_downloaded).count(),
                 lists_loaded_at: crate::cli::format_time(policy.built_at),
-                groups: policy.groups.iter().map(|g| g.name.clone()).collect(),
+                groups: policy.groups.iter().map(|g| g.name.to_string()).collect(),
             };
             match serde_json::to_value(report) {
                 Ok(value) => AdminResponse::success(value),

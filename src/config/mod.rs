@@ -14,7 +14,7 @@ mod upstream_spec;
 pub use catalogue::load_catalogue;
 pub use error::{ConfigError, ConfigProblem};
 pub use safesearch::built_in_safe_search;
-pub use schema::BlockingMode;
+pub use schema::{BlockingMode, LogLevel};
 pub use upstream_spec::{UpstreamSpec, UpstreamTransport};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -46,7 +46,22 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     pub clients: Vec<ClientConfig>,
     pub admin: AdminConfig,
+    pub logging: LoggingConfig,
 }
+
+/// `[logging]`: the query log database and how long it keeps rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggingConfig {
+    pub database: PathBuf,
+    /// Rows older than this are deleted, unless a legal hold covers them.
+    pub retention_days: u32,
+    /// Entries that may wait for the writer; beyond that they are dropped
+    /// and counted, so the DNS path never waits.
+    pub queue: usize,
+}
+
+/// The longest retention hedge accepts (ten years).
+pub const MAX_RETENTION_DAYS: u32 = 3650;
 
 /// `[admin]`: the local control socket the `hedge` commands talk to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +139,8 @@ pub struct GroupConfig {
     pub youtube: YoutubeMode,
     /// Time rules, read in the group's time zone.
     pub schedule: Schedule,
+    /// Which queries of this group the query log keeps.
+    pub log: LogLevel,
 }
 
 /// The name of the group for clients no other group covers.
@@ -146,6 +163,7 @@ impl GroupConfig {
             safe_search: false,
             youtube: YoutubeMode::Strict,
             schedule: Schedule::none(),
+            log: LogLevel::Full,
         }
     }
 }
@@ -313,7 +331,9 @@ impl Checker<'_> {
             socket: self.resolve_path(raw.admin.socket.get_ref()),
             group: raw.admin.group,
         };
+        let logging = self.logging(raw.logging);
         Config {
+            logging,
             path: self.path.to_path_buf(),
             server,
             upstream,
@@ -322,6 +342,37 @@ impl Checker<'_> {
             groups,
             clients,
             admin,
+        }
+    }
+
+    fn logging(&mut self, raw: schema::RawLogging) -> LoggingConfig {
+        let retention_days = *raw.retention_days.get_ref();
+        if !(1..=MAX_RETENTION_DAYS).contains(&retention_days) {
+            self.problem(
+                "logging.retention_days",
+                &raw.retention_days,
+                format!("{retention_days} is out of range: from 1 to {MAX_RETENTION_DAYS} days"),
+            );
+        }
+        let queue = *raw.queue.get_ref();
+        if !(1..=10_000_000).contains(&queue) {
+            self.problem(
+                "logging.queue",
+                &raw.queue,
+                format!("{queue} is out of range: from 1 to 10000000 entries"),
+            );
+        }
+        if raw.database.get_ref().trim().is_empty() {
+            self.problem(
+                "logging.database",
+                &raw.database,
+                "the database path is empty",
+            );
+        }
+        LoggingConfig {
+            database: self.resolve_path(raw.database.get_ref()),
+            retention_days,
+            queue,
         }
     }
 
@@ -514,6 +565,7 @@ impl Checker<'_> {
                 safe_search: group.safe_search,
                 youtube: group.youtube,
                 schedule,
+                log: group.log,
             });
         }
         if !groups.iter().any(|g| g.name == DEFAULT_GROUP) {

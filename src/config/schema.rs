@@ -28,6 +28,54 @@ pub(super) struct RawConfig {
     pub clients: Vec<RawClient>,
     #[serde(default)]
     pub admin: RawAdmin,
+    #[serde(default)]
+    pub logging: RawLogging,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogging {
+    #[serde(default = "default_database")]
+    pub database: Spanned<String>,
+    #[serde(default = "default_retention_days")]
+    pub retention_days: Spanned<u32>,
+    #[serde(default = "default_queue")]
+    pub queue: Spanned<usize>,
+}
+
+impl Default for RawLogging {
+    fn default() -> Self {
+        RawLogging {
+            database: default_database(),
+            retention_days: default_retention_days(),
+            queue: default_queue(),
+        }
+    }
+}
+
+fn default_database() -> Spanned<String> {
+    unspanned("/var/lib/hedge/hedge.db".to_string())
+}
+
+fn default_retention_days() -> Spanned<u32> {
+    unspanned(90)
+}
+
+fn default_queue() -> Spanned<usize> {
+    unspanned(65_536)
+}
+
+/// Which of a group's queries the query log keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Every query.
+    #[default]
+    Full,
+    /// Only blocked queries (data minimisation for adults).
+    Blocked,
+    /// Nothing.
+    None,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +194,8 @@ pub(super) struct RawGroup {
     pub timezone: Spanned<String>,
     #[serde(default)]
     pub schedule: Vec<RawScheduleRule>,
+    #[serde(default)]
+    pub log: LogLevel,
 }
 
 fn default_timezone() -> Spanned<String> {

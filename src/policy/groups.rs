@@ -2,10 +2,11 @@
 //! and deny entries in a small index of their own.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use super::safesearch::YoutubeMode;
 use super::schedule::Schedule;
-use crate::config::{BlockingMode, GroupConfig};
+use crate::config::{BlockingMode, GroupConfig, LogLevel};
 use crate::filter::{Action, CategoryId, CategorySet, Index, IndexBuilder};
 
 /// In a group's own index, bit 0 of `block` means deny, of `allow` allow.
@@ -13,7 +14,8 @@ pub(crate) const OWN: CategoryId = CategoryId(0);
 
 #[derive(Debug)]
 pub struct Group {
-    pub name: String,
+    /// Shared, so that each query-log entry can name its group cheaply.
+    pub name: Arc<str>,
     pub block: CategorySet,
     pub own: OwnEntries,
     pub blocking: BlockingMode,
@@ -23,6 +25,7 @@ pub struct Group {
     pub safe_search: bool,
     pub youtube: YoutubeMode,
     pub schedule: Schedule,
+    pub log: LogLevel,
 }
 
 /// A group's allow and deny entries.
@@ -51,7 +54,7 @@ impl Group {
             builder.add(name, OWN, &Action::Block);
         }
         Group {
-            name: config.name.clone(),
+            name: config.name.as_str().into(),
             block: config.block,
             own: OwnEntries {
                 index: builder.build(),
@@ -65,6 +68,7 @@ impl Group {
             safe_search: config.safe_search,
             youtube: config.youtube,
             schedule: config.schedule.clone(),
+            log: config.log,
         }
     }
 }

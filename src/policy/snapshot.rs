@@ -49,6 +49,6 @@ impl Snapshot {
     }
 
     pub fn group_index(&self, name: &str) -> Option<usize> {
-        self.groups.iter().position(|g| g.name == name)
+        self.groups.iter().position(|g| &*g.name == name)
     }
 }

@@ -1,0 +1,178 @@
+//! Everything hedge keeps on disk: one SQLite database (WAL mode) holding
+//! the query log, legal holds on it and the record of who searched it.
+//!
+//! The DNS path only ever hands entries to [`QueryLog`], which never waits;
+//! one writer task turns them into batched transactions. Retention, holds
+//! and searches run beside it on the same database.
+
+mod access;
+mod holds;
+mod migrations;
+mod record;
+mod retention;
+mod search;
+mod writer;
+
+pub use access::{AccessKind, AccessRecord};
+pub use holds::{HoldRequest, LegalHold, check_reason};
+pub use record::{Action, QueryRecord, StoredQuery, ip_key, name_from_key, name_key};
+pub use retention::{PurgeReport, purge, purge_preview};
+pub use search::{LogFilter, NamePattern, SearchPlan};
+pub use writer::{LogStatus, QueryLog, WriterHandle, spawn_writer};
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use tokio::sync::OnceCell;
+
+/// How long a statement waits for another writer (a purge, a second
+/// process) before it fails and the caller retries.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {}: {source}", path.display())]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("database {}: cannot bring its tables up to date: {source}", path.display())]
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("the query log database {} is not open: {reason}", path.display())]
+    NotOpen { path: PathBuf, reason: String },
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// An open database with its tables up to date.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Database {
+    /// Opens (creating if needed) the database at `path` and applies the
+    /// migrations it has not seen.
+    pub async fn open(path: &Path) -> Result<Database, StoreError> {
+        let open = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| open(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(open)?
+            .filename(path)
+            .create_if_missing(true)
+            // Set before the first table exists; it cannot change later.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a crash of hedge loses nothing committed; a power
+            // cut may lose the last moments but never corrupts.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(0)
+            .acquire_timeout(BUSY_TIMEOUT * 2)
+            .connect_with(options)
+            .await
+            .map_err(open)?;
+        migrations::run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Database {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection, checkpointing the WAL into the main file.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The database as the server shares it: opened once by the writer (which
+/// keeps trying while it cannot), read by retention and the admin socket.
+#[derive(Debug)]
+pub struct Storage {
+    path: PathBuf,
+    database: OnceCell<Database>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Storage {
+    pub fn new(path: PathBuf) -> Storage {
+        Storage {
+            path,
+            database: OnceCell::new(),
+            last_error: Mutex::new(Some("not opened yet".into())),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open database, or why there is none.
+    pub fn get(&self) -> Result<&Database, StoreError> {
+        self.database.get().ok_or_else(|| StoreError::NotOpen {
+            path: self.path.clone(),
+            reason: self
+                .last_error
+                .lock()
+                .expect("not poisoned")
+                .clone()
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Tries once to open the database; remembers the error for status.
+    pub async fn try_open(&self) -> Result<&Database, StoreError> {
+        let result = self
+            .database
+            .get_or_try_init(|| Database::open(&self.path))
+            .await;
+        *self.last_error.lock().expect("not poisoned") =
+            result.as_ref().err().map(ToString::to_string);
+        result
+    }
+
+    /// Notes a failure of the open database (a write that failed).
+    pub fn note_error(&self, error: Option<String>) {
+        *self.last_error.lock().expect("not poisoned") = error;
+    }
+
+    /// The last problem, if the database is failing now.
+    pub fn problem(&self) -> Option<String> {
+        self.last_error.lock().expect("not poisoned").clone()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}

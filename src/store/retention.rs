@@ -1,0 +1,253 @@
+//! Retention: rows older than `[logging] retention_days` are deleted,
+//! except those a legal hold in force covers. Deletion goes in small
+//! batches with pauses so that the writer is never held up for long, and
+//! the freed pages are handed back to the file system a little at a time.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{Database, StoreError};
+
+/// Rows looked at per batch.
+const BATCH: i64 = 2000;
+/// Pause between batches, so the writer gets the database in between.
+const PAUSE: Duration = Duration::from_millis(5);
+/// Pages given back per incremental-vacuum step.
+const VACUUM_PAGES: i64 = 2000;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Matches a `queries q` row that a hold in force covers.
+const HELD: &str = "EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_ms IS NULL \
+     AND q.client_ip BETWEEN h.client_lo AND h.client_hi \
+     AND q.at_ms BETWEEN h.from_ms AND h.to_ms)";
+
+/// What a purge did, or would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeReport {
+    pub retention_days: u32,
+    /// Rows older than this are expired.
+    pub cutoff_ms: i64,
+    /// Expired rows found.
+    pub expired: u64,
+    /// Of those, rows kept because a legal hold covers them.
+    pub held: u64,
+    /// Rows deleted (0 on a dry run).
+    pub deleted: u64,
+    pub dry_run: bool,
+    /// The oldest row left (after the purge; now, on a dry run).
+    pub oldest_ms: Option<i64>,
+}
+
+fn cutoff(retention_days: u32, now_ms: i64) -> i64 {
+    now_ms - i64::from(retention_days) * DAY_MS
+}
+
+async fn oldest(database: &Database) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT min(at_ms) FROM queries")
+        .fetch_one(database.pool())
+        .await
+}
+
+/// Counts what a purge at `now_ms` would delete, deleting nothing.
+pub async fn purge_preview(
+    database: &Database,
+    retention_days: u32,
+    now_ms: i64,
+) -> Result<PurgeReport, StoreError> {
+    let cutoff_ms = cutoff(retention_days, now_ms);
+    let expired: i64 = sqlx::query_scalar("SELECT count(*) FROM queries WHERE at_ms < ?")
+        .bind(cutoff_ms)
+        .fetch_one(database.pool())
+        .await?;
+    let held: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM queries q WHERE q.at_ms < ? AND {HELD}"
+    ))
+    .bind(cutoff_ms)
+    .fetch_one(database.pool())
+    .await?;
+    Ok(PurgeReport {
+        retention_days,
+        cutoff_ms,
+        expired: expired as u64,
+        held: held as u64,
+        deleted: 0,
+        dry_run: true,
+        oldest_ms: oldest(database).await?,
+    })
+}
+
+/// Deletes every expired row no hold covers, then gives the freed space
+/// back. Safe to run while the writer writes.
+pub async fn purge(
+    database: &Database,
+    retention_days: u32,
+    now_ms: i64,
+) -> Result<PurgeReport, StoreError> {
+    let cutoff_ms = cutoff(retention_days, now_ms);
+    let select = format!(
+        "SELECT q.id, q.at_ms, {HELD} AS held FROM queries q \
+         WHERE q.at_ms < ? AND (q.at_ms, q.id) > (?, ?) ORDER BY q.at_ms, q.id LIMIT ?"
+    );
+    let (mut expired, mut held, mut deleted) = (0u64, 0u64, 0u64);
+    // A cursor over (time, id), so held rows are looked at once, not once
+    // per batch.
+    let mut cursor = (i64::MIN, i64::MIN);
+    loop {
+        let rows = sqlx::query(&select)
+            .bind(cutoff_ms)
+            .bind(cursor.0)
+            .bind(cursor.1)
+            .bind(BATCH)
+            .fetch_all(database.pool())
+            .await?;
+        let Some(last) = rows.last() else { break };
+        cursor = (last.try_get("at_ms")?, last.try_get("id")?);
+        let mut doomed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            expired += 1;
+            if row.try_get::<bool, _>("held")? {
+                held += 1;
+            } else {
+                doomed.push(row.try_get::<i64, _>("id")?);
+            }
+        }
+        if !doomed.is_empty() {
+            let mut delete = sqlx::QueryBuilder::new("DELETE FROM queries WHERE id IN (");
+            let mut ids = delete.separated(", ");
+            for id in &doomed {
+                ids.push_bind(*id);
+            }
+            ids.push_unseparated(")");
+            deleted += delete
+                .build()
+                .execute(database.pool())
+                .await?
+                .rows_affected();
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+    if deleted > 0 {
+        reclaim(database).await?;
+    }
+    Ok(PurgeReport {
+        retention_days,
+        cutoff_ms,
+        expired,
+        held,
+        deleted,
+        dry_run: false,
+        oldest_ms: oldest(database).await?,
+    })
+}
+
+/// Hands free pages back to the file system in small steps, then lets
+/// SQLite refresh its query-planning statistics.
+async fn reclaim(database: &Database) -> Result<(), sqlx::Error> {
+    loop {
+        let free: i64 = sqlx::query("PRAGMA freelist_count")
+            .fetch_one(database.pool())
+            .await?
+            .try_get(0)?;
+        if free == 0 {
+            break;
+        }
+        sqlx::query(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
+            .execute(database.pool())
+            .await?;
+        if free <= VACUUM_PAGES {
+            break;
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+    sqlx::query("PRAGMA optimize")
+        .execute(database.pool())
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::store::{Action, HoldRequest, QueryRecord};
+
+    fn row(at_ms: i64, client: &str, name: &str) -> QueryRecord {
+        QueryRecord {
+            at_ms,
+            client: client.parse::<IpAddr>().unwrap(),
+            client_name: None,
+            group: Some("pupils".into()),
+            name: name.into(),
+            qtype: 1,
+            action: Action::Blocked,
+            category: Some("adult".into()),
+            rule: None,
+            rcode: 0,
+            upstream_us: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn deletes_exactly_the_expired_rows_no_hold_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("log.db")).await.unwrap();
+        let now = 1_800_000_000_000;
+        let mut rows = Vec::new();
+        // 3000 expired rows of 10.0.0.1 (more than one batch), 5 expired of
+        // a held client, 7 fresh ones.
+        for i in 0..3000 {
+            rows.push(row(now - 100 * DAY_MS + i, "10.0.0.1", "old.example"));
+        }
+        for i in 0..5 {
+            rows.push(row(now - 95 * DAY_MS + i, "10.9.0.7", "held.example"));
+        }
+        for i in 0..7 {
+            rows.push(row(now - DAY_MS + i, "10.0.0.1", "new.example"));
+        }
+        db.insert_queries(&rows).await.unwrap();
+        db.add_hold(
+            &HoldRequest {
+                client: "10.9.0.0/24".parse().unwrap(),
+                from_ms: now - 96 * DAY_MS,
+                to_ms: now - 94 * DAY_MS,
+                reason: "investigation of a safeguarding alert".into(),
+                by: "DSL".into(),
+            },
+            "root",
+        )
+        .await
+        .unwrap();
+
+        let preview = purge_preview(&db, 90, now).await.unwrap();
+        assert_eq!(
+            (preview.expired, preview.held, preview.deleted),
+            (3005, 5, 0)
+        );
+        let done = purge(&db, 90, now).await.unwrap();
+        assert_eq!((done.expired, done.held, done.deleted), (3005, 5, 3000));
+        assert_eq!(done.oldest_ms, Some(now - 95 * DAY_MS));
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM queries")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 12);
+
+        // Released, the held rows go at the next purge.
+        let hold = db.holds(false).await.unwrap().remove(0);
+        db.release_hold(
+            hold.id,
+            "DSL",
+            "investigation closed with no action",
+            "root",
+        )
+        .await
+        .unwrap();
+        assert_eq!(purge(&db, 90, now).await.unwrap().deleted, 5);
+        assert!(db.holds(false).await.unwrap().is_empty());
+        assert_eq!(db.holds(true).await.unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,361 @@
+//! The query log's writer: the DNS path hands entries to a bounded channel
+//! without ever waiting; one task commits them in batches, one transaction
+//! per batch. When the database fails the writer keeps its batch and
+//! retries with backoff; meanwhile the channel fills and further entries
+//! are dropped and counted, never queued without bound.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sqlx::QueryBuilder;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::record::{QueryRecord, ip_key, name_key};
+use super::{Database, Storage};
+
+/// Entries committed in one transaction at most.
+const BATCH: usize = 2000;
+/// Rows per INSERT statement (SQLite allows 32766 bound values).
+const ROWS_PER_STATEMENT: usize = 500;
+/// After a small batch, wait this long so the next one is larger.
+const FLUSH_PAUSE: Duration = Duration::from_millis(100);
+/// Backoff between retries of a failed batch, doubling up to the maximum.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+/// At shutdown, how long a failing database is retried before the entries
+/// still waiting are counted as dropped.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// At most one warning a minute about drops or a failing database.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default)]
+struct Counters {
+    written: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// The DNS path's side of the query log. `record` never waits.
+#[derive(Debug, Clone)]
+pub struct QueryLog {
+    sender: Option<mpsc::Sender<QueryRecord>>,
+    counters: Arc<Counters>,
+}
+
+/// The query log's state, for `hedge status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogStatus {
+    pub database: String,
+    pub open: bool,
+    /// Entries committed since start.
+    pub written: u64,
+    /// Entries never written: the queue was full, or the database still
+    /// failed when hedge stopped.
+    pub dropped: u64,
+    /// Entries waiting for the writer now, and how many may wait.
+    pub pending: usize,
+    pub queue: usize,
+    /// What is wrong with the database, while something is.
+    pub problem: Option<String>,
+    pub retention_days: u32,
+}
+
+impl QueryLog {
+    /// A log that records nothing (benchmarks, tools without a database).
+    pub fn disabled() -> QueryLog {
+        QueryLog {
+            sender: None,
+            counters: Arc::default(),
+        }
+    }
+
+    /// Hands `record` to the writer, or counts it as dropped when the
+    /// queue is full.
+    pub fn record(&self, record: QueryRecord) {
+        let Some(sender) = &self.sender else { return };
+        match sender.try_send(record) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.sender.is_some()
+    }
+
+    pub fn written(&self) -> u64 {
+        self.counters.written.load(Ordering::Relaxed)
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn status(&self, storage: &Storage, retention_days: u32) -> LogStatus {
+        let (pending, queue) = self.sender.as_ref().map_or((0, 0), |s| {
+            (s.max_capacity() - s.capacity(), s.max_capacity())
+        });
+        LogStatus {
+            database: storage.path().display().to_string(),
+            open: storage.get().is_ok(),
+            written: self.written(),
+            dropped: self.dropped(),
+            pending,
+            queue,
+            problem: storage.problem(),
+            retention_days,
+        }
+    }
+}
+
+/// Stops the writer: what is queued is written (or counted as dropped if
+/// the database still fails after a short grace).
+pub struct WriterHandle {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WriterHandle {
+    pub async fn finish(self) {
+        self.stop.cancel();
+        if let Err(error) = self.task.await {
+            error!(%error, "the query log writer failed");
+        }
+    }
+}
+
+/// Starts the writer task on the current runtime. It opens the database
+/// itself, retrying while it cannot, so that a database problem never
+/// stops hedge from answering.
+pub fn spawn_writer(storage: Arc<Storage>, queue: usize) -> (QueryLog, WriterHandle) {
+    let (sender, receiver) = mpsc::channel(queue.max(1));
+    let counters = Arc::new(Counters::default());
+    let stop = CancellationToken::new();
+    let writer = Writer {
+        storage,
+        receiver,
+        counters: counters.clone(),
+        stop: stop.clone(),
+        stopping_since: None,
+        warned: None,
+        dropped_at_warning: 0,
+    };
+    let task = tokio::spawn(writer.run());
+    (
+        QueryLog {
+            sender: Some(sender),
+            counters,
+        },
+        WriterHandle { stop, task },
+    )
+}
+
+struct Writer {
+    storage: Arc<Storage>,
+    receiver: mpsc::Receiver<QueryRecord>,
+    counters: Arc<Counters>,
+    stop: CancellationToken,
+    stopping_since: Option<Instant>,
+    warned: Option<Instant>,
+    dropped_at_warning: u64,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let Some(database) = self.open().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let received = tokio::select! {
+                biased;
+                received = self.receiver.recv_many(&mut batch, BATCH) => received,
+                _ = self.stop.cancelled(), if self.stopping_since.is_none() => {
+                    self.begin_stopping();
+                    continue;
+                }
+            };
+            if received == 0 {
+                break;
+            }
+            self.write(&database, &batch).await;
+            let small = batch.len() < BATCH;
+            batch.clear();
+            self.warn_about_drops();
+            if small && self.stopping_since.is_none() {
+                tokio::select! {
+                    _ = tokio::time::sleep(FLUSH_PAUSE) => {}
+                    _ = self.stop.cancelled() => {}
+                }
+            }
+        }
+        self.warn_about_drops();
+        database.close().await;
+    }
+
+    fn begin_stopping(&mut self) {
+        self.stopping_since = Some(Instant::now());
+        // Accept nothing new; what is queued is still received.
+        self.receiver.close();
+    }
+
+    fn past_grace(&self) -> bool {
+        self.stopping_since
+            .is_some_and(|since| since.elapsed() >= STOP_GRACE)
+    }
+
+    /// Opens the database, retrying with backoff. `None` when hedge stops
+    /// before it could: what was queued is counted as dropped.
+    async fn open(&mut self) -> Option<Database> {
+        let mut delay = RETRY_FIRST;
+        loop {
+            match self.storage.try_open().await {
+                Ok(database) => {
+                    info!("query log: {}", database.path().display());
+                    return Some(database.clone());
+                }
+                Err(error) => {
+                    if self.should_warn() {
+                        warn!("{error}; DNS goes on, queries are not logged until it opens");
+                    }
+                }
+            }
+            if self.stopping_since.is_some() {
+                let mut left = 0;
+                while self.receiver.try_recv().is_ok() {
+                    left += 1;
+                }
+                self.drop_entries(left);
+                self.warn_about_drops();
+                return None;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.stop.cancelled() => self.begin_stopping(),
+            }
+            self.warn_about_drops();
+            delay = (delay * 2).min(RETRY_MAX);
+        }
+    }
+
+    /// Commits `batch`, retrying with backoff while the database fails.
+    async fn write(&mut self, database: &Database, batch: &[QueryRecord]) {
+        let mut delay = RETRY_FIRST;
+        let mut failed = false;
+        loop {
+            match insert(database, batch).await {
+                Ok(()) => {
+                    self.counters
+                        .written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    if failed {
+                        info!("query log: writing again");
+                        self.storage.note_error(None);
+                    }
+                    return;
+                }
+                Err(error) => {
+                    failed = true;
+                    let problem = format!("writing failed: {error}");
+                    if self.should_warn() {
+                        warn!(
+                            "query log {}: {problem}; retrying, DNS goes on",
+                            database.path().display()
+                        );
+                    }
+                    self.storage.note_error(Some(problem));
+                }
+            }
+            if self.past_grace() {
+                error!(
+                    "query log: {} entries could not be written before stopping",
+                    batch.len()
+                );
+                self.drop_entries(batch.len());
+                return;
+            }
+            self.warn_about_drops();
+            let wait = if self.stopping_since.is_some() {
+                delay.min(Duration::from_millis(500))
+            } else {
+                delay
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.stop.cancelled(), if self.stopping_since.is_none() => self.begin_stopping(),
+            }
+            delay = (delay * 2).min(RETRY_MAX);
+        }
+    }
+
+    fn drop_entries(&self, count: usize) {
+        self.counters
+            .dropped
+            .fetch_add(count as u64, Ordering::Relaxed);
+    }
+
+    fn should_warn(&mut self) -> bool {
+        let now = Instant::now();
+        if self.warned.is_some_and(|at| now - at < WARN_EVERY) {
+            return false;
+        }
+        self.warned = Some(now);
+        true
+    }
+
+    /// Says how many entries were dropped since the last warning, at most
+    /// once a minute.
+    fn warn_about_drops(&mut self) {
+        let dropped = self.counters.dropped.load(Ordering::Relaxed);
+        if dropped > self.dropped_at_warning
+            && (self.stopping_since.is_some() || self.should_warn())
+        {
+            warn!(
+                "query log: {} entries dropped ({} in all): the writer could not keep up or the database is failing",
+                dropped - self.dropped_at_warning,
+                dropped
+            );
+            self.dropped_at_warning = dropped;
+        }
+    }
+}
+
+/// Inserts `batch` in one transaction.
+pub(super) async fn insert(database: &Database, batch: &[QueryRecord]) -> Result<(), sqlx::Error> {
+    let mut transaction = database.pool().begin().await?;
+    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO queries (at_ms, client_ip, client_name, group_name, name_key, qtype, \
+             action, category, rule, rcode, upstream_us) ",
+        );
+        insert.push_values(chunk, |mut row, record| {
+            row.push_bind(record.at_ms)
+                .push_bind(ip_key(record.client).to_vec())
+                .push_bind(record.client_name.as_deref())
+                .push_bind(record.group.as_deref())
+                .push_bind(name_key(&record.name))
+                .push_bind(i64::from(record.qtype))
+                .push_bind(record.action.as_str())
+                .push_bind(record.category.as_deref())
+                .push_bind(record.rule.as_deref())
+                .push_bind(i64::from(record.rcode))
+                .push_bind(record.upstream_us.map(i64::from));
+        });
+        insert.build().execute(&mut *transaction).await?;
+    }
+    transaction.commit().await
+}
+
+impl Database {
+    /// Writes entries directly, outside the writer (imports, tests, and
+    /// benchmarks that prepare a large log).
+    pub async fn insert_queries(&self, batch: &[QueryRecord]) -> Result<(), super::StoreError> {
+        Ok(insert(self, batch).await?)
+    }
+}
