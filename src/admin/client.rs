@@ -31,11 +31,23 @@ pub fn call(
     request: &AdminRequest,
     timeout: Duration,
 ) -> Result<serde_json::Value, AdminClientError> {
+    call_streaming(socket, request, timeout, |_| Ok(()))
+}
+
+/// Like [`call`], for requests answered over several lines (a search):
+/// each partial result goes to `part` as it arrives; the last line's result
+/// is returned. `timeout` bounds the wait for each line.
+pub fn call_streaming(
+    socket: &Path,
+    request: &AdminRequest,
+    timeout: Duration,
+    mut part: impl FnMut(serde_json::Value) -> std::io::Result<()>,
+) -> Result<serde_json::Value, AdminClientError> {
     let io = |source: std::io::Error| AdminClientError::Io {
         path: socket.to_path_buf(),
         source,
     };
-    let mut stream = UnixStream::connect(socket).map_err(|source| match source.kind() {
+    let stream = UnixStream::connect(socket).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
             AdminClientError::NotRunning {
                 path: socket.to_path_buf(),
@@ -49,19 +61,29 @@ pub fn call(
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_vec(request).expect("requests serialize");
     line.push(b'\n');
-    stream.write_all(&line).map_err(io)?;
-    let mut answer = String::new();
-    BufReader::new(&stream).read_line(&mut answer).map_err(io)?;
-    let response: AdminResponse =
-        serde_json::from_str(&answer).map_err(|e| AdminClientError::BadResponse {
-            path: socket.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    if response.ok {
-        Ok(response.result)
-    } else {
-        Err(AdminClientError::Refused(
-            response.error.unwrap_or_else(|| "refused".into()),
-        ))
+    (&stream).write_all(&line).map_err(io)?;
+    let mut reader = BufReader::new(&stream);
+    loop {
+        let mut answer = String::new();
+        if reader.read_line(&mut answer).map_err(io)? == 0 {
+            return Err(AdminClientError::BadResponse {
+                path: socket.to_path_buf(),
+                message: "the server closed the connection without an answer".into(),
+            });
+        }
+        let response: AdminResponse =
+            serde_json::from_str(&answer).map_err(|e| AdminClientError::BadResponse {
+                path: socket.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        if !response.ok {
+            return Err(AdminClientError::Refused(
+                response.error.unwrap_or_else(|| "refused".into()),
+            ));
+        }
+        if !response.more {
+            return Ok(response.result);
+        }
+        part(response.result).map_err(io)?;
     }
 }

@@ -8,5 +8,5 @@ pub mod peer;
 pub mod protocol;
 pub mod server;
 
-pub use client::{AdminClientError, call};
+pub use client::{AdminClientError, call, call_streaming};
 pub use protocol::{AdminRequest, AdminResponse, StatusReport};

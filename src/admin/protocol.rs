@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dns::StatsSnapshot;
+use crate::store::{AccessKind, HoldRequest, LogFilter, LogStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
@@ -12,6 +13,20 @@ pub enum AdminRequest {
     Status,
     /// Re-read the configuration, zones and lists (as SIGHUP does).
     Reload,
+    /// Search the query log. The rows come back over several lines, each
+    /// with `more: true` and an array of rows, then one line with the count.
+    /// Recorded, with the peer's OS user, before any row is sent.
+    LogSearch { filter: LogFilter, kind: AccessKind },
+    /// Delete the rows past retention now (or, `dry_run`, count them).
+    LogPurge { dry_run: bool },
+    /// Place a legal hold.
+    HoldAdd { hold: HoldRequest },
+    /// Holds in force (every hold, released ones too, with `all`).
+    HoldList { all: bool },
+    /// Release a hold.
+    HoldRelease { id: i64, by: String, reason: String },
+    /// Who searched or exported the query log since a time.
+    LogAccess { since_ms: i64, limit: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +36,13 @@ pub struct AdminResponse {
     pub error: Option<String>,
     #[serde(default)]
     pub result: serde_json::Value,
+    /// More lines follow for the same request (a search's rows).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub more: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 impl AdminResponse {
@@ -29,6 +51,7 @@ impl AdminResponse {
             ok: true,
             error: None,
             result,
+            more: false,
         }
     }
 
@@ -37,6 +60,7 @@ impl AdminResponse {
             ok: false,
             error: Some(error.into()),
             result: serde_json::Value::Null,
+            more: false,
         }
     }
 }
@@ -54,4 +78,5 @@ pub struct StatusReport {
     pub lists_not_downloaded: usize,
     pub lists_loaded_at: String,
     pub groups: Vec<String>,
+    pub log: LogStatus,
 }

@@ -17,6 +17,7 @@ use super::peer::{Peer, group_entry, is_allowed};
 use super::protocol::{AdminRequest, AdminResponse, StatusReport};
 use crate::config::AdminConfig;
 use crate::dns::Handler;
+use crate::store::{AccessKind, LogFilter, Storage, StoreError, now_ms};
 
 /// How long a connection may sit without sending a request.
 const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -78,6 +79,7 @@ pub fn bind(config: &AdminConfig) -> Result<UnixListener, AdminSocketError> {
 /// What the admin server needs to answer.
 pub struct AdminContext {
     pub handler: Arc<Handler>,
+    pub storage: Arc<Storage>,
     pub started: Instant,
     pub listening: Vec<SocketAddr>,
 }
@@ -144,6 +146,13 @@ async fn connection(
             continue;
         }
         let response = match serde_json::from_str::<AdminRequest>(&line) {
+            Ok(AdminRequest::LogSearch { filter, kind }) => {
+                match search(&mut writer, filter, kind, &peer, context).await {
+                    Ok(count) => AdminResponse::success(serde_json::json!({ "rows": count })),
+                    Err(SearchError::Client(error)) => return Err(error),
+                    Err(SearchError::Store(error)) => AdminResponse::failure(error.to_string()),
+                }
+            }
             Ok(request) => answer(request, &peer, context).await,
             Err(error) => AdminResponse::failure(format!("bad request: {error}")),
         };
@@ -160,8 +169,121 @@ async fn write_line(
     writer.write_all(&bytes).await
 }
 
+enum SearchError {
+    /// The peer went away; nothing more to say to it.
+    Client(io::Error),
+    Store(StoreError),
+}
+
+/// Rows per line of a search's answer.
+const SEARCH_CHUNK: usize = 500;
+
+/// Streams the rows of a search to the peer. The access is recorded before
+/// the first row goes out (no record, no rows), and its row count is filled
+/// in at the end.
+async fn search(
+    writer: &mut tokio::net::unix::OwnedWriteHalf,
+    filter: LogFilter,
+    kind: AccessKind,
+    peer: &Peer,
+    context: &AdminContext,
+) -> Result<u64, SearchError> {
+    let database = context.storage.get().map_err(SearchError::Store)?.clone();
+    let access = database
+        .begin_access(&peer.user, peer.uid, kind, &filter)
+        .await
+        .map_err(SearchError::Store)?;
+    info!(user = %peer.user, kind = kind.as_str(), "query log searched");
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
+    let reader = {
+        let database = database.clone();
+        tokio::spawn(async move { database.search(&filter, SEARCH_CHUNK, sender).await })
+    };
+    let mut sent = 0u64;
+    while let Some(rows) = receiver.recv().await {
+        sent += rows.len() as u64;
+        let line = AdminResponse {
+            more: true,
+            ..AdminResponse::success(serde_json::to_value(rows).unwrap_or_default())
+        };
+        if let Err(error) = write_line(writer, &line).await {
+            drop(receiver);
+            let _ = reader.await;
+            let _ = database.finish_access(access, sent).await;
+            return Err(SearchError::Client(error));
+        }
+    }
+    let result = match reader.await {
+        Ok(result) => result,
+        Err(error) => Err(StoreError::Invalid(format!("the search failed: {error}"))),
+    };
+    database
+        .finish_access(access, sent)
+        .await
+        .map_err(SearchError::Store)?;
+    result.map_err(SearchError::Store)
+}
+
+fn to_response<T: serde::Serialize>(result: Result<T, StoreError>) -> AdminResponse {
+    match result.map(serde_json::to_value) {
+        Ok(Ok(value)) => AdminResponse::success(value),
+        Ok(Err(error)) => AdminResponse::failure(error.to_string()),
+        Err(error) => AdminResponse::failure(error.to_string()),
+    }
+}
+
 async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> AdminResponse {
+    let storage = &context.storage;
     match request {
+        AdminRequest::LogSearch { .. } => {
+            AdminResponse::failure("a search is answered over several lines")
+        }
+        AdminRequest::LogPurge { dry_run } => {
+            let days = context.handler.config().logging.retention_days;
+            let result = match storage.get() {
+                Ok(database) if dry_run => {
+                    crate::store::purge_preview(database, days, now_ms()).await
+                }
+                Ok(database) => {
+                    info!(user = %peer.user, "purge requested on the admin socket");
+                    crate::store::purge(database, days, now_ms()).await
+                }
+                Err(error) => Err(error),
+            };
+            to_response(result)
+        }
+        AdminRequest::HoldAdd { hold } => {
+            let result = match storage.get() {
+                Ok(database) => database.add_hold(&hold, &peer.user).await,
+                Err(error) => Err(error),
+            };
+            if let Ok(placed) = &result {
+                info!(
+                    user = %peer.user,
+                    "legal hold {} placed by {} on {}: {}",
+                    placed.id, placed.placed_by, placed.client, placed.reason
+                );
+            }
+            to_response(result)
+        }
+        AdminRequest::HoldList { all } => to_response(match storage.get() {
+            Ok(database) => database.holds(all).await,
+            Err(error) => Err(error),
+        }),
+        AdminRequest::HoldRelease { id, by, reason } => {
+            let result = match storage.get() {
+                Ok(database) => database.release_hold(id, &by, &reason, &peer.user).await,
+                Err(error) => Err(error),
+            };
+            if result.is_ok() {
+                info!(user = %peer.user, "legal hold {id} released by {by}: {reason}");
+            }
+            to_response(result)
+        }
+        AdminRequest::LogAccess { since_ms, limit } => to_response(match storage.get() {
+            Ok(database) => database.access_log(since_ms, limit).await,
+            Err(error) => Err(error),
+        }),
         AdminRequest::Status => {
             let handler = &context.handler;
             let policy = handler.policy();
@@ -177,6 +299,7 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
                 lists_not_downloaded: policy.reports.iter().filter(|r| r.not_downloaded).count(),
                 lists_loaded_at: crate::cli::format_time(policy.built_at),
                 groups: policy.groups.iter().map(|g| g.name.to_string()).collect(),
+                log: handler.log.status(storage, config.logging.retention_days),
             };
             match serde_json::to_value(report) {
                 Ok(value) => AdminResponse::success(value),

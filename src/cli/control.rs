@@ -59,6 +59,14 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
         "refused:     {} outside allow_networks, {} over the rate limit, {} TCP connections",
         s.refused_not_allowed, s.rate_limited, s.tcp_refused
     );
+    let log = &report.log;
+    println!(
+        "query log:   {} written, {} dropped, {} waiting (queue {}); retention {} days; {}",
+        log.written, log.dropped, log.pending, log.queue, log.retention_days, log.database
+    );
+    if let Some(problem) = &log.problem {
+        println!("             PROBLEM: {problem}");
+    }
     Ok(())
 }
 

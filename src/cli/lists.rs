@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::format_time;
 use crate::config::Config;
 use crate::filter::sources::load;
 
@@ -107,14 +108,6 @@ pub fn stats(config_path: &Path, json: bool) -> Result<()> {
 }
 
 /// A time in RFC 3339, in UTC (the `Z` shows the zone).
-pub fn format_time(time: SystemTime) -> String {
-    let utc = time::OffsetDateTime::from(time)
-        .replace_millisecond(0)
-        .unwrap_or(time::OffsetDateTime::from(time));
-    utc.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| format!("{time:?}"))
-}
-
 pub fn update(config_path: &Path) -> Result<()> {
     use crate::filter::download::{Fetched, update_all};
     let config = Config::load(config_path)?;

@@ -6,8 +6,11 @@ mod config_check;
 mod control;
 mod explain;
 mod lists;
-pub use lists::format_time;
+mod logs;
+mod output;
 mod serve;
+mod time;
+pub use time::format_time;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,6 +78,12 @@ enum Command {
         #[command(subcommand)]
         command: ListsCommand,
     },
+    /// The query log: search and export it, apply retention, place and
+    /// release legal holds, see who searched it.
+    Logs {
+        #[command(subcommand)]
+        command: logs::LogsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +137,7 @@ pub fn main() -> ExitCode {
         } => lists::update(&config.path),
         Command::Status { config, json } => control::status(&config.path, json),
         Command::Reload { config } => control::reload(&config.path),
+        Command::Logs { command } => logs::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,9 +17,14 @@ use tracing::{error, info, warn};
 use crate::admin;
 use crate::config::Config;
 use crate::dns::{Handler, Listeners};
+use crate::store::{Storage, spawn_writer};
 
 /// How long a shutdown waits for queries in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Retention runs this long after start, then at this interval.
+const RETENTION_FIRST: Duration = Duration::from_secs(10);
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 pub fn run(path: &Path) -> Result<()> {
     init_logging();
@@ -44,7 +49,9 @@ fn init_logging() {
 async fn serve(config: Config) -> Result<()> {
     let started = std::time::Instant::now();
     let admin_socket = admin::server::bind(&config.admin)?;
-    let handler = Arc::new(Handler::new(&config)?);
+    let storage = Arc::new(Storage::new(config.logging.database.clone()));
+    let (query_log, writer) = spawn_writer(storage.clone(), config.logging.queue);
+    let handler = Arc::new(Handler::new(&config, query_log)?);
     let listeners = Listeners::bind(&config.server.listen)?;
     let bound = listeners.local_addrs();
     let shutdown = CancellationToken::new();
@@ -55,6 +62,7 @@ async fn serve(config: Config) -> Result<()> {
     }
     let context = Arc::new(admin::server::AdminContext {
         handler: handler.clone(),
+        storage: storage.clone(),
         started,
         listening: bound.clone(),
     });
@@ -68,6 +76,11 @@ async fn serve(config: Config) -> Result<()> {
     info!("admin socket {}", config.admin.socket.display());
 
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
+    tracker.spawn(retention(
+        handler.clone(),
+        storage.clone(),
+        shutdown.clone(),
+    ));
 
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -89,6 +102,8 @@ async fn serve(config: Config) -> Result<()> {
     {
         warn!("some queries were still in flight after {SHUTDOWN_GRACE:?}");
     }
+    // Everything answered is in the queue now: write it out.
+    writer.finish().await;
     info!("stopped: {:?}", handler.stats.snapshot());
     Ok(())
 }
@@ -117,5 +132,35 @@ async fn housekeeping(handler: Arc<Handler>, shutdown: CancellationToken) {
             warn!("{limited} queries refused over the per-client rate limit in the last minute");
         }
         last = now;
+    }
+}
+
+/// Deletes query-log rows past `[logging] retention_days` (read afresh each
+/// time, so a reload changes it), sparing rows under a legal hold.
+async fn retention(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: CancellationToken) {
+    let mut wait = RETENTION_FIRST;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = RETENTION_EVERY;
+        let Ok(database) = storage.get() else {
+            continue;
+        };
+        let days = handler.config().logging.retention_days;
+        let purge = crate::store::purge(database, days, crate::store::now_ms());
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = purge => result,
+        };
+        match result {
+            Ok(report) if report.deleted > 0 || report.held > 0 => info!(
+                "retention ({days} days): deleted {} query-log rows, kept {} under legal hold",
+                report.deleted, report.held
+            ),
+            Ok(_) => {}
+            Err(error) => warn!("retention: {error}; trying again in an hour"),
+        }
     }
 }

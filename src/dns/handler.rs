@@ -17,7 +17,8 @@ use tracing::{debug, info};
 
 use crate::config::Config;
 use crate::filter::sources::LoadError;
-use crate::policy::{Block, BlockRule, Decision, Snapshot, decide};
+use crate::policy::{AllowReason, Block, BlockRule, Client, Decision, Snapshot, decide};
+use crate::store::{Action, QueryLog, QueryRecord, keeps};
 
 use super::admission::{AllowList, RateLimiter};
 use super::answer::{self, ExtendedError};
@@ -128,16 +129,19 @@ pub struct Handler {
     serving: ArcSwap<Serving>,
     limiter: RateLimiter,
     pub stats: Stats,
+    /// Where answered queries are recorded (never waited on).
+    pub log: QueryLog,
 }
 
 impl Handler {
-    pub fn new(config: &Config) -> Result<Handler, SetupError> {
+    pub fn new(config: &Config, log: QueryLog) -> Result<Handler, SetupError> {
         let serving = Serving::build(config, None)?;
         info!("{}", serving.describe());
         Ok(Handler {
             serving: ArcSwap::from_pointee(serving),
             limiter: RateLimiter::default(),
             stats: Stats::default(),
+            log,
         })
     }
 
@@ -229,17 +233,60 @@ impl Handler {
             }
         };
         bump(&self.stats.queries);
+        // One clock reading for every name this query involves, and its
+        // time in the log.
+        let now = jiff::Timestamp::now();
+        let client = serving.policy.identify(src.ip());
         let limit = answer::udp_limit(request.edns.as_ref(), max_udp);
-        let mut response = self.respond(&serving, &request, raw, src).await;
+        let mut response = self
+            .respond(&serving, &request, raw, src, client, now)
+            .await;
         answer::attach_edns(&mut response.message, request.edns.as_ref(), max_udp);
-        if let Some((code, text)) = response.extended_error {
+        if let Some((code, text)) = response.extended_error.take() {
             answer::add_extended_error(&mut response.message, code, &text);
         }
         let (bytes, truncated) = answer::encode(&response.message, transport, limit)?;
         if truncated {
             bump(&self.stats.truncated);
         }
+        self.record(&serving.policy, client, &request, &response, src, now);
         Some(bytes)
+    }
+
+    /// Hands the query to the query log if its group's level keeps it.
+    fn record(
+        &self,
+        policy: &Snapshot,
+        client: Client<'_>,
+        request: &Message,
+        response: &Response,
+        src: SocketAddr,
+        now: jiff::Timestamp,
+    ) {
+        let Some(outcome) = &response.outcome else {
+            return;
+        };
+        let group = &policy.groups[client.group];
+        if !self.log.is_enabled() || !keeps(group.log, outcome.action) {
+            return;
+        }
+        let Some(query) = request.queries.first() else {
+            return;
+        };
+        let name = query.name().to_lowercase().to_ascii();
+        self.log.record(QueryRecord {
+            at_ms: now.as_millisecond(),
+            client: src.ip(),
+            client_name: client.name.map(str::to_string),
+            group: Some(group.name.clone()),
+            name: name.trim_end_matches('.').to_string(),
+            qtype: u16::from(query.query_type()),
+            action: outcome.action,
+            category: outcome.category.clone(),
+            rule: outcome.rule.clone(),
+            rcode: u16::from(response.message.metadata.response_code),
+            upstream_us: outcome.upstream_us,
+        });
     }
 
     async fn respond(
@@ -248,6 +295,8 @@ impl Handler {
         request: &Message,
         raw: &[u8],
         src: SocketAddr,
+        client: Client<'_>,
+        now: jiff::Timestamp,
     ) -> Response {
         let ip = src.ip();
         if !serving.allow.allows(ip) {
@@ -257,7 +306,8 @@ impl Handler {
                 answer::response_to(request, ResponseCode::Refused),
                 ExtendedError::Prohibited,
                 "client not allowed",
-            );
+            )
+            .logged(Action::Refused, Some("client not in allow_networks".into()));
         }
         if !self
             .limiter
@@ -287,12 +337,19 @@ impl Handler {
                 answer::response_to(request, ResponseCode::Refused),
                 ExtendedError::NotSupported,
                 "only class IN is served",
-            );
+            )
+            .logged(Action::Refused, Some("class not served".into()));
         }
         match query.query_type() {
-            RecordType::ANY => return Response::plain(answer::minimal_any(request, query)),
+            RecordType::ANY => {
+                return Response::plain(answer::minimal_any(request, query)).logged(
+                    Action::Local,
+                    Some("ANY answered minimally (RFC 8482)".into()),
+                );
+            }
             RecordType::AXFR | RecordType::IXFR => {
-                return Response::plain(answer::response_to(request, ResponseCode::Refused));
+                return Response::plain(answer::response_to(request, ResponseCode::Refused))
+                    .logged(Action::Refused, Some("zone transfer".into()));
             }
             RecordType::OPT => {
                 return Response::plain(answer::response_to(request, ResponseCode::FormErr));
@@ -306,9 +363,10 @@ impl Handler {
                 bump(&self.stats.local_answers);
                 message.metadata.recursion_available = true;
                 message.edns = None;
-                return Response::plain(message);
+                return Response::plain(message).logged(Action::Local, Some("local zone".into()));
             }
-            return Response::plain(answer::response_to(request, ResponseCode::ServFail));
+            return Response::plain(answer::response_to(request, ResponseCode::ServFail))
+                .logged(Action::Local, Some("local zone".into()));
         }
         if let Some(special) = special_answer(&name, query.query_type()) {
             bump(&self.stats.local_answers);
@@ -316,17 +374,14 @@ impl Handler {
             message.metadata.authoritative = true;
             message.add_answers(special.answers);
             message.add_authorities(special.authorities);
-            return Response::plain(message);
+            return Response::plain(message).logged(Action::Local, Some("special-use name".into()));
         }
         let policy = &serving.policy;
-        let client = policy.identify(ip);
-        // One clock reading for every name this query involves.
-        let now = jiff::Timestamp::now();
         let response = match decide(policy, client.group, &name, now) {
             Decision::Block(block) => {
                 return self.blocked(policy, client.group, request, query, query.name(), &block);
             }
-            Decision::Rewrite { target, .. } => {
+            Decision::Rewrite { target, engine } => {
                 bump(&self.stats.rewritten);
                 // The CNAME to the safe endpoint, then the endpoint's records.
                 let target_query = Query::query(target.clone(), query.query_type());
@@ -339,9 +394,26 @@ impl Handler {
                     RData::CNAME(CNAME(target)),
                 );
                 response.message.answers.insert(0, cname);
+                if let Some(outcome) = &mut response.outcome {
+                    outcome.action = Action::Rewritten;
+                    outcome.rule = Some(format!("safe search: {engine}"));
+                }
                 response
             }
-            Decision::Allow(_) => self.resolve_upstream(serving, request, query, name).await,
+            Decision::Allow(reason) => {
+                let mut response = self.resolve_upstream(serving, request, query, name).await;
+                if let (AllowReason::GroupAllow { depth }, Some(outcome)) =
+                    (reason, &mut response.outcome)
+                {
+                    let entry = query.name().trim_to(usize::from(depth));
+                    outcome.rule = Some(format!(
+                        "allow entry {} of group {}",
+                        entry.to_lowercase().to_ascii().trim_end_matches('.'),
+                        policy.groups[client.group].name
+                    ));
+                }
+                response
+            }
         };
         // A CNAME chain from an allowed name into a blocked one is blocked.
         for record in &response.message.answers {
@@ -396,11 +468,32 @@ impl Handler {
             BlockRule::Schedule { .. } => listed.num_labels(),
         };
         let zone = listed.trim_to(usize::from(depth));
-        Response::with_error(
+        let entry = zone.to_lowercase().to_ascii();
+        let entry = entry.trim_end_matches('.');
+        let (category, mut rule) = match block.rule {
+            BlockRule::Category { category, .. } => (
+                Some(policy.catalogue.get(category).id.clone()),
+                format!("list entry {entry}"),
+            ),
+            BlockRule::GroupDeny { .. } => {
+                (None, format!("deny entry {entry} of group {}", group.name))
+            }
+            BlockRule::Schedule { .. } => (None, why.trim_start_matches("blocked: ").to_string()),
+        };
+        if listed != query.name() {
+            let target = listed.to_lowercase().to_ascii();
+            rule = format!("CNAME target {}: {rule}", target.trim_end_matches('.'));
+        }
+        let mut response = Response::with_error(
             answer::blocked(request, query, &block.answer, block.ttl, &zone),
             ExtendedError::Blocked,
             &why,
         )
+        .logged(Action::Blocked, Some(rule));
+        if let Some(outcome) = &mut response.outcome {
+            outcome.category = category;
+        }
+        response
     }
 
     async fn resolve_upstream(
@@ -418,14 +511,18 @@ impl Handler {
         let stale = match serving.cache.get(&key, now) {
             CacheLookup::Fresh(cached, left) => {
                 bump(&self.stats.cache_hits);
-                return Response::plain(cached_response(request, &cached, left, false));
+                return Response::plain(cached_response(request, &cached, left, false))
+                    .logged(Action::Allowed, None);
             }
             CacheLookup::Stale(cached) => Some(cached),
             CacheLookup::Miss => None,
         };
         let mut fqdn = query.name().clone();
         fqdn.set_fqdn(true);
-        match serving.upstream.resolve(&fqdn, query.query_type()).await {
+        let asked = Instant::now();
+        let result = serving.upstream.resolve(&fqdn, query.query_type()).await;
+        let took = u32::try_from(asked.elapsed().as_micros()).unwrap_or(u32::MAX);
+        let response = match result {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
                 serving.cache.insert(key, fresh.clone());
@@ -436,20 +533,26 @@ impl Handler {
                 if let Some(cached) = stale {
                     bump(&self.stats.stale_answers);
                     let ttl = serving.config.upstream.stale_answer_ttl;
-                    return Response::with_error(
+                    Response::with_error(
                         cached_response(request, &cached, ttl, true),
                         ExtendedError::StaleAnswer,
                         "upstream unreachable",
-                    );
+                    )
+                } else {
+                    bump(&self.stats.upstream_failures);
+                    Response::with_error(
+                        answer::response_to(request, ResponseCode::ServFail),
+                        ExtendedError::NoReachableAuthority,
+                        &error.to_string(),
+                    )
                 }
-                bump(&self.stats.upstream_failures);
-                Response::with_error(
-                    answer::response_to(request, ResponseCode::ServFail),
-                    ExtendedError::NoReachableAuthority,
-                    &error.to_string(),
-                )
             }
+        };
+        let mut response = response.logged(Action::Allowed, None);
+        if let Some(outcome) = &mut response.outcome {
+            outcome.upstream_us = Some(took);
         }
+        response
     }
 }
 
@@ -460,6 +563,17 @@ const REWRITE_TTL: u32 = 300;
 struct Response {
     message: Message,
     extended_error: Option<(ExtendedError, String)>,
+    /// What the query log records; `None`: the query is not logged (bad
+    /// requests, rate-limited clients).
+    outcome: Option<Outcome>,
+}
+
+/// What hedge did with a query, for the query log.
+struct Outcome {
+    action: Action,
+    category: Option<String>,
+    rule: Option<String>,
+    upstream_us: Option<u32>,
 }
 
 impl Response {
@@ -467,6 +581,7 @@ impl Response {
         Response {
             message,
             extended_error: None,
+            outcome: None,
         }
     }
 
@@ -474,7 +589,18 @@ impl Response {
         Response {
             message,
             extended_error: Some((code, text.to_string())),
+            outcome: None,
         }
+    }
+
+    fn logged(mut self, action: Action, rule: Option<String>) -> Response {
+        self.outcome = Some(Outcome {
+            action,
+            category: None,
+            rule,
+            upstream_us: None,
+        });
+        self
     }
 }
 

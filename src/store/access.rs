@@ -41,27 +41,37 @@ pub struct AccessRecord {
 }
 
 impl Database {
-    /// Records that `os_user` read `rows` rows matching `filter`.
-    pub async fn record_access(
+    /// Records that `os_user` is reading rows matching `filter`, before
+    /// any row is read; [`Database::finish_access`] fills in the count.
+    pub async fn begin_access(
         &self,
         os_user: &str,
         uid: u32,
         kind: AccessKind,
         filter: &LogFilter,
-        rows: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let filters = serde_json::to_string(filter).unwrap_or_else(|_| "{}".into());
-        sqlx::query(
-            "INSERT INTO log_access (at_ms, os_user, uid, kind, filters, rows) VALUES (?, ?, ?, ?, ?, ?)",
+        let id = sqlx::query_scalar(
+            "INSERT INTO log_access (at_ms, os_user, uid, kind, filters, rows) \
+             VALUES (?, ?, ?, ?, ?, 0) RETURNING id",
         )
         .bind(now_ms())
         .bind(os_user)
         .bind(i64::from(uid))
         .bind(kind.as_str())
         .bind(filters)
-        .bind(i64::try_from(rows).unwrap_or(i64::MAX))
-        .execute(self.pool())
+        .fetch_one(self.pool())
         .await?;
+        Ok(id)
+    }
+
+    /// Sets how many rows access `id` returned.
+    pub async fn finish_access(&self, id: i64, rows: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE log_access SET rows = ? WHERE id = ?")
+            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

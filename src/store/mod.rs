@@ -15,7 +15,7 @@ mod writer;
 
 pub use access::{AccessKind, AccessRecord};
 pub use holds::{HoldRequest, LegalHold, check_reason};
-pub use record::{Action, QueryRecord, StoredQuery, ip_key, name_from_key, name_key};
+pub use record::{Action, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key};
 pub use retention::{PurgeReport, purge, purge_preview};
 pub use search::{LogFilter, NamePattern, SearchPlan};
 pub use writer::{LogStatus, QueryLog, WriterHandle, spawn_writer};
@@ -25,9 +25,10 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteSynchronous,
 };
 use tokio::sync::OnceCell;
 
@@ -57,6 +58,7 @@ pub enum StoreError {
 pub struct Database {
     pool: SqlitePool,
     path: PathBuf,
+    options: SqliteConnectOptions,
 }
 
 impl Database {
@@ -86,7 +88,11 @@ impl Database {
             .max_connections(4)
             .min_connections(0)
             .acquire_timeout(BUSY_TIMEOUT * 2)
-            .connect_with(options)
+            // A connection opened while the file was read-only stays so:
+            // renew them, so that fixing the file is enough.
+            .idle_timeout(Duration::from_secs(60))
+            .max_lifetime(Duration::from_secs(600))
+            .connect_with(options.clone())
             .await
             .map_err(open)?;
         migrations::run(&pool)
@@ -98,7 +104,14 @@ impl Database {
         Ok(Database {
             pool,
             path: path.to_path_buf(),
+            options,
         })
+    }
+
+    /// A connection of its own, outside the pool (the writer's, which it
+    /// drops and opens again after any failure).
+    pub async fn connect(&self) -> Result<SqliteConnection, sqlx::Error> {
+        self.options.connect().await
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sqlx::QueryBuilder;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{Connection, QueryBuilder};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
@@ -143,8 +144,10 @@ pub fn spawn_writer(storage: Arc<Storage>, queue: usize) -> (QueryLog, WriterHan
         counters: counters.clone(),
         stop: stop.clone(),
         stopping_since: None,
-        warned: None,
+        warned_failure: None,
+        warned_drops: None,
         dropped_at_warning: 0,
+        connection: None,
     };
     let task = tokio::spawn(writer.run());
     (
@@ -162,8 +165,22 @@ struct Writer {
     counters: Arc<Counters>,
     stop: CancellationToken,
     stopping_since: Option<Instant>,
-    warned: Option<Instant>,
+    warned_failure: Option<Instant>,
+    warned_drops: Option<Instant>,
     dropped_at_warning: u64,
+    /// The writer's own connection; dropped after a failure so that the
+    /// next try starts afresh (a file made writable again, a disk freed).
+    connection: Option<SqliteConnection>,
+}
+
+/// True at most once a minute per `last`.
+fn once_a_minute(last: &mut Option<Instant>) -> bool {
+    let now = Instant::now();
+    if last.is_some_and(|at| now - at < WARN_EVERY) {
+        return false;
+    }
+    *last = Some(now);
+    true
 }
 
 impl Writer {
@@ -196,6 +213,9 @@ impl Writer {
             }
         }
         self.warn_about_drops();
+        if let Some(connection) = self.connection.take() {
+            let _ = connection.close().await;
+        }
         database.close().await;
     }
 
@@ -221,7 +241,7 @@ impl Writer {
                     return Some(database.clone());
                 }
                 Err(error) => {
-                    if self.should_warn() {
+                    if once_a_minute(&mut self.warned_failure) {
                         warn!("{error}; DNS goes on, queries are not logged until it opens");
                     }
                 }
@@ -249,7 +269,14 @@ impl Writer {
         let mut delay = RETRY_FIRST;
         let mut failed = false;
         loop {
-            match insert(database, batch).await {
+            let result = match self.connection.as_mut() {
+                Some(connection) => insert(connection, batch).await,
+                None => match database.connect().await {
+                    Ok(connection) => insert(self.connection.insert(connection), batch).await,
+                    Err(error) => Err(error),
+                },
+            };
+            match result {
                 Ok(()) => {
                     self.counters
                         .written
@@ -262,8 +289,9 @@ impl Writer {
                 }
                 Err(error) => {
                     failed = true;
+                    self.connection = None;
                     let problem = format!("writing failed: {error}");
-                    if self.should_warn() {
+                    if once_a_minute(&mut self.warned_failure) {
                         warn!(
                             "query log {}: {problem}; retrying, DNS goes on",
                             database.path().display()
@@ -300,21 +328,12 @@ impl Writer {
             .fetch_add(count as u64, Ordering::Relaxed);
     }
 
-    fn should_warn(&mut self) -> bool {
-        let now = Instant::now();
-        if self.warned.is_some_and(|at| now - at < WARN_EVERY) {
-            return false;
-        }
-        self.warned = Some(now);
-        true
-    }
-
     /// Says how many entries were dropped since the last warning, at most
     /// once a minute.
     fn warn_about_drops(&mut self) {
         let dropped = self.counters.dropped.load(Ordering::Relaxed);
         if dropped > self.dropped_at_warning
-            && (self.stopping_since.is_some() || self.should_warn())
+            && (self.stopping_since.is_some() || once_a_minute(&mut self.warned_drops))
         {
             warn!(
                 "query log: {} entries dropped ({} in all): the writer could not keep up or the database is failing",
@@ -327,8 +346,11 @@ impl Writer {
 }
 
 /// Inserts `batch` in one transaction.
-pub(super) async fn insert(database: &Database, batch: &[QueryRecord]) -> Result<(), sqlx::Error> {
-    let mut transaction = database.pool().begin().await?;
+async fn insert(
+    connection: &mut SqliteConnection,
+    batch: &[QueryRecord],
+) -> Result<(), sqlx::Error> {
+    let mut transaction = connection.begin().await?;
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
         let mut insert = QueryBuilder::new(
             "INSERT INTO queries (at_ms, client_ip, client_name, group_name, name_key, qtype, \
@@ -356,6 +378,7 @@ impl Database {
     /// Writes entries directly, outside the writer (imports, tests, and
     /// benchmarks that prepare a large log).
     pub async fn insert_queries(&self, batch: &[QueryRecord]) -> Result<(), super::StoreError> {
-        Ok(insert(self, batch).await?)
+        let mut connection = self.pool().acquire().await?;
+        Ok(insert(&mut connection, batch).await?)
     }
 }

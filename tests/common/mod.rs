@@ -182,7 +182,17 @@ impl Hedge {
     }
 
     pub async fn start_with(config: &str, files: &[(&str, &str)]) -> Hedge {
+        Self::start_as(config, files, None).await
+    }
+
+    /// Like `start_with`, as the user `uid` (the test must be root), in a
+    /// directory that user may write.
+    pub async fn start_as(config: &str, files: &[(&str, &str)], uid: Option<u32>) -> Hedge {
         let dir = TempDir::new().unwrap();
+        if uid.is_some() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
@@ -193,8 +203,25 @@ impl Hedge {
             // Each test server has its own admin socket.
             config.push_str("\n[admin]\nsocket = \"admin.sock\"\n");
         }
+        if !config.contains("[logging]") {
+            // And its own query log.
+            config.push_str("\n[logging]\ndatabase = \"hedge.db\"\n");
+        }
         std::fs::write(&config_path, config).unwrap();
-        let child = Command::new(hedge_bin())
+        let mut command = match uid {
+            Some(uid) => {
+                // A copy the other user can surely run, whatever the
+                // permissions of the build directory.
+                use std::os::unix::process::CommandExt;
+                let copy = dir.path().join("hedge-bin");
+                std::fs::copy(hedge_bin(), &copy).unwrap();
+                let mut command = Command::new(copy);
+                command.uid(uid).gid(uid);
+                command
+            }
+            None => Command::new(hedge_bin()),
+        };
+        let child = command
             .args(["serve", "-c"])
             .arg(&config_path)
             .env("RUST_LOG", "info")
@@ -258,6 +285,13 @@ impl Hedge {
         }
         let _ = child.kill();
         panic!("hedge did not stop after SIGTERM");
+    }
+
+    /// Like `terminate`, handing over the directory so that what hedge
+    /// left behind (its database) can be read.
+    pub fn terminate_keeping_files(mut self) -> (std::process::ExitStatus, TempDir) {
+        let dir = std::mem::replace(&mut self.dir, TempDir::new().unwrap());
+        (self.terminate(), dir)
     }
 
     /// What hedge has logged so far.

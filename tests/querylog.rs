@@ -1,0 +1,761 @@
+//! The query log through the real binary: rows with the right fields, group
+//! log levels, retention and legal holds, search filters and CSV export,
+//! the record of searches, drops when the writer cannot keep up, flushing
+//! at shutdown, and a read-only database that does not stop DNS.
+
+mod common;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use hedge::store::{Action, Database, QueryRecord};
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+
+fn config(upstream: std::net::SocketAddr, logging: &str) -> String {
+    format!(
+        r#"[server]
+listen = ["LISTEN"]
+rate_limit_qps = 0
+
+[upstream]
+servers = ["{upstream}"]
+timeout_ms = 1000
+attempts = 1
+
+[categories.gambling]
+sources = ["gambling.txt"]
+
+[[groups]]
+name = "pupils"
+networks = ["127.0.0.0/26"]
+block = ["gambling"]
+
+[[groups]]
+name = "staff"
+networks = ["127.0.0.64/26"]
+block = ["gambling"]
+log = "blocked"
+
+[[groups]]
+name = "quiet"
+networks = ["127.0.0.128/26"]
+block = ["gambling"]
+log = "none"
+
+[[clients]]
+name = "Room 3, PC 12"
+address = "127.0.0.5"
+group = "pupils"
+
+[logging]
+database = "hedge.db"
+{logging}
+"#
+    )
+}
+
+const GAMBLING: &str = "bet.upstream.example\n";
+
+async fn start(logging: &str) -> (TestUpstream, Hedge) {
+    let upstream = TestUpstream::start().await;
+    let hedge = Hedge::start_with(
+        &config(upstream.addr, logging),
+        &[("gambling.txt", GAMBLING)],
+    )
+    .await;
+    (upstream, hedge)
+}
+
+async fn ask(hedge: &Hedge, from: IpAddr, name: &str, rtype: RecordType) {
+    udp_exchange_from(
+        from,
+        hedge.addr,
+        &query(name, rtype),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_or_else(|| panic!("an answer for {name} from {from}"));
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+/// `hedge <args> -c CONFIG`, which must succeed; its stdout.
+fn hedge_ok(hedge: &Hedge, args: &[&str]) -> String {
+    let output = run_hedge(args, &hedge.config_path);
+    assert!(
+        output.status.success(),
+        "hedge {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `hedge <args>`, which must fail with exit code 1; its stderr.
+fn hedge_fails(hedge: &Hedge, args: &[&str]) -> String {
+    let output = run_hedge(args, &hedge.config_path);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "hedge {args:?} should fail: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stderr).unwrap()
+}
+
+fn search(hedge: &Hedge, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["logs", "search", "--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&hedge_ok(hedge, &all)).expect("search --json prints a JSON array")
+}
+
+/// Polls (bounded) until a search returns at least `count` rows.
+async fn wait_rows(hedge: &Hedge, args: &[&str], count: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let rows = search(hedge, args);
+        if rows.len() >= count {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "fewer than {count} rows for {args:?}: {:?}",
+        search(hedge, args)
+    );
+}
+
+fn status(hedge: &Hedge) -> Value {
+    serde_json::from_str(&hedge_ok(hedge, &["status", "--json"])).unwrap()
+}
+
+/// Waits (bounded) until the server has opened its database and written
+/// everything queued so far.
+async fn wait_idle_writer(hedge: &Hedge) {
+    for _ in 0..100 {
+        let log = &status(hedge)["log"];
+        if log["open"] == true && log["pending"] == 0 && log["written"].as_u64() > Some(0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the writer never caught up: {}", status(hedge)["log"]);
+}
+
+fn record(at_ms: i64, client: &str, group: &str, name: &str, action: Action) -> QueryRecord {
+    QueryRecord {
+        at_ms,
+        client: ip(client),
+        client_name: None,
+        group: Some(group.into()),
+        name: name.into(),
+        qtype: 1,
+        action,
+        category: (action == Action::Blocked).then(|| "gambling".to_string()),
+        rule: (action == Action::Blocked).then(|| format!("list entry {name}")),
+        rcode: 0,
+        upstream_us: (action == Action::Allowed).then_some(2500),
+    }
+}
+
+async fn insert(path: &Path, rows: &[QueryRecord]) {
+    let database = Database::open(path).await.unwrap();
+    database.insert_queries(rows).await.unwrap();
+    database.close().await;
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+const DAY: i64 = 86_400_000;
+const HOUR: i64 = 3_600_000;
+
+#[tokio::test]
+async fn queries_are_logged_with_their_fields() {
+    let (_upstream, hedge) = start("").await;
+    let pc = ip("127.0.0.5");
+    ask(&hedge, pc, "www.upstream.example.", RecordType::A).await;
+    ask(&hedge, pc, "bet.upstream.example.", RecordType::AAAA).await;
+    ask(&hedge, pc, "localhost.", RecordType::A).await;
+    ask(&hedge, pc, "upstream.example.", RecordType::AXFR).await;
+    ask(&hedge, pc, "WWW.Upstream.Example.", RecordType::A).await;
+
+    let rows = wait_rows(&hedge, &["--client", "127.0.0.5"], 5).await;
+    assert_eq!(rows.len(), 5, "{rows:#?}");
+    // Newest first.
+    let cached = &rows[0];
+    let refused = &rows[1];
+    let local = &rows[2];
+    let blocked = &rows[3];
+    let allowed = &rows[4];
+    for row in &rows {
+        assert_eq!(row["client"], "127.0.0.5");
+        assert_eq!(row["client_name"], "Room 3, PC 12");
+        assert_eq!(row["group"], "pupils");
+        assert!(row["time"].as_str().unwrap().len() >= 23, "{row}");
+    }
+    assert_eq!(allowed["name"], "www.upstream.example");
+    assert_eq!(allowed["type"], "A");
+    assert_eq!(allowed["action"], "allowed");
+    assert_eq!(allowed["rcode"], "NOERROR");
+    assert!(allowed["upstream_ms"].as_f64().unwrap() > 0.0, "{allowed}");
+    assert_eq!(allowed["category"], Value::Null);
+
+    assert_eq!(blocked["name"], "bet.upstream.example");
+    assert_eq!(blocked["type"], "AAAA");
+    assert_eq!(blocked["action"], "blocked");
+    assert_eq!(blocked["category"], "gambling");
+    assert_eq!(blocked["rule"], "list entry bet.upstream.example");
+    assert_eq!(blocked["upstream_ms"], Value::Null);
+
+    assert_eq!(local["action"], "local");
+    assert_eq!(local["rule"], "special-use name");
+    assert_eq!(refused["action"], "refused");
+    assert_eq!(refused["type"], "AXFR");
+    assert_eq!(refused["rcode"], "REFUSED");
+    // Names are stored lowercased; the second ask came from the cache.
+    assert_eq!(cached["name"], "www.upstream.example");
+    assert_eq!(cached["upstream_ms"], Value::Null);
+
+    let table = hedge_ok(&hedge, &["logs", "search", "--client", "127.0.0.5"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("TIME"), "{table}");
+    assert_eq!(lines.len(), 6, "{table}");
+    assert!(lines[4].contains("127.0.0.5 (Room 3, PC 12)") && lines[4].contains("gambling"));
+}
+
+#[tokio::test]
+async fn group_log_levels_decide_what_is_kept() {
+    let (_upstream, hedge) = start("").await;
+    let staff = ip("127.0.0.70");
+    let quiet = ip("127.0.0.130");
+    for from in [staff, quiet] {
+        ask(&hedge, from, "www.upstream.example.", RecordType::A).await;
+        ask(&hedge, from, "bet.upstream.example.", RecordType::A).await;
+    }
+    // A pupil's query after them: once it is written, theirs were handled.
+    ask(
+        &hedge,
+        ip("127.0.0.9"),
+        "chat.upstream.example.",
+        RecordType::A,
+    )
+    .await;
+    wait_rows(&hedge, &["--client", "127.0.0.9"], 1).await;
+
+    let staff_rows = search(&hedge, &["--client", "127.0.0.70"]);
+    assert_eq!(staff_rows.len(), 1, "log = \"blocked\" keeps blocked only");
+    assert_eq!(staff_rows[0]["action"], "blocked");
+    assert_eq!(staff_rows[0]["group"], "staff");
+    assert!(search(&hedge, &["--client", "127.0.0.130"]).is_empty());
+}
+
+#[tokio::test]
+async fn retention_deletes_exactly_the_expired_rows_and_spares_held_ones() {
+    let (_upstream, hedge) = start("retention_days = 90").await;
+    wait_idle_writer(&hedge).await;
+    let now = now_ms();
+    let mut rows = Vec::new();
+    for i in 0..3 {
+        rows.push(record(
+            now - 100 * DAY + i,
+            "127.0.0.21",
+            "pupils",
+            "held.example",
+            Action::Blocked,
+        ));
+    }
+    for i in 0..4 {
+        rows.push(record(
+            now - 100 * DAY + i,
+            "127.0.0.31",
+            "pupils",
+            "old.example",
+            Action::Allowed,
+        ));
+    }
+    for i in 0..2 {
+        rows.push(record(
+            now - 89 * DAY + i,
+            "127.0.0.31",
+            "pupils",
+            "recent.example",
+            Action::Allowed,
+        ));
+    }
+    insert(&hedge.path("hedge.db"), &rows).await;
+    let ours = ["--client", "127.0.0.16/28", "--all"];
+    assert_eq!(search(&hedge, &ours).len(), 9);
+
+    // A hold needs a real reason, and a period that is one.
+    let error = hedge_fails(
+        &hedge,
+        &[
+            "logs",
+            "hold",
+            "add",
+            "--client",
+            "127.0.0.20/30",
+            "--from",
+            "101d",
+            "--to",
+            "99d",
+            "--reason",
+            "test",
+            "--by",
+            "A. Lead",
+        ],
+    );
+    assert!(error.contains("placeholder"), "{error}");
+    let error = hedge_fails(
+        &hedge,
+        &[
+            "logs",
+            "hold",
+            "add",
+            "--client",
+            "127.0.0.20/30",
+            "--from",
+            "99d",
+            "--to",
+            "101d",
+            "--reason",
+            "DSL investigation of repeated alerts",
+            "--by",
+            "A. Lead",
+        ],
+    );
+    assert!(error.contains("before it starts"), "{error}");
+    let error = hedge_fails(
+        &hedge,
+        &[
+            "logs",
+            "hold",
+            "add",
+            "--client",
+            "room 3",
+            "--from",
+            "101d",
+            "--to",
+            "99d",
+            "--reason",
+            "DSL investigation of repeated alerts",
+            "--by",
+            "A. Lead",
+        ],
+    );
+    assert!(error.contains("not an IP address or network"), "{error}");
+    let placed = hedge_ok(
+        &hedge,
+        &[
+            "logs",
+            "hold",
+            "add",
+            "--client",
+            "127.0.0.20/30",
+            "--from",
+            "101d",
+            "--to",
+            "99d",
+            "--reason",
+            "DSL investigation of repeated alerts",
+            "--by",
+            "A. Lead",
+        ],
+    );
+    assert!(placed.contains("legal hold 1 placed"), "{placed}");
+
+    let preview = hedge_ok(&hedge, &["logs", "purge", "--dry-run"]);
+    assert!(
+        preview.contains("7 expired rows, 3 of them kept under legal hold; 4 would be deleted"),
+        "{preview}"
+    );
+    assert_eq!(search(&hedge, &ours).len(), 9, "a dry run deletes nothing");
+
+    let purged = hedge_ok(&hedge, &["logs", "purge"]);
+    assert!(purged.contains("4 deleted"), "{purged}");
+    let left = search(&hedge, &ours);
+    let names: Vec<&str> = left.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "recent.example",
+            "recent.example",
+            "held.example",
+            "held.example",
+            "held.example"
+        ]
+    );
+
+    let holds = hedge_ok(&hedge, &["logs", "hold", "list"]);
+    assert!(
+        holds.contains("127.0.0.20/30") && holds.contains("in force"),
+        "{holds}"
+    );
+    let error = hedge_fails(
+        &hedge,
+        &[
+            "logs",
+            "hold",
+            "release",
+            "7",
+            "--by",
+            "A. Lead",
+            "--reason",
+            "investigation closed, no action",
+        ],
+    );
+    assert!(error.contains("there is no legal hold 7"), "{error}");
+    hedge_ok(
+        &hedge,
+        &[
+            "logs",
+            "hold",
+            "release",
+            "1",
+            "--by",
+            "A. Lead",
+            "--reason",
+            "investigation closed, no action",
+        ],
+    );
+    let purged = hedge_ok(&hedge, &["logs", "purge"]);
+    assert!(purged.contains("3 deleted"), "{purged}");
+    assert_eq!(search(&hedge, &ours).len(), 2);
+
+    let all: Vec<Value> = serde_json::from_str(&hedge_ok(
+        &hedge,
+        &["logs", "hold", "list", "--all", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["released_by"], "A. Lead");
+    assert_eq!(all[0]["placed_by"], "A. Lead");
+    assert!(
+        all[0]["placed_user"]
+            .as_str()
+            .is_some_and(|u| !u.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn searches_filter_export_csv_and_are_recorded() {
+    let (_upstream, hedge) = start("").await;
+    wait_idle_writer(&hedge).await;
+    let now = now_ms();
+    let mut named = record(
+        now - HOUR / 6,
+        "127.0.0.41",
+        "pupils",
+        "=cmd.example.net",
+        Action::Allowed,
+    );
+    named.client_name = Some("Room 3, PC 12".into());
+    named.rule = Some("allow entry a, b".into());
+    insert(
+        &hedge.path("hedge.db"),
+        &[
+            record(
+                now - 3 * HOUR,
+                "127.0.0.41",
+                "pupils",
+                "www.example.com",
+                Action::Allowed,
+            ),
+            record(
+                now - 2 * HOUR,
+                "127.0.0.41",
+                "pupils",
+                "ads.tracker.example.com",
+                Action::Blocked,
+            ),
+            record(
+                now - HOUR,
+                "127.0.0.42",
+                "staff",
+                "example.com",
+                Action::Allowed,
+            ),
+            record(
+                now - HOUR / 2,
+                "127.0.0.43",
+                "pupils",
+                "example-other.com",
+                Action::Allowed,
+            ),
+            named,
+        ],
+    )
+    .await;
+    let names = |rows: Vec<Value>| -> Vec<String> {
+        rows.iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    assert_eq!(
+        names(search(&hedge, &["--name", "*.example.com"])),
+        ["example.com", "ads.tracker.example.com", "www.example.com"]
+    );
+    assert_eq!(
+        names(search(&hedge, &["--name", "Example.COM."])),
+        ["example.com"]
+    );
+    assert_eq!(
+        names(search(
+            &hedge,
+            &["--client", "127.0.0.40/30", "--since", "150m"]
+        )),
+        [
+            "=cmd.example.net",
+            "example-other.com",
+            "example.com",
+            "ads.tracker.example.com"
+        ]
+    );
+    let from = jiff::Timestamp::from_millisecond(now - 4 * HOUR)
+        .unwrap()
+        .to_string();
+    let to = jiff::Timestamp::from_millisecond(now - 90 * 60_000)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        names(search(
+            &hedge,
+            &["--client", "127.0.0.41", "--from", &from, "--to", &to]
+        )),
+        ["ads.tracker.example.com", "www.example.com"]
+    );
+    assert_eq!(
+        names(search(
+            &hedge,
+            &["--action", "blocked", "--group", "pupils"]
+        )),
+        ["ads.tracker.example.com"]
+    );
+    assert_eq!(
+        names(search(
+            &hedge,
+            &["--category", "gambling", "--client", "127.0.0.40/29"]
+        )),
+        ["ads.tracker.example.com"]
+    );
+    assert_eq!(
+        names(search(
+            &hedge,
+            &["--client", "127.0.0.40/30", "--limit", "2"]
+        )),
+        ["=cmd.example.net", "example-other.com"]
+    );
+
+    let error = hedge_fails(&hedge, &["logs", "search", "--group", "teachers"]);
+    assert!(
+        error.contains("\"teachers\" is not a group") && error.contains("pupils, staff"),
+        "{error}"
+    );
+    let error = hedge_fails(&hedge, &["logs", "search", "--category", "casino"]);
+    assert!(error.contains("\"casino\" is not a category"), "{error}");
+    let error = hedge_fails(&hedge, &["logs", "search", "--action", "maybe"]);
+    assert!(error.contains("not an action"), "{error}");
+    let error = hedge_fails(&hedge, &["logs", "search", "--from", "last tuesday"]);
+    assert!(
+        error.contains("--from") && error.contains("is not a time"),
+        "{error}"
+    );
+
+    let csv = hedge_ok(
+        &hedge,
+        &["logs", "search", "--csv", "--client", "127.0.0.40/30"],
+    );
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "time,client,client_name,group,name,type,action,category,rule,rcode,upstream_ms"
+    );
+    assert_eq!(lines.len(), 6, "{csv}");
+    assert!(
+        lines[1].contains(",127.0.0.41,\"Room 3, PC 12\",pupils,'=cmd.example.net,A,allowed,,\"allow entry a, b\",NOERROR,2.5"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[4].contains(",ads.tracker.example.com,A,blocked,gambling,"),
+        "{}",
+        lines[4]
+    );
+
+    let access: Vec<Value> =
+        serde_json::from_str(&hedge_ok(&hedge, &["logs", "access", "--json"])).unwrap();
+    let export = access
+        .iter()
+        .find(|a| a["kind"] == "export-csv")
+        .expect("the CSV export is recorded");
+    assert_eq!(export["rows"], 5);
+    assert_eq!(export["filters"]["client"], "127.0.0.40/30");
+    assert!(export["os_user"].as_str().is_some_and(|u| !u.is_empty()));
+    let table = access.iter().filter(|a| a["kind"] == "export-json").count();
+    assert!(table >= 7, "every search is recorded: {access:#?}");
+}
+
+#[tokio::test]
+async fn a_full_queue_counts_drops_and_dns_goes_on() {
+    let (_upstream, hedge) = start("queue = 4").await;
+    wait_idle_writer(&hedge).await;
+
+    // Another process holds the write lock: the writer waits, then retries.
+    use sqlx::Connection;
+    let url = format!("sqlite:{}", hedge.path("hedge.db").display());
+    let mut lock = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+
+    let client = ip("127.0.0.51");
+    for i in 0..40 {
+        // Every query is still answered.
+        ask(
+            &hedge,
+            client,
+            &format!("n{i}.upstream.example."),
+            RecordType::A,
+        )
+        .await;
+    }
+    let dropped = status(&hedge)["log"]["dropped"].as_u64().unwrap();
+    assert!((30..=40).contains(&dropped), "dropped {dropped}");
+    hedge.wait_for_log("entries dropped").await;
+    let text = hedge_ok(&hedge, &["status"]);
+    assert!(text.contains(&format!("{dropped} dropped")), "{text}");
+
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    drop(lock);
+    let mut kept = 0;
+    for _ in 0..200 {
+        kept = search(&hedge, &["--client", "127.0.0.51", "--all"]).len() as u64;
+        if kept + dropped == 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        kept + dropped,
+        40,
+        "what was not dropped is written once the lock goes"
+    );
+}
+
+#[tokio::test]
+async fn a_graceful_stop_writes_what_is_queued() {
+    let (_upstream, hedge) = start("").await;
+    let client = ip("127.0.0.61");
+    for i in 0..30 {
+        ask(
+            &hedge,
+            client,
+            &format!("n{i}.upstream.example."),
+            RecordType::A,
+        )
+        .await;
+    }
+    // Straight away: most entries are still queued.
+    let (status, dir) = hedge.terminate_keeping_files();
+    assert!(status.success());
+    let database = Database::open(&dir.path().join("hedge.db")).await.unwrap();
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM queries WHERE name_key LIKE 'example.upstream.n%'",
+    )
+    .fetch_one(database.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        count, 30,
+        "every answered query is written before hedge exits"
+    );
+}
+
+/// The uid tests run as, from the owner of /proc/self.
+fn own_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid()
+}
+
+#[tokio::test]
+async fn a_read_only_database_does_not_stop_answering() {
+    use std::os::unix::fs::PermissionsExt;
+    let upstream = TestUpstream::start().await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("log.db");
+    Database::open(&path).await.unwrap().close().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    // Root may write any file, so as root hedge runs as nobody.
+    let uid = (own_uid() == 0).then_some(65534);
+    let text = config(upstream.addr, "").replace(
+        "database = \"hedge.db\"",
+        &format!("database = \"{}\"", path.display()),
+    );
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let hedge = Hedge::start_as(&text, &[("gambling.txt", GAMBLING)], uid).await;
+
+    let client = ip("127.0.0.55");
+    for i in 0..5 {
+        ask(
+            &hedge,
+            client,
+            &format!("n{i}.upstream.example."),
+            RecordType::A,
+        )
+        .await;
+    }
+    let mut problem = Value::Null;
+    for _ in 0..100 {
+        problem = status(&hedge)["log"]["problem"].clone();
+        if problem
+            .as_str()
+            .is_some_and(|p| p.contains("readonly") || p.contains("read-only"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        problem.as_str().is_some_and(|p| p.contains("readonly")),
+        "{problem}"
+    );
+    let text = hedge_ok(&hedge, &["status"]);
+    assert!(
+        text.contains("PROBLEM:") && text.contains("readonly"),
+        "{text}"
+    );
+    ask(&hedge, client, "www.upstream.example.", RecordType::A).await;
+
+    // Writable again: what was kept in the queue is written.
+    // As an operator would: the database and the -wal and -shm files
+    // SQLite made beside it with the same permissions.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().starts_with("log.db") {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+    }
+    // The writer retries with backoff (doubling, at most 30 s apart).
+    for _ in 0..400 {
+        if status(&hedge)["log"]["open"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows = wait_rows(&hedge, &["--client", "127.0.0.55", "--all"], 6).await;
+    assert_eq!(rows.len(), 6);
+    assert_eq!(status(&hedge)["log"]["problem"], Value::Null);
+    let database = Database::open(&path).await.unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+}
