@@ -20,7 +20,7 @@ use super::record::{QueryRecord, ip_key, name_key};
 use super::{Database, Storage};
 
 /// Entries committed in one transaction at most.
-const BATCH: usize = 2000;
+const BATCH: usize = 20_000;
 /// Rows per INSERT statement (SQLite allows 32766 bound values).
 const ROWS_PER_STATEMENT: usize = 500;
 /// After a small batch, wait this long so the next one is larger.
