@@ -63,7 +63,10 @@ fn entry(dice: &mut Dice, names: &[String], at_ms: i64) -> QueryRecord {
         let n = dice.below(1000) as u32;
         (Ipv4Addr::from(0x0A01_0000 + n + 1), "pupils")
     } else {
-        (Ipv4Addr::from(0x0A02_0000 + dice.below(250) as u32 + 1), "staff")
+        (
+            Ipv4Addr::from(0x0A02_0000 + dice.below(250) as u32 + 1),
+            "staff",
+        )
     };
     let blocked = dice.below(10) == 0;
     let name = names[dice.below(names.len() as u64) as usize].clone();
@@ -192,7 +195,11 @@ async fn writer(base: &Path, names: &[String]) {
             fraction * 100.0,
             sent,
             log.dropped(),
-            if caught_up { "" } else { ", not caught up after 60 s" }
+            if caught_up {
+                ""
+            } else {
+                ", not caught up after 60 s"
+            }
         );
         handle.finish().await;
     }

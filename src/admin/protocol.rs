@@ -12,7 +12,11 @@ pub enum AdminRequest {
     /// What the server is doing.
     Status,
     /// Re-read the configuration, zones and lists (as SIGHUP does).
-    Reload,
+    /// `cause` says why, for the audit trail (`lists update`).
+    Reload {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<String>,
+    },
     /// Search the query log. The rows come back over several lines, each
     /// with `more: true` and an array of rows, then one line with the count.
     /// Recorded, with the peer's OS user, before any row is sent.
@@ -27,6 +31,10 @@ pub enum AdminRequest {
     HoldRelease { id: i64, by: String, reason: String },
     /// Who searched or exported the query log since a time.
     LogAccess { since_ms: i64, limit: u64 },
+    /// Audit rows from a time on, oldest first.
+    AuditList { since_ms: i64, limit: u64 },
+    /// Recompute the audit chain.
+    AuditVerify,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

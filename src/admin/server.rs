@@ -17,7 +17,7 @@ use super::peer::{Peer, group_entry, is_allowed};
 use super::protocol::{AdminRequest, AdminResponse, StatusReport};
 use crate::config::AdminConfig;
 use crate::dns::Handler;
-use crate::store::{AccessKind, LogFilter, Storage, StoreError, now_ms};
+use crate::store::{AccessKind, AuditEntry, LogFilter, Storage, StoreError, now_ms};
 
 /// How long a connection may sit without sending a request.
 const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -193,6 +193,16 @@ async fn search(
         .begin_access(&peer.user, peer.uid, kind, &filter)
         .await
         .map_err(SearchError::Store)?;
+    context
+        .storage
+        .audit(&AuditEntry {
+            actor: peer.user.clone(),
+            person: None,
+            action: "log.searched".into(),
+            details: serde_json::json!({ "kind": kind.as_str(), "filter": &filter }),
+        })
+        .await
+        .map_err(SearchError::Store)?;
     info!(user = %peer.user, kind = kind.as_str(), "query log searched");
     let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
     let reader = {
@@ -246,7 +256,11 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
                 }
                 Ok(database) => {
                     info!(user = %peer.user, "purge requested on the admin socket");
-                    crate::store::purge(database, days, now_ms()).await
+                    let report = crate::store::purge(database, days, now_ms()).await;
+                    if let Ok(report) = &report {
+                        audit(context, peer, None, "log.purged", serde_json::json!(report)).await;
+                    }
+                    report
                 }
                 Err(error) => Err(error),
             };
@@ -254,7 +268,11 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
         }
         AdminRequest::HoldAdd { hold } => {
             let result = match storage.get() {
-                Ok(database) => database.add_hold(&hold, &peer.user).await,
+                Ok(database) => {
+                    database
+                        .add_hold(storage.audit_lock(), &hold, &peer.user)
+                        .await
+                }
                 Err(error) => Err(error),
             };
             if let Ok(placed) = &result {
@@ -272,7 +290,11 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
         }),
         AdminRequest::HoldRelease { id, by, reason } => {
             let result = match storage.get() {
-                Ok(database) => database.release_hold(id, &by, &reason, &peer.user).await,
+                Ok(database) => {
+                    database
+                        .release_hold(storage.audit_lock(), id, &by, &reason, &peer.user)
+                        .await
+                }
                 Err(error) => Err(error),
             };
             if result.is_ok() {
@@ -282,6 +304,14 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
         }
         AdminRequest::LogAccess { since_ms, limit } => to_response(match storage.get() {
             Ok(database) => database.access_log(since_ms, limit).await,
+            Err(error) => Err(error),
+        }),
+        AdminRequest::AuditList { since_ms, limit } => to_response(match storage.get() {
+            Ok(database) => database.audit_rows(since_ms, limit).await,
+            Err(error) => Err(error),
+        }),
+        AdminRequest::AuditVerify => to_response(match storage.get() {
+            Ok(database) => database.verify_audit().await,
             Err(error) => Err(error),
         }),
         AdminRequest::Status => {
@@ -306,20 +336,46 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
                 Err(error) => AdminResponse::failure(error.to_string()),
             }
         }
-        AdminRequest::Reload => {
+        AdminRequest::Reload { cause } => {
             info!(user = %peer.user, "reload requested on the admin socket");
+            let cause = cause.unwrap_or_else(|| "hedge reload".into());
             match context.handler.reload_config_file().await {
                 Ok(()) => {
                     let policy = context.handler.policy();
-                    AdminResponse::success(serde_json::json!({
+                    let details = serde_json::json!({
+                        "cause": cause,
                         "index_names": policy.index.len(),
                         "list_files": policy.reports.iter().filter(|r| !r.not_downloaded).count(),
-                    }))
+                    });
+                    audit(context, peer, None, "config.reloaded", details.clone()).await;
+                    AdminResponse::success(details)
                 }
                 Err(error) => {
+                    let details = serde_json::json!({ "cause": cause, "error": error.to_string() });
+                    audit(context, peer, None, "config.reload-failed", details).await;
                     AdminResponse::failure(format!("{error}\nthe running configuration is kept"))
                 }
             }
         }
+    }
+}
+
+/// Records a change that has already happened (a reload, a purge). If the
+/// database cannot take it, the server log says so: the change stands.
+async fn audit(
+    context: &AdminContext,
+    peer: &Peer,
+    person: Option<String>,
+    action: &str,
+    details: serde_json::Value,
+) {
+    let entry = AuditEntry {
+        actor: peer.user.clone(),
+        person,
+        action: action.to_string(),
+        details,
+    };
+    if let Err(error) = context.storage.audit(&entry).await {
+        warn!(%error, "could not record {action} by {} in the audit trail", peer.user);
     }
 }

@@ -72,7 +72,11 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
 
 pub fn reload(config_path: &Path) -> Result<()> {
     let config = Config::load(config_path)?;
-    let value = call(&config.admin.socket, &AdminRequest::Reload, RELOAD_TIMEOUT)?;
+    let value = call(
+        &config.admin.socket,
+        &AdminRequest::Reload { cause: None },
+        RELOAD_TIMEOUT,
+    )?;
     println!(
         "reloaded: {} names from {} list file(s)",
         value["index_names"], value["list_files"]

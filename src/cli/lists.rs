@@ -130,7 +130,9 @@ pub fn update(config_path: &Path) -> Result<()> {
     }
     match crate::admin::call(
         &config.admin.socket,
-        &crate::admin::AdminRequest::Reload,
+        &crate::admin::AdminRequest::Reload {
+            cause: Some("lists update".into()),
+        },
         std::time::Duration::from_secs(120),
     ) {
         Ok(value) => println!("server reloaded: {} names in force", value["index_names"]),

@@ -2,6 +2,7 @@
 //! one only parses arguments and maps failures to exit codes (0 success,
 //! 1 refused or failed, 2 bad usage).
 
+mod audit;
 mod config_check;
 mod control;
 mod explain;
@@ -84,6 +85,12 @@ enum Command {
         #[command(subcommand)]
         command: logs::LogsCommand,
     },
+    /// The audit trail of every change: list it, verify its hash chain,
+    /// export it.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +145,7 @@ pub fn main() -> ExitCode {
         Command::Status { config, json } => control::status(&config.path, json),
         Command::Reload { config } => control::reload(&config.path),
         Command::Logs { command } => logs::run(command),
+        Command::Audit { command } => audit::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

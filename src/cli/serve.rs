@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 use crate::admin;
 use crate::config::Config;
 use crate::dns::{Handler, Listeners};
-use crate::store::{Storage, spawn_writer};
+use crate::store::{AuditEntry, Storage, spawn_writer};
 
 /// How long a shutdown waits for queries in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -89,7 +89,7 @@ async fn serve(config: Config) -> Result<()> {
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(&handler).await,
+            _ = hangup.recv() => reload(&handler, &storage).await,
         }
     }
 
@@ -108,10 +108,34 @@ async fn serve(config: Config) -> Result<()> {
     Ok(())
 }
 
-async fn reload(handler: &Arc<Handler>) {
+async fn reload(handler: &Arc<Handler>, storage: &Storage) {
     info!("SIGHUP: re-reading {}", handler.config().path.display());
-    if let Err(e) = handler.reload_config_file().await {
-        error!("{e}\nkeeping the running configuration");
+    let (action, details) = match handler.reload_config_file().await {
+        Ok(()) => (
+            "config.reloaded",
+            serde_json::json!({ "cause": "SIGHUP", "index_names": handler.policy().index.len() }),
+        ),
+        Err(e) => {
+            error!("{e}\nkeeping the running configuration");
+            (
+                "config.reload-failed",
+                serde_json::json!({ "cause": "SIGHUP", "error": e.to_string() }),
+            )
+        }
+    };
+    record(storage, action, details).await;
+}
+
+/// Records a change the server made by itself in the audit trail.
+async fn record(storage: &Storage, action: &str, details: serde_json::Value) {
+    let entry = AuditEntry {
+        actor: "hedge".into(),
+        person: None,
+        action: action.into(),
+        details,
+    };
+    if let Err(error) = storage.audit(&entry).await {
+        warn!(%error, "could not record {action} in the audit trail");
     }
 }
 
@@ -155,10 +179,15 @@ async fn retention(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: Cance
             result = purge => result,
         };
         match result {
-            Ok(report) if report.deleted > 0 || report.held > 0 => info!(
-                "retention ({days} days): deleted {} query-log rows, kept {} under legal hold",
-                report.deleted, report.held
-            ),
+            Ok(report) if report.deleted > 0 || report.held > 0 => {
+                info!(
+                    "retention ({days} days): deleted {} query-log rows, kept {} under legal hold",
+                    report.deleted, report.held
+                );
+                if report.deleted > 0 {
+                    record(&storage, "log.purged", serde_json::json!(report)).await;
+                }
+            }
             Ok(_) => {}
             Err(error) => warn!("retention: {error}; trying again in an hour"),
         }

@@ -5,6 +5,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use super::audit::{AuditEntry, AuditLock, append};
 use super::record::net_keys;
 use super::{Database, StoreError, now_ms};
 
@@ -112,15 +113,19 @@ fn hold_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<LegalHold, sqlx::Error
 }
 
 impl Database {
-    /// Places a hold; `os_user` is who asked on the admin socket.
+    /// Places a hold; `os_user` is who asked on the admin socket. The hold
+    /// and its audit row commit together.
     pub async fn add_hold(
         &self,
+        lock: &AuditLock,
         request: &HoldRequest,
         os_user: &str,
     ) -> Result<LegalHold, StoreError> {
         request.check().map_err(StoreError::Invalid)?;
         let client = request.client.trunc();
         let (lo, hi) = net_keys(&client);
+        let _held = lock.hold().await;
+        let mut transaction = self.pool().begin().await?;
         let row = sqlx::query(
             "INSERT INTO legal_holds (client_net, client_lo, client_hi, from_ms, to_ms, reason, \
              placed_by, placed_user, placed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
@@ -134,9 +139,21 @@ impl Database {
         .bind(request.by.trim())
         .bind(os_user)
         .bind(now_ms())
-        .fetch_one(self.pool())
+        .fetch_one(&mut *transaction)
         .await?;
-        Ok(hold_from_row(&row)?)
+        let hold = hold_from_row(&row)?;
+        append(
+            &mut transaction,
+            &AuditEntry {
+                actor: os_user.to_string(),
+                person: Some(hold.placed_by.clone()),
+                action: "hold.placed".into(),
+                details: serde_json::to_value(&hold).unwrap_or_default(),
+            },
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(hold)
     }
 
     /// Every hold, newest first; only those in force unless `all`.
@@ -153,6 +170,7 @@ impl Database {
     /// Releases hold `id`; its rows then age out under retention.
     pub async fn release_hold(
         &self,
+        lock: &AuditLock,
         id: i64,
         by: &str,
         reason: &str,
@@ -160,6 +178,8 @@ impl Database {
     ) -> Result<LegalHold, StoreError> {
         check_person(by, "--by").map_err(StoreError::Invalid)?;
         check_reason(reason, "the reason").map_err(StoreError::Invalid)?;
+        let _held = lock.hold().await;
+        let mut transaction = self.pool().begin().await?;
         let row = sqlx::query(
             "UPDATE legal_holds SET released_ms = ?, released_by = ?, released_user = ?, \
              release_reason = ? WHERE id = ? AND released_ms IS NULL RETURNING *",
@@ -169,15 +189,29 @@ impl Database {
         .bind(os_user)
         .bind(reason.trim())
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *transaction)
         .await?;
         match row {
-            Some(row) => Ok(hold_from_row(&row)?),
+            Some(row) => {
+                let hold = hold_from_row(&row)?;
+                append(
+                    &mut transaction,
+                    &AuditEntry {
+                        actor: os_user.to_string(),
+                        person: Some(by.trim().to_string()),
+                        action: "hold.released".into(),
+                        details: serde_json::to_value(&hold).unwrap_or_default(),
+                    },
+                )
+                .await?;
+                transaction.commit().await?;
+                Ok(hold)
+            }
             None => {
                 let exists: Option<(Option<i64>,)> =
                     sqlx::query_as("SELECT released_ms FROM legal_holds WHERE id = ?")
                         .bind(id)
-                        .fetch_optional(self.pool())
+                        .fetch_optional(&mut *transaction)
                         .await?;
                 Err(StoreError::Invalid(match exists {
                     Some(_) => format!("legal hold {id} is already released"),

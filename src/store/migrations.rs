@@ -11,11 +11,18 @@ use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Mig
 
 /// (version, description, SQL), in order. Applied migrations never change:
 /// a new change is a new file.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "query log",
-    include_str!("../../migrations/0001_query_log.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "query log",
+        include_str!("../../migrations/0001_query_log.sql"),
+    ),
+    (
+        2,
+        "audit trail",
+        include_str!("../../migrations/0002_audit.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded;

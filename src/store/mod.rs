@@ -6,6 +6,7 @@
 //! and searches run beside it on the same database.
 
 mod access;
+mod audit;
 mod holds;
 mod migrations;
 mod record;
@@ -14,6 +15,7 @@ mod search;
 mod writer;
 
 pub use access::{AccessKind, AccessRecord};
+pub use audit::{AuditEntry, AuditLock, AuditRow, ChainCheck, GENESIS, row_hash};
 pub use holds::{HoldRequest, LegalHold, check_reason};
 pub use record::{Action, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key};
 pub use retention::{PurgeReport, purge, purge_preview};
@@ -140,6 +142,7 @@ pub struct Storage {
     path: PathBuf,
     database: OnceCell<Database>,
     last_error: Mutex<Option<String>>,
+    audit_lock: AuditLock,
 }
 
 impl Storage {
@@ -148,6 +151,7 @@ impl Storage {
             path,
             database: OnceCell::new(),
             last_error: Mutex::new(Some("not opened yet".into())),
+            audit_lock: AuditLock::default(),
         }
     }
 
@@ -177,6 +181,16 @@ impl Storage {
         *self.last_error.lock().expect("not poisoned") =
             result.as_ref().err().map(ToString::to_string);
         result
+    }
+
+    /// Appends `entry` to the audit trail.
+    pub async fn audit(&self, entry: &AuditEntry) -> Result<AuditRow, StoreError> {
+        self.get()?.audit(&self.audit_lock, entry).await
+    }
+
+    /// The lock every audit append in this server takes.
+    pub fn audit_lock(&self) -> &AuditLock {
+        &self.audit_lock
     }
 
     /// Notes a failure of the open database (a write that failed).

@@ -209,7 +209,9 @@ mod tests {
             rows.push(row(now - DAY_MS + i, "10.0.0.1", "new.example"));
         }
         db.insert_queries(&rows).await.unwrap();
+        let lock = crate::store::AuditLock::default();
         db.add_hold(
+            &lock,
             &HoldRequest {
                 client: "10.9.0.0/24".parse().unwrap(),
                 from_ms: now - 96 * DAY_MS,
@@ -239,6 +241,7 @@ mod tests {
         // Released, the held rows go at the next purge.
         let hold = db.holds(false).await.unwrap().remove(0);
         db.release_hold(
+            &lock,
             hold.id,
             "DSL",
             "investigation closed with no action",
