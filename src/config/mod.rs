@@ -47,7 +47,35 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     pub admin: AdminConfig,
     pub logging: LoggingConfig,
+    /// Who may approve exemptions (`[[approvers]]`).
+    pub approvers: Vec<Approver>,
+    pub exemptions: ExemptionLimits,
 }
+
+/// `[[approvers]]`: a senior person who may approve exemptions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Approver {
+    pub name: String,
+    /// What they are (head teacher, DSL, registered manager...).
+    pub role: String,
+    /// The longest exemption they may grant.
+    pub max_days: u32,
+    /// May they lift filtering entirely for a client or group (a bypass)?
+    pub may_bypass: bool,
+    /// May they file and approve in one step (`hedge exempt add`), still
+    /// naming a different person as the requester?
+    pub may_file_and_approve: bool,
+}
+
+/// `[exemptions]`: limits every exemption obeys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExemptionLimits {
+    /// The longest a bypass (all filtering lifted) may last.
+    pub max_bypass_hours: u32,
+}
+
+/// The longest exemption any approver may grant.
+pub const MAX_EXEMPTION_DAYS: u32 = 366;
 
 /// `[logging]`: the query log database and how long it keeps rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +255,13 @@ pub struct ZoneConfig {
 }
 
 impl Config {
+    /// The approver of that name (case does not matter), if on the roster.
+    pub fn approver(&self, name: &str) -> Option<&Approver> {
+        self.approvers
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name.trim()))
+    }
+
     /// Reads and checks the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -332,8 +367,21 @@ impl Checker<'_> {
             group: raw.admin.group,
         };
         let logging = self.logging(raw.logging);
+        let approvers = self.approvers(raw.approvers);
+        let hours = *raw.exemptions.max_bypass_hours.get_ref();
+        if !(1..=72).contains(&hours) {
+            self.problem(
+                "exemptions.max_bypass_hours",
+                &raw.exemptions.max_bypass_hours,
+                format!("{hours} is out of range: a bypass lasts from 1 to 72 hours"),
+            );
+        }
         Config {
             logging,
+            approvers,
+            exemptions: ExemptionLimits {
+                max_bypass_hours: hours,
+            },
             path: self.path.to_path_buf(),
             server,
             upstream,
@@ -343,6 +391,49 @@ impl Checker<'_> {
             clients,
             admin,
         }
+    }
+
+    fn approvers(&mut self, raw: Vec<schema::RawApprover>) -> Vec<Approver> {
+        let mut approvers: Vec<Approver> = Vec::new();
+        for approver in raw {
+            let name = approver.name.get_ref().trim().to_string();
+            if name.is_empty() {
+                self.problem("approvers.name", &approver.name, "an approver needs a name");
+                continue;
+            }
+            if approvers.iter().any(|a| a.name.eq_ignore_ascii_case(&name)) {
+                self.problem(
+                    "approvers.name",
+                    &approver.name,
+                    format!("approver {name:?} is listed twice"),
+                );
+                continue;
+            }
+            let role = approver.role.get_ref().trim().to_string();
+            if role.is_empty() {
+                self.problem(
+                    "approvers.role",
+                    &approver.role,
+                    "say what the approver is (head teacher, DSL, ...)",
+                );
+            }
+            let max_days = *approver.max_days.get_ref();
+            if !(1..=MAX_EXEMPTION_DAYS).contains(&max_days) {
+                self.problem(
+                    "approvers.max_days",
+                    &approver.max_days,
+                    format!("{max_days} is out of range: from 1 to {MAX_EXEMPTION_DAYS} days"),
+                );
+            }
+            approvers.push(Approver {
+                name,
+                role,
+                max_days,
+                may_bypass: approver.may_bypass,
+                may_file_and_approve: approver.may_file_and_approve,
+            });
+        }
+        approvers
     }
 
     fn logging(&mut self, raw: schema::RawLogging) -> LoggingConfig {

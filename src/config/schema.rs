@@ -30,6 +30,42 @@ pub(super) struct RawConfig {
     pub admin: RawAdmin,
     #[serde(default)]
     pub logging: RawLogging,
+    #[serde(default)]
+    pub approvers: Vec<RawApprover>,
+    #[serde(default)]
+    pub exemptions: RawExemptions,
+}
+
+/// `[[approvers]]`: a named senior person who may approve exemptions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApprover {
+    pub name: Spanned<String>,
+    pub role: Spanned<String>,
+    pub max_days: Spanned<u32>,
+    #[serde(default)]
+    pub may_bypass: bool,
+    #[serde(default)]
+    pub may_file_and_approve: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExemptions {
+    #[serde(default = "default_max_bypass_hours")]
+    pub max_bypass_hours: Spanned<u32>,
+}
+
+impl Default for RawExemptions {
+    fn default() -> Self {
+        RawExemptions {
+            max_bypass_hours: default_max_bypass_hours(),
+        }
+    }
+}
+
+fn default_max_bypass_hours() -> Spanned<u32> {
+    unspanned(8)
 }
 
 #[derive(Debug, Deserialize)]

@@ -192,3 +192,68 @@ fn safe_search_and_youtube_modes_are_read() {
         (5, "groups.youtube")
     );
 }
+
+#[test]
+fn logging_and_approvers_are_checked() {
+    let text = "\
+[upstream]
+servers = [\"192.0.2.53\"]
+
+[logging]
+retention_days = 0
+queue = 0
+
+[[approvers]]
+name = \"J. Head\"
+role = \"head teacher\"
+max_days = 30
+may_bypass = true
+
+[[approvers]]
+name = \"j. head\"
+role = \"deputy\"
+max_days = 7
+
+[[approvers]]
+name = \"DSL\"
+role = \"\"
+max_days = 400
+
+[[groups]]
+name = \"adults\"
+log = \"sometimes\"
+";
+    let found = problems(text);
+    let rendered: Vec<String> = found.iter().map(|p| p.to_string()).collect();
+    let keys: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+    // The unknown log level is a parse error and stops the rest.
+    assert_eq!(keys, [(26, "groups.log")], "{rendered:#?}");
+
+    let text = text.replace("log = \"sometimes\"", "log = \"blocked\"");
+    let found = problems(&text);
+    let rendered: Vec<String> = found.iter().map(|p| p.to_string()).collect();
+    let keys: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            (5, "logging.retention_days"),
+            (6, "logging.queue"),
+            (15, "approvers.name"),
+            (21, "approvers.role"),
+            (22, "approvers.max_days"),
+        ],
+        "{rendered:#?}"
+    );
+    assert!(found[2].message.contains("listed twice"));
+
+    let good = check(
+        "[upstream]\nservers = [\"192.0.2.53\"]\n[[approvers]]\nname = \"J. Head\"\nrole = \"head teacher\"\nmax_days = 30\n[[groups]]\nname = \"staff\"\nlog = \"blocked\"\n",
+    )
+    .unwrap();
+    assert_eq!(good.logging.retention_days, 90);
+    assert_eq!(good.approver("j. head").unwrap().max_days, 30);
+    assert!(!good.approvers[0].may_bypass);
+    assert_eq!(good.exemptions.max_bypass_hours, 8);
+    assert_eq!(good.groups[0].log, LogLevel::Blocked);
+    assert_eq!(good.logging.database, Path::new("/var/lib/hedge/hedge.db"));
+}
