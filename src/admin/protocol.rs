@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dns::StatsSnapshot;
-use crate::store::{AccessKind, HoldRequest, LogFilter, LogStatus};
+use crate::store::{
+    AccessKind, ExemptionSelection, HoldRequest, LogFilter, LogStatus, NewExemption,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
@@ -20,21 +22,69 @@ pub enum AdminRequest {
     /// Search the query log. The rows come back over several lines, each
     /// with `more: true` and an array of rows, then one line with the count.
     /// Recorded, with the peer's OS user, before any row is sent.
-    LogSearch { filter: LogFilter, kind: AccessKind },
+    LogSearch {
+        filter: LogFilter,
+        kind: AccessKind,
+    },
     /// Delete the rows past retention now (or, `dry_run`, count them).
-    LogPurge { dry_run: bool },
+    LogPurge {
+        dry_run: bool,
+    },
     /// Place a legal hold.
-    HoldAdd { hold: HoldRequest },
+    HoldAdd {
+        hold: HoldRequest,
+    },
     /// Holds in force (every hold, released ones too, with `all`).
-    HoldList { all: bool },
+    HoldList {
+        all: bool,
+    },
     /// Release a hold.
-    HoldRelease { id: i64, by: String, reason: String },
+    HoldRelease {
+        id: i64,
+        by: String,
+        reason: String,
+    },
     /// Who searched or exported the query log since a time.
-    LogAccess { since_ms: i64, limit: u64 },
+    LogAccess {
+        since_ms: i64,
+        limit: u64,
+    },
     /// Audit rows from a time on, oldest first.
-    AuditList { since_ms: i64, limit: u64 },
+    AuditList {
+        since_ms: i64,
+        limit: u64,
+    },
     /// Recompute the audit chain.
     AuditVerify,
+    /// File an exemption request (pending until approved).
+    ExemptRequest {
+        request: NewExemption,
+    },
+    /// File and approve in one step (`by` must differ from the requester).
+    ExemptAdd {
+        request: NewExemption,
+        by: String,
+    },
+    ExemptApprove {
+        id: i64,
+        by: String,
+    },
+    ExemptReject {
+        id: i64,
+        by: String,
+        reason: String,
+    },
+    ExemptRevoke {
+        id: i64,
+        by: String,
+        reason: String,
+    },
+    ExemptList {
+        selection: ExemptionSelection,
+    },
+    ExemptShow {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,4 +137,7 @@ pub struct StatusReport {
     pub lists_loaded_at: String,
     pub groups: Vec<String>,
     pub log: LogStatus,
+    /// Exemptions in force now, and requests waiting for an approver.
+    pub exemptions_active: usize,
+    pub exemptions_pending: usize,
 }

@@ -17,7 +17,11 @@ use super::peer::{Peer, group_entry, is_allowed};
 use super::protocol::{AdminRequest, AdminResponse, StatusReport};
 use crate::config::AdminConfig;
 use crate::dns::Handler;
-use crate::store::{AccessKind, AuditEntry, LogFilter, Storage, StoreError, now_ms};
+use crate::policy::{ExemptionSet, check_approval, check_request};
+use crate::store::{
+    AccessKind, AuditEntry, Database, Exemption, ExemptionSelection, LogFilter, NewExemption,
+    Storage, StoreError, check_reason, now_ms,
+};
 
 /// How long a connection may sit without sending a request.
 const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -314,6 +318,39 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
             Ok(database) => database.verify_audit().await,
             Err(error) => Err(error),
         }),
+        AdminRequest::ExemptRequest { .. }
+        | AdminRequest::ExemptAdd { .. }
+        | AdminRequest::ExemptApprove { .. }
+        | AdminRequest::ExemptReject { .. }
+        | AdminRequest::ExemptRevoke { .. } => {
+            let result = match storage.get() {
+                Ok(database) => exemption_change(request, peer, context, database).await,
+                Err(error) => Err(error),
+            };
+            if let Ok(exemption) = &result {
+                info!(
+                    user = %peer.user,
+                    "exemption {} ({} for {}): {}",
+                    exemption.id,
+                    exemption.what(),
+                    exemption.scope,
+                    exemption.state(now_ms())
+                );
+            }
+            to_response(result)
+        }
+        AdminRequest::ExemptList { selection } => to_response(match storage.get() {
+            Ok(database) => database.exemptions(selection, now_ms()).await,
+            Err(error) => Err(error),
+        }),
+        AdminRequest::ExemptShow { id } => to_response(match storage.get() {
+            Ok(database) => match database.exemption(id).await {
+                Ok(Some(exemption)) => Ok(exemption),
+                Ok(None) => Err(StoreError::Invalid(format!("there is no exemption {id}"))),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        }),
         AdminRequest::Status => {
             let handler = &context.handler;
             let policy = handler.policy();
@@ -330,6 +367,8 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
                 lists_loaded_at: crate::cli::format_time(policy.built_at),
                 groups: policy.groups.iter().map(|g| g.name.to_string()).collect(),
                 log: handler.log.status(storage, config.logging.retention_days),
+                exemptions_active: count(storage, ExemptionSelection::Active, true).await,
+                exemptions_pending: count(storage, ExemptionSelection::Pending, false).await,
             };
             match serde_json::to_value(report) {
                 Ok(value) => AdminResponse::success(value),
@@ -378,4 +417,110 @@ async fn audit(
     if let Err(error) = context.storage.audit(&entry).await {
         warn!(%error, "could not record {action} by {} in the audit trail", peer.user);
     }
+}
+
+/// How many exemptions of a selection there are (in force now only, with
+/// `in_force`); 0 when the database is not open.
+async fn count(storage: &Storage, selection: ExemptionSelection, in_force: bool) -> usize {
+    let Ok(database) = storage.get() else {
+        return 0;
+    };
+    let now = now_ms();
+    database
+        .exemptions(selection, now)
+        .await
+        .map(|list| list.iter().filter(|e| !in_force || e.in_force(now)).count())
+        .unwrap_or(0)
+}
+
+/// The request an exemption on record was filed as, for checking again.
+fn as_request(exemption: &Exemption) -> NewExemption {
+    NewExemption {
+        kind: exemption.kind,
+        name: exemption.name.clone(),
+        scope: exemption.scope.clone(),
+        reason: exemption.reason.clone(),
+        requested_by: exemption.requested_by.clone(),
+        from_ms: exemption.from_ms,
+        until_ms: exemption.until_ms,
+    }
+}
+
+/// Files, approves, rejects or revokes an exemption after checking the
+/// rules against the configuration and lists in force, then puts the
+/// exemptions in force into the DNS path.
+async fn exemption_change(
+    request: AdminRequest,
+    peer: &Peer,
+    context: &AdminContext,
+    database: &Database,
+) -> Result<Exemption, StoreError> {
+    let config = context.handler.config();
+    let policy = context.handler.policy();
+    let lock = context.storage.audit_lock();
+    let invalid = StoreError::Invalid;
+    let now = now_ms();
+    let on_record = |id: i64| async move {
+        database
+            .exemption(id)
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("there is no exemption {id}")))
+    };
+    let exemption = match request {
+        AdminRequest::ExemptRequest { request } => {
+            check_request(&config, &policy, &request, now).map_err(invalid)?;
+            database
+                .file_exemption(lock, &request, &peer.user, None)
+                .await?
+        }
+        AdminRequest::ExemptAdd { request, by } => {
+            check_request(&config, &policy, &request, now).map_err(invalid)?;
+            let approver = check_approval(&config, &request, &by, true).map_err(invalid)?;
+            database
+                .file_exemption(lock, &request, &peer.user, Some(&approver.name))
+                .await?
+        }
+        AdminRequest::ExemptApprove { id, by } => {
+            let filed = as_request(&on_record(id).await?);
+            // The lists may have changed since it was filed.
+            check_request(&config, &policy, &filed, now).map_err(invalid)?;
+            let approver = check_approval(&config, &filed, &by, false).map_err(invalid)?;
+            database
+                .decide_exemption(lock, id, true, &approver.name, None, &peer.user)
+                .await?
+        }
+        AdminRequest::ExemptReject { id, by, reason } => {
+            check_reason(&reason, "the reason").map_err(invalid)?;
+            let filed = as_request(&on_record(id).await?);
+            let approver = check_approval(&config, &filed, &by, false).map_err(invalid)?;
+            database
+                .decide_exemption(lock, id, false, &approver.name, Some(&reason), &peer.user)
+                .await?
+        }
+        AdminRequest::ExemptRevoke { id, by, reason } => {
+            check_reason(&reason, "the reason").map_err(invalid)?;
+            if by.trim().is_empty() {
+                return Err(invalid("--by is empty: name the person revoking".into()));
+            }
+            database
+                .revoke_exemption(lock, id, &by, &reason, &peer.user)
+                .await?
+        }
+        _ => return Err(invalid("not an exemption change".into())),
+    };
+    refresh_exemptions(&context.handler, database).await?;
+    Ok(exemption)
+}
+
+/// Reads the approved exemptions that have not ended and puts them in
+/// force for the next query.
+pub async fn refresh_exemptions(
+    handler: &Handler,
+    database: &Database,
+) -> Result<usize, StoreError> {
+    let now = now_ms();
+    let approved = database.exemptions(ExemptionSelection::Active, now).await?;
+    let count = approved.len();
+    handler.set_exemptions(ExemptionSet::new(&approved, now));
+    Ok(count)
 }

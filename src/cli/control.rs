@@ -48,6 +48,10 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
     );
     println!("groups:      {}", report.groups.join(", "));
     println!(
+        "exemptions:  {} in force, {} waiting for an approver",
+        report.exemptions_active, report.exemptions_pending
+    );
+    println!(
         "queries:     {} answered, {} blocked, {} from cache, {} local",
         s.queries, s.blocked, s.cache_hits, s.local_answers
     );

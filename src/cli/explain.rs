@@ -155,6 +155,9 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
                 "decision: SAFE SEARCH ({engine}): answered with a CNAME to {target} (lists/safesearch.toml)"
             )
         }
+        Decision::Allow(AllowReason::Exemption { id }) => {
+            println!("decision: ALLOWED by exemption {id} (hedge exempt show {id})")
+        }
         Decision::Allow(AllowReason::GroupAllow { depth }) => {
             let entry = entry_at(depth);
             println!(

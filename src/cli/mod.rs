@@ -5,6 +5,7 @@
 mod audit;
 mod config_check;
 mod control;
+mod exempt;
 mod explain;
 mod lists;
 mod logs;
@@ -85,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: logs::LogsCommand,
     },
+    /// Exemptions: request, approve, reject, revoke, list.
+    Exempt {
+        #[command(subcommand)]
+        command: exempt::ExemptCommand,
+    },
     /// The audit trail of every change: list it, verify its hash chain,
     /// export it.
     Audit {
@@ -146,6 +152,7 @@ pub fn main() -> ExitCode {
         Command::Reload { config } => control::reload(&config.path),
         Command::Logs { command } => logs::run(command),
         Command::Audit { command } => audit::run(command),
+        Command::Exempt { command } => exempt::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -81,6 +81,11 @@ async fn serve(config: Config) -> Result<()> {
         storage.clone(),
         shutdown.clone(),
     ));
+    tracker.spawn(exemptions(
+        handler.clone(),
+        storage.clone(),
+        shutdown.clone(),
+    ));
 
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -190,6 +195,63 @@ async fn retention(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: Cance
             }
             Ok(_) => {}
             Err(error) => warn!("retention: {error}; trying again in an hour"),
+        }
+    }
+}
+
+/// How often the ends of exemptions are looked for and recorded.
+const EXPIRY_CHECK: Duration = Duration::from_secs(2);
+
+/// Puts the approved exemptions in force once the database opens, then
+/// records each one's end in the audit trail as it passes. (An ended
+/// exemption stops lifting blocks at its expiry whether or not this has
+/// run: the DNS path checks the time itself.)
+async fn exemptions(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: CancellationToken) {
+    let mut loaded = false;
+    loop {
+        let wait = if loaded {
+            EXPIRY_CHECK
+        } else {
+            Duration::from_millis(200)
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let Ok(database) = storage.get() else {
+            continue;
+        };
+        if !loaded {
+            match admin::server::refresh_exemptions(&handler, database).await {
+                Ok(count) => {
+                    info!("{count} approved exemption(s) not yet ended");
+                    loaded = true;
+                }
+                Err(error) => {
+                    warn!("cannot read the exemptions: {error}");
+                    continue;
+                }
+            }
+        }
+        match database
+            .record_expiries(storage.audit_lock(), crate::store::now_ms())
+            .await
+        {
+            Ok(ended) if !ended.is_empty() => {
+                for exemption in &ended {
+                    info!(
+                        "exemption {} ({} for {}) expired",
+                        exemption.id,
+                        exemption.what(),
+                        exemption.scope
+                    );
+                }
+                if let Err(error) = admin::server::refresh_exemptions(&handler, database).await {
+                    warn!("cannot read the exemptions: {error}");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => warn!("cannot record ended exemptions: {error}"),
         }
     }
 }

@@ -17,7 +17,9 @@ use tracing::{debug, info};
 
 use crate::config::Config;
 use crate::filter::sources::LoadError;
-use crate::policy::{AllowReason, Block, BlockRule, Client, Decision, Snapshot, decide};
+use crate::policy::{
+    AllowReason, Block, BlockRule, Client, Decision, ExemptionSet, Snapshot, decide,
+};
 use crate::store::{Action, QueryLog, QueryRecord, keeps};
 
 use super::admission::{AllowList, RateLimiter};
@@ -131,6 +133,10 @@ pub struct Handler {
     pub stats: Stats,
     /// Where answered queries are recorded (never waited on).
     pub log: QueryLog,
+    /// Approved exemptions not yet ended. Kept apart from the serving
+    /// state: an approval swaps this small set in at once, without
+    /// rebuilding the lists.
+    exemptions: ArcSwap<ExemptionSet>,
 }
 
 impl Handler {
@@ -142,7 +148,43 @@ impl Handler {
             limiter: RateLimiter::default(),
             stats: Stats::default(),
             log,
+            exemptions: ArcSwap::from_pointee(ExemptionSet::default()),
         })
+    }
+
+    /// Puts a new set of exemptions in force for the next query.
+    pub fn set_exemptions(&self, exemptions: ExemptionSet) {
+        self.exemptions.store(Arc::new(exemptions));
+    }
+
+    /// Decides `name` for `client`, then lets an exemption in force lift a
+    /// block (never a mandatory one).
+    fn decide(
+        &self,
+        policy: &Snapshot,
+        client: Client<'_>,
+        ip: std::net::IpAddr,
+        name: &LowerName,
+        now: jiff::Timestamp,
+    ) -> Decision {
+        let decision = decide(policy, client.group, name, now);
+        if let Decision::Block(block) = &decision {
+            let exemptions = self.exemptions.load();
+            if !exemptions.is_empty() {
+                let text = name.to_string();
+                let group = &policy.groups[client.group].name;
+                if let Some(id) = exemptions.lifts(
+                    block,
+                    group,
+                    ip,
+                    text.trim_end_matches('.'),
+                    now.as_millisecond(),
+                ) {
+                    return Decision::Allow(AllowReason::Exemption { id });
+                }
+            }
+        }
+        decision
     }
 
     /// Builds new serving state from `config` (lists, zones, upstream) on a
@@ -377,7 +419,7 @@ impl Handler {
             return Response::plain(message).logged(Action::Local, Some("special-use name".into()));
         }
         let policy = &serving.policy;
-        let response = match decide(policy, client.group, &name, now) {
+        let response = match self.decide(policy, client, ip, &name, now) {
             Decision::Block(block) => {
                 return self.blocked(policy, client.group, request, query, query.name(), &block);
             }
@@ -402,7 +444,11 @@ impl Handler {
             }
             Decision::Allow(reason) => {
                 let mut response = self.resolve_upstream(serving, request, query, name).await;
-                if let (AllowReason::GroupAllow { depth }, Some(outcome)) =
+                if let (AllowReason::Exemption { id }, Some(outcome)) =
+                    (reason, &mut response.outcome)
+                {
+                    outcome.rule = Some(format!("exemption {id}"));
+                } else if let (AllowReason::GroupAllow { depth }, Some(outcome)) =
                     (reason, &mut response.outcome)
                 {
                     let entry = query.name().trim_to(usize::from(depth));
@@ -419,7 +465,7 @@ impl Handler {
         for record in &response.message.answers {
             if let RData::CNAME(target) = &record.data {
                 let target = LowerName::from(&target.0);
-                if let Decision::Block(block) = decide(policy, client.group, &target, now) {
+                if let Decision::Block(block) = self.decide(policy, client, ip, &target, now) {
                     return self.blocked(
                         policy,
                         client.group,

@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod decide;
+pub mod exemptions;
 pub mod groups;
 pub mod safesearch;
 pub mod schedule;
@@ -11,5 +12,6 @@ pub mod snapshot;
 
 pub use clients::{Client, ClientTable};
 pub use decide::{AllowReason, Block, BlockAnswer, BlockRule, Decision, decide, decide_str};
+pub use exemptions::{ExemptionSet, check_approval, check_request};
 pub use groups::Group;
 pub use snapshot::Snapshot;

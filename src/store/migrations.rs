@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit trail",
         include_str!("../../migrations/0002_audit.sql"),
     ),
+    (
+        3,
+        "exemptions",
+        include_str!("../../migrations/0003_exemptions.sql"),
+    ),
 ];
 
 #[derive(Debug)]

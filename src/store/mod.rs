@@ -7,6 +7,7 @@
 
 mod access;
 mod audit;
+mod exemptions;
 mod holds;
 mod migrations;
 mod record;
@@ -16,6 +17,9 @@ mod writer;
 
 pub use access::{AccessKind, AccessRecord};
 pub use audit::{AuditEntry, AuditLock, AuditRow, ChainCheck, GENESIS, row_hash};
+pub use exemptions::{
+    Exemption, ExemptionKind, ExemptionScope, ExemptionSelection, ExemptionStatus, NewExemption,
+};
 pub use holds::{HoldRequest, LegalHold, check_reason};
 pub use record::{Action, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key};
 pub use retention::{PurgeReport, purge, purge_preview};

@@ -25,6 +25,8 @@ pub enum AllowReason {
     NotBlocked,
     /// The group's own allow entry, `depth` labels long.
     GroupAllow { depth: u8 },
+    /// An approved exemption in force lifted a block.
+    Exemption { id: i64 },
 }
 
 /// Why a name is blocked.

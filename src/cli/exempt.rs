@@ -1,0 +1,401 @@
+//! `hedge exempt`: asking for, approving, rejecting and revoking
+//! exemptions, and listing them for review. Every change goes through the
+//! running server, which checks the rules and records it in the audit
+//! trail with the OS user who ran the command.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::ConfigArg;
+use super::output::{JsonArray, Table, csv_record};
+use super::time::{format_local, format_rfc3339, parse_age, parse_time};
+use crate::admin::{AdminRequest, call};
+use crate::config::Config;
+use crate::store::{Exemption, ExemptionKind, ExemptionScope, ExemptionSelection, NewExemption};
+
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Subcommand)]
+pub enum ExemptCommand {
+    /// File a request for an exemption; it waits for an approver.
+    Request(RequestArgs),
+    /// File and approve in one step (the approver's roster entry must
+    /// allow it; the requester is still a different person).
+    Add {
+        #[command(flatten)]
+        request: RequestArgs,
+        /// The approver, from the [[approvers]] roster.
+        #[arg(long, value_name = "APPROVER")]
+        by: String,
+    },
+    /// Approve a pending request: in force within a second.
+    Approve {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: i64,
+        #[arg(long, value_name = "APPROVER")]
+        by: String,
+    },
+    /// Reject a pending request, saying why.
+    Reject {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: i64,
+        #[arg(long, value_name = "APPROVER")]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// End an exemption now (or withdraw a pending request).
+    Revoke {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: i64,
+        #[arg(long, value_name = "PERSON")]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Exemptions, newest first (every one unless a filter is given). The
+    /// CSV is the report for the local cluster.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Approved and not yet ended.
+        #[arg(long, group = "which")]
+        active: bool,
+        /// Waiting for an approver.
+        #[arg(long, group = "which")]
+        pending: bool,
+        /// Approved and ended.
+        #[arg(long, group = "which")]
+        expired: bool,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Everything about one exemption.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The name to allow; it covers every name below it.
+    #[arg(required_unless_present = "bypass", conflicts_with = "bypass")]
+    name: Option<String>,
+    /// Lift filtering entirely (every non-mandatory category) instead.
+    #[arg(long)]
+    bypass: bool,
+    /// For every client of this group...
+    #[arg(long, required_unless_present = "client", conflicts_with = "client")]
+    group: Option<String>,
+    /// ...or for this one client address.
+    #[arg(long, value_name = "IP")]
+    client: Option<IpAddr>,
+    /// Why, in a few words (it is kept, and reported).
+    #[arg(long)]
+    reason: String,
+    /// The person asking.
+    #[arg(long, value_name = "PERSON")]
+    requested_by: String,
+    /// From this time (default now): 2026-03-02, "2026-03-02 09:00",
+    /// RFC 3339, or +2h / +3d from now.
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// Until this time (same forms).
+    #[arg(long, value_name = "TIME")]
+    until: String,
+}
+
+/// A time given for the future: `+2h` (from now) or any form `parse_time`
+/// reads.
+fn future_time(text: &str, option: &str) -> Result<i64> {
+    let text = text.trim();
+    let stamp = match text.strip_prefix('+') {
+        Some(age) => {
+            let age = parse_age(age).map_err(|e| anyhow::anyhow!("{option}: {e}"))?;
+            jiff::Timestamp::now()
+                .checked_add(age)
+                .map_err(|e| anyhow::anyhow!("{option}: {e}"))?
+        }
+        None => parse_time(text).map_err(|e| anyhow::anyhow!("{option}: {e}"))?,
+    };
+    Ok(stamp.as_millisecond())
+}
+
+fn new_exemption(args: &RequestArgs) -> Result<NewExemption> {
+    let name = match &args.name {
+        Some(name) => Some(crate::filter::normalize(name).map_err(|problem| {
+            anyhow::anyhow!("{name:?} is not a name hedge can exempt: {problem}")
+        })?),
+        None => None,
+    };
+    let scope = match (&args.group, args.client) {
+        (Some(group), None) => ExemptionScope::Group(group.clone()),
+        (None, Some(ip)) => ExemptionScope::Client(ip.to_canonical()),
+        _ => bail!("give either --group or --client"),
+    };
+    let from_ms = match &args.from {
+        Some(from) => future_time(from, "--from")?,
+        None => jiff::Timestamp::now().as_millisecond(),
+    };
+    Ok(NewExemption {
+        kind: if args.bypass {
+            ExemptionKind::Bypass
+        } else {
+            ExemptionKind::Site
+        },
+        name,
+        scope,
+        reason: args.reason.clone(),
+        requested_by: args.requested_by.clone(),
+        from_ms,
+        until_ms: future_time(&args.until, "--until")?,
+    })
+}
+
+fn send(config: &ConfigArg, request: AdminRequest) -> Result<serde_json::Value> {
+    let config = Config::load(&config.path)?;
+    Ok(call(&config.admin.socket, &request, ANSWER_TIMEOUT)?)
+}
+
+pub fn run(command: ExemptCommand) -> Result<()> {
+    match command {
+        ExemptCommand::Request(args) => {
+            let request = new_exemption(&args)?;
+            let value = send(&args.config, AdminRequest::ExemptRequest { request })?;
+            let e: Exemption = serde_json::from_value(value)?;
+            println!(
+                "exemption {} filed: {} for {}, {} to {}",
+                e.id,
+                e.what(),
+                e.scope,
+                format_local(e.from_ms),
+                format_local(e.until_ms)
+            );
+            println!(
+                "it waits for an approver: hedge exempt approve {} --by APPROVER",
+                e.id
+            );
+        }
+        ExemptCommand::Add { request, by } => {
+            let new = new_exemption(&request)?;
+            let value = send(
+                &request.config,
+                AdminRequest::ExemptAdd { request: new, by },
+            )?;
+            let e: Exemption = serde_json::from_value(value)?;
+            print_decided(&e);
+        }
+        ExemptCommand::Approve { config, id, by } => {
+            let value = send(&config, AdminRequest::ExemptApprove { id, by })?;
+            let e: Exemption = serde_json::from_value(value)?;
+            print_decided(&e);
+        }
+        ExemptCommand::Reject {
+            config,
+            id,
+            by,
+            reason,
+        } => {
+            let value = send(&config, AdminRequest::ExemptReject { id, by, reason })?;
+            let e: Exemption = serde_json::from_value(value)?;
+            println!(
+                "exemption {} rejected by {}",
+                e.id,
+                e.decided_by.unwrap_or_default()
+            );
+        }
+        ExemptCommand::Revoke {
+            config,
+            id,
+            by,
+            reason,
+        } => {
+            let value = send(&config, AdminRequest::ExemptRevoke { id, by, reason })?;
+            let e: Exemption = serde_json::from_value(value)?;
+            println!(
+                "exemption {} revoked: {} for {} is filtered again",
+                e.id,
+                e.what(),
+                e.scope
+            );
+        }
+        ExemptCommand::List {
+            config,
+            active,
+            pending,
+            expired,
+            json,
+            csv,
+        } => {
+            let selection = if active {
+                ExemptionSelection::Active
+            } else if pending {
+                ExemptionSelection::Pending
+            } else if expired {
+                ExemptionSelection::Expired
+            } else {
+                ExemptionSelection::All
+            };
+            let value = send(&config, AdminRequest::ExemptList { selection })?;
+            let list: Vec<Exemption> = serde_json::from_value(value)?;
+            print_list(&list, json, csv)?;
+        }
+        ExemptCommand::Show { config, id } => {
+            let value = send(&config, AdminRequest::ExemptShow { id })?;
+            let e: Exemption = serde_json::from_value(value)?;
+            print_one(&e);
+        }
+    }
+    Ok(())
+}
+
+fn print_decided(e: &Exemption) {
+    println!(
+        "exemption {} approved by {}: {} for {}, in force from {} until {}",
+        e.id,
+        e.decided_by.as_deref().unwrap_or("?"),
+        e.what(),
+        e.scope,
+        format_local(e.from_ms),
+        format_local(e.until_ms)
+    );
+}
+
+fn scope_text(scope: &ExemptionScope) -> String {
+    match scope {
+        ExemptionScope::Group(group) => format!("group:{group}"),
+        ExemptionScope::Client(ip) => format!("client:{ip}"),
+    }
+}
+
+fn print_list(list: &[Exemption], json: bool, csv: bool) -> Result<()> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        let mut array = JsonArray::start(&mut out)?;
+        for e in list {
+            let mut value = serde_json::to_value(e)?;
+            value["state"] = json!(e.state(now));
+            value["from"] = json!(format_rfc3339(e.from_ms));
+            value["until"] = json!(format_rfc3339(e.until_ms));
+            array.push(&value)?;
+        }
+        array.finish()?;
+    } else if csv {
+        writeln!(
+            out,
+            "{}",
+            csv_record(&[
+                "id",
+                "state",
+                "kind",
+                "name",
+                "scope",
+                "from",
+                "until",
+                "reason",
+                "requested_by",
+                "requested",
+                "approver",
+                "decided",
+                "decision_reason",
+            ])
+        )?;
+        for e in list {
+            writeln!(
+                out,
+                "{}",
+                csv_record(&[
+                    &e.id.to_string(),
+                    e.state(now),
+                    if e.kind == ExemptionKind::Bypass {
+                        "bypass"
+                    } else {
+                        "site"
+                    },
+                    e.name.as_deref().unwrap_or(""),
+                    &scope_text(&e.scope),
+                    &format_rfc3339(e.from_ms),
+                    &format_rfc3339(e.until_ms),
+                    &e.reason,
+                    &e.requested_by,
+                    &format_rfc3339(e.requested_ms),
+                    e.decided_by.as_deref().unwrap_or(""),
+                    &e.decided_ms.map(format_rfc3339).unwrap_or_default(),
+                    e.decision_reason.as_deref().unwrap_or(""),
+                ])
+            )?;
+        }
+    } else if list.is_empty() {
+        eprintln!("no exemptions");
+    } else {
+        let mut table = Table::new(&[
+            "ID", "STATE", "WHAT", "FOR", "FROM", "UNTIL", "ASKED BY", "APPROVER", "REASON",
+        ]);
+        for e in list {
+            table.push(vec![
+                e.id.to_string(),
+                e.state(now).to_string(),
+                e.name.clone().unwrap_or_else(|| "BYPASS".into()),
+                scope_text(&e.scope),
+                format_local(e.from_ms),
+                format_local(e.until_ms),
+                e.requested_by.clone(),
+                e.decided_by.clone().unwrap_or_default(),
+                e.reason.clone(),
+            ]);
+        }
+        table.print(&mut out)?;
+    }
+    Ok(())
+}
+
+fn print_one(e: &Exemption) {
+    let now = jiff::Timestamp::now().as_millisecond();
+    println!("exemption {}: {}", e.id, e.state(now));
+    println!("  allows:       {}", e.what());
+    println!("  for:          {}", e.scope);
+    println!("  from:         {}", format_local(e.from_ms));
+    println!("  until:        {}", format_local(e.until_ms));
+    println!("  reason:       {}", e.reason);
+    println!(
+        "  asked by:     {} (as {}, {})",
+        e.requested_by,
+        e.requested_user,
+        format_local(e.requested_ms)
+    );
+    if let (Some(by), Some(at)) = (&e.decided_by, e.decided_ms) {
+        let verb = match e.status {
+            crate::store::ExemptionStatus::Approved => "approved",
+            crate::store::ExemptionStatus::Rejected => "rejected",
+            crate::store::ExemptionStatus::Revoked => "revoked",
+            crate::store::ExemptionStatus::Pending => "decided",
+        };
+        println!(
+            "  {verb} by:  {by} (as {}, {})",
+            e.decided_user.as_deref().unwrap_or("?"),
+            format_local(at)
+        );
+    }
+    if let Some(reason) = &e.decision_reason {
+        println!("  because:      {reason}");
+    }
+    if let Some(at) = e.expiry_recorded_ms {
+        println!("  end recorded: {}", format_local(at));
+    }
+}

@@ -1,0 +1,442 @@
+//! Exemptions as stored: filed, approved or rejected, revoked, and the end
+//! of each recorded when it passes. Every change commits together with its
+//! audit row. The rules about who may do what are checked by `policy`
+//! before these are called; the store guards only what it must do
+//! atomically (a decision applies to a pending request, once).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::audit::{AuditEntry, AuditLock, append};
+use super::{Database, StoreError, now_ms};
+
+/// What an exemption allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExemptionKind {
+    /// One name and everything below it.
+    Site,
+    /// Every non-mandatory category: filtering lifted.
+    Bypass,
+}
+
+impl ExemptionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ExemptionKind::Site => "site",
+            ExemptionKind::Bypass => "bypass",
+        }
+    }
+}
+
+/// Whom an exemption applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExemptionScope {
+    Group(String),
+    Client(IpAddr),
+}
+
+impl std::fmt::Display for ExemptionScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExemptionScope::Group(group) => write!(f, "group {group}"),
+            ExemptionScope::Client(ip) => write!(f, "client {ip}"),
+        }
+    }
+}
+
+/// A request as filed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExemption {
+    pub kind: ExemptionKind,
+    /// Normalised; `None` for a bypass.
+    pub name: Option<String>,
+    pub scope: ExemptionScope,
+    pub reason: String,
+    pub requested_by: String,
+    pub from_ms: i64,
+    pub until_ms: i64,
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExemptionStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Revoked,
+}
+
+impl ExemptionStatus {
+    fn parse(text: &str) -> Option<ExemptionStatus> {
+        Some(match text {
+            "pending" => ExemptionStatus::Pending,
+            "approved" => ExemptionStatus::Approved,
+            "rejected" => ExemptionStatus::Rejected,
+            "revoked" => ExemptionStatus::Revoked,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exemption {
+    pub id: i64,
+    pub kind: ExemptionKind,
+    pub name: Option<String>,
+    pub scope: ExemptionScope,
+    pub reason: String,
+    pub requested_by: String,
+    pub requested_user: String,
+    pub requested_ms: i64,
+    pub from_ms: i64,
+    pub until_ms: i64,
+    pub status: ExemptionStatus,
+    pub decided_by: Option<String>,
+    pub decided_user: Option<String>,
+    pub decided_ms: Option<i64>,
+    pub decision_reason: Option<String>,
+    pub expiry_recorded_ms: Option<i64>,
+}
+
+impl Exemption {
+    /// In words, at `now_ms`: pending, scheduled, active, expired,
+    /// rejected or revoked.
+    pub fn state(&self, now_ms: i64) -> &'static str {
+        match self.status {
+            ExemptionStatus::Pending if self.until_ms <= now_ms => "lapsed",
+            ExemptionStatus::Pending => "pending",
+            ExemptionStatus::Rejected => "rejected",
+            ExemptionStatus::Revoked => "revoked",
+            ExemptionStatus::Approved if self.until_ms <= now_ms => "expired",
+            ExemptionStatus::Approved if self.from_ms > now_ms => "scheduled",
+            ExemptionStatus::Approved => "active",
+        }
+    }
+
+    /// In force at `now_ms`.
+    pub fn in_force(&self, now_ms: i64) -> bool {
+        self.status == ExemptionStatus::Approved && self.from_ms <= now_ms && now_ms < self.until_ms
+    }
+
+    /// What is exempted, in words: the name, or "all filtering".
+    pub fn what(&self) -> String {
+        match (&self.kind, &self.name) {
+            (ExemptionKind::Site, Some(name)) => name.clone(),
+            _ => "all non-mandatory filtering (bypass)".into(),
+        }
+    }
+}
+
+fn exemption_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Exemption, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let corrupt = |what: &str| StoreError::Invalid(format!("exemption {id}: {what}"));
+    let kind = match row.try_get::<String, _>("kind")?.as_str() {
+        "site" => ExemptionKind::Site,
+        "bypass" => ExemptionKind::Bypass,
+        _ => return Err(corrupt("unknown kind")),
+    };
+    let group: Option<String> = row.try_get("scope_group")?;
+    let client: Option<String> = row.try_get("scope_client")?;
+    let scope = match (group, client) {
+        (Some(group), None) => ExemptionScope::Group(group),
+        (None, Some(client)) => {
+            ExemptionScope::Client(client.parse().map_err(|_| corrupt("bad client address"))?)
+        }
+        _ => return Err(corrupt("scope is neither a group nor a client")),
+    };
+    let status: String = row.try_get("status")?;
+    Ok(Exemption {
+        id,
+        kind,
+        name: row.try_get("name")?,
+        scope,
+        reason: row.try_get("reason")?,
+        requested_by: row.try_get("requested_by")?,
+        requested_user: row.try_get("requested_user")?,
+        requested_ms: row.try_get("requested_ms")?,
+        from_ms: row.try_get("from_ms")?,
+        until_ms: row.try_get("until_ms")?,
+        status: ExemptionStatus::parse(&status).ok_or_else(|| corrupt("unknown status"))?,
+        decided_by: row.try_get("decided_by")?,
+        decided_user: row.try_get("decided_user")?,
+        decided_ms: row.try_get("decided_ms")?,
+        decision_reason: row.try_get("decision_reason")?,
+        expiry_recorded_ms: row.try_get("expiry_recorded_ms")?,
+    })
+}
+
+/// The audit details of an exemption: the whole row.
+fn details(exemption: &Exemption) -> serde_json::Value {
+    serde_json::to_value(exemption).unwrap_or_default()
+}
+
+/// Which exemptions a listing wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExemptionSelection {
+    All,
+    /// Approved and not yet ended (in force, or starting later).
+    Active,
+    Pending,
+    /// Approved and ended.
+    Expired,
+}
+
+impl Database {
+    /// Files a request (pending); with `approver`, files and approves it in
+    /// one step (two audit rows, one transaction).
+    pub async fn file_exemption(
+        &self,
+        lock: &AuditLock,
+        request: &NewExemption,
+        os_user: &str,
+        approver: Option<&str>,
+    ) -> Result<Exemption, StoreError> {
+        let _held = lock.hold().await;
+        let mut transaction = self.pool().begin().await?;
+        let (group, client) = match &request.scope {
+            ExemptionScope::Group(group) => (Some(group.clone()), None),
+            ExemptionScope::Client(ip) => (None, Some(ip.to_string())),
+        };
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO exemptions (kind, name, scope_group, scope_client, reason, requested_by, \
+             requested_user, requested_ms, from_ms, until_ms, status) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') RETURNING *",
+        )
+        .bind(request.kind.as_str())
+        .bind(request.name.as_deref())
+        .bind(group)
+        .bind(client)
+        .bind(request.reason.trim())
+        .bind(request.requested_by.trim())
+        .bind(os_user)
+        .bind(now)
+        .bind(request.from_ms)
+        .bind(request.until_ms)
+        .fetch_one(&mut *transaction)
+        .await?;
+        let mut exemption = exemption_from_row(&row)?;
+        append(
+            &mut transaction,
+            &AuditEntry {
+                actor: os_user.into(),
+                person: Some(exemption.requested_by.clone()),
+                action: "exemption.filed".into(),
+                details: details(&exemption),
+            },
+        )
+        .await?;
+        if let Some(approver) = approver {
+            exemption = decide(
+                &mut transaction,
+                exemption.id,
+                true,
+                approver,
+                None,
+                os_user,
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(exemption)
+    }
+
+    /// Approves or rejects pending request `id`.
+    pub async fn decide_exemption(
+        &self,
+        lock: &AuditLock,
+        id: i64,
+        approve: bool,
+        by: &str,
+        reason: Option<&str>,
+        os_user: &str,
+    ) -> Result<Exemption, StoreError> {
+        let _held = lock.hold().await;
+        let mut transaction = self.pool().begin().await?;
+        let exemption = decide(&mut transaction, id, approve, by, reason, os_user).await?;
+        transaction.commit().await?;
+        Ok(exemption)
+    }
+
+    /// Ends approved (or pending) exemption `id` now.
+    pub async fn revoke_exemption(
+        &self,
+        lock: &AuditLock,
+        id: i64,
+        by: &str,
+        reason: &str,
+        os_user: &str,
+    ) -> Result<Exemption, StoreError> {
+        let _held = lock.hold().await;
+        let mut transaction = self.pool().begin().await?;
+        let row = sqlx::query(
+            "UPDATE exemptions SET status = 'revoked', decided_by = ?, decided_user = ?, \
+             decided_ms = ?, decision_reason = ? \
+             WHERE id = ? AND (status = 'pending' OR (status = 'approved' AND until_ms > ?)) \
+             RETURNING *",
+        )
+        .bind(by.trim())
+        .bind(os_user)
+        .bind(now_ms())
+        .bind(reason.trim())
+        .bind(id)
+        .bind(now_ms())
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let Some(row) = row else {
+            let state = state_of(&mut transaction, id).await?;
+            return Err(StoreError::Invalid(format!(
+                "exemption {id} cannot be revoked: it is {state}"
+            )));
+        };
+        let exemption = exemption_from_row(&row)?;
+        append(
+            &mut transaction,
+            &AuditEntry {
+                actor: os_user.into(),
+                person: Some(by.trim().into()),
+                action: "exemption.revoked".into(),
+                details: details(&exemption),
+            },
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(exemption)
+    }
+
+    /// Records the end of every approved exemption past its expiry that has
+    /// not been recorded yet; returns them.
+    pub async fn record_expiries(
+        &self,
+        lock: &AuditLock,
+        now_ms: i64,
+    ) -> Result<Vec<Exemption>, StoreError> {
+        let _held = lock.hold().await;
+        let mut transaction = self.pool().begin().await?;
+        let rows = sqlx::query(
+            "UPDATE exemptions SET expiry_recorded_ms = ? WHERE status = 'approved' \
+             AND until_ms <= ? AND expiry_recorded_ms IS NULL RETURNING *",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let mut ended = Vec::new();
+        for row in &rows {
+            let exemption = exemption_from_row(row)?;
+            append(
+                &mut transaction,
+                &AuditEntry {
+                    actor: "hedge".into(),
+                    person: None,
+                    action: "exemption.expired".into(),
+                    details: details(&exemption),
+                },
+            )
+            .await?;
+            ended.push(exemption);
+        }
+        transaction.commit().await?;
+        Ok(ended)
+    }
+
+    pub async fn exemption(&self, id: i64) -> Result<Option<Exemption>, StoreError> {
+        sqlx::query("SELECT * FROM exemptions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(exemption_from_row)
+            .transpose()
+    }
+
+    /// Exemptions, newest first.
+    pub async fn exemptions(
+        &self,
+        selection: ExemptionSelection,
+        now_ms: i64,
+    ) -> Result<Vec<Exemption>, StoreError> {
+        let (condition, binds_now) = match selection {
+            ExemptionSelection::All => ("1", false),
+            ExemptionSelection::Active => ("status = 'approved' AND until_ms > ?", true),
+            ExemptionSelection::Pending => ("status = 'pending' AND until_ms > ?", true),
+            ExemptionSelection::Expired => ("status = 'approved' AND until_ms <= ?", true),
+        };
+        let sql = format!("SELECT * FROM exemptions WHERE {condition} ORDER BY id DESC");
+        let mut query = sqlx::query(&sql);
+        if binds_now {
+            query = query.bind(now_ms);
+        }
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(exemption_from_row)
+            .collect()
+    }
+}
+
+async fn state_of(connection: &mut sqlx::SqliteConnection, id: i64) -> Result<String, StoreError> {
+    let row = sqlx::query("SELECT * FROM exemptions WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *connection)
+        .await?;
+    Ok(match row {
+        Some(row) => exemption_from_row(&row)?.state(now_ms()).to_string(),
+        None => "not on record".into(),
+    })
+}
+
+async fn decide(
+    connection: &mut sqlx::SqliteConnection,
+    id: i64,
+    approve: bool,
+    by: &str,
+    reason: Option<&str>,
+    os_user: &str,
+) -> Result<Exemption, StoreError> {
+    let row = sqlx::query(
+        "UPDATE exemptions SET status = ?, decided_by = ?, decided_user = ?, decided_ms = ?, \
+         decision_reason = ? WHERE id = ? AND status = 'pending' AND until_ms > ? RETURNING *",
+    )
+    .bind(if approve { "approved" } else { "rejected" })
+    .bind(by.trim())
+    .bind(os_user)
+    .bind(now_ms())
+    .bind(reason.map(str::trim))
+    .bind(id)
+    .bind(now_ms())
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some(row) = row else {
+        let state = state_of(connection, id).await?;
+        return Err(StoreError::Invalid(format!(
+            "exemption {id} cannot be {}: it is {state}",
+            if approve { "approved" } else { "rejected" }
+        )));
+    };
+    let exemption = exemption_from_row(&row)?;
+    append(
+        connection,
+        &AuditEntry {
+            actor: os_user.into(),
+            person: Some(by.trim().into()),
+            action: if approve {
+                "exemption.approved"
+            } else {
+                "exemption.rejected"
+            }
+            .into(),
+            details: details(&exemption),
+        },
+    )
+    .await?;
+    Ok(exemption)
+}

@@ -1,0 +1,556 @@
+//! Exemptions through the real binary and admin socket: request, approve,
+//! in force, revoke and expire; every rule's error; mandatory categories
+//! never exempted; the roster's limits; survival across SIGKILL; and the
+//! audit trail of it all.
+
+mod common;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+
+const PUPIL: u8 = 2;
+const LAPTOP: u8 = 3;
+
+fn config(upstream: std::net::SocketAddr, database: &Path) -> String {
+    format!(
+        r#"[server]
+listen = ["LISTEN"]
+rate_limit_qps = 0
+
+[upstream]
+servers = ["{upstream}"]
+timeout_ms = 1000
+attempts = 1
+
+[categories.gambling]
+sources = ["gambling.txt"]
+
+[categories.iwf]
+sources = ["iwf.txt"]
+
+[[groups]]
+name = "pupils"
+networks = ["127.0.0.2/32", "127.0.0.3/32"]
+block = ["gambling"]
+
+[[approvers]]
+name = "H. Head"
+role = "head teacher"
+max_days = 7
+may_bypass = true
+
+[[approvers]]
+name = "D. Deputy"
+role = "deputy head"
+max_days = 1
+may_file_and_approve = true
+
+[exemptions]
+max_bypass_hours = 2
+
+[logging]
+database = "{}"
+"#,
+        database.display()
+    )
+}
+
+const FILES: &[(&str, &str)] = &[
+    ("gambling.txt", "bet.upstream.example\n"),
+    ("iwf.txt", "abuse.upstream.example\n"),
+];
+
+async fn a_for(hedge: &Hedge, from: u8, name: &str) -> Vec<String> {
+    let reply = udp_exchange_from(
+        local(from),
+        hedge.addr,
+        &query(name, RecordType::A),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("an answer");
+    addresses(&reply)
+}
+
+fn run(hedge: &Hedge, args: &[&str]) -> std::process::Output {
+    run_hedge(args, &hedge.config_path)
+}
+
+fn ok(hedge: &Hedge, args: &[&str]) -> String {
+    let output = run(hedge, args);
+    assert!(
+        output.status.success(),
+        "hedge {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The command must be refused (exit 1); its error.
+fn refused(hedge: &Hedge, args: &[&str]) -> String {
+    let output = run(hedge, args);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "hedge {args:?} should be refused: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stderr).unwrap()
+}
+
+async fn wait_open(hedge: &Hedge) {
+    for _ in 0..100 {
+        let status: Value = serde_json::from_str(&ok(hedge, &["status", "--json"])).unwrap();
+        if status["log"]["open"] == true {
+            // The exemptions are read just after the database opens.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the database never opened");
+}
+
+const REASON: &str = "Year 10 lesson on the harms of online gambling";
+
+#[tokio::test]
+async fn request_approve_in_force_revoke_and_expire() {
+    let upstream = TestUpstream::start().await;
+    let db_dir = tempfile::TempDir::new().unwrap();
+    let hedge = Hedge::start_with(&config(upstream.addr, &db_dir.path().join("h.db")), FILES).await;
+    wait_open(&hedge).await;
+    let bet = "bet.upstream.example.";
+    assert_eq!(a_for(&hedge, PUPIL, bet).await, ["0.0.0.0"]);
+
+    let filed = ok(
+        &hedge,
+        &[
+            "exempt",
+            "request",
+            "bet.upstream.example",
+            "--group",
+            "pupils",
+            "--reason",
+            REASON,
+            "--requested-by",
+            "T. Teacher",
+            "--until",
+            "+1h",
+        ],
+    );
+    assert!(
+        filed.contains("exemption 1 filed") && filed.contains("waits for an approver"),
+        "{filed}"
+    );
+    assert_eq!(
+        a_for(&hedge, PUPIL, bet).await,
+        ["0.0.0.0"],
+        "pending is not in force"
+    );
+    let status = ok(&hedge, &["status"]);
+    assert!(status.contains("0 in force, 1 waiting"), "{status}");
+
+    let error = refused(&hedge, &["exempt", "approve", "1", "--by", "T. Teacher"]);
+    assert!(
+        error.contains("\"T. Teacher\" is not on the approver roster")
+            && error.contains("H. Head (head teacher), D. Deputy (deputy head)"),
+        "{error}"
+    );
+    let approved = ok(&hedge, &["exempt", "approve", "1", "--by", "h. head"]);
+    assert!(
+        approved.contains("exemption 1 approved by H. Head"),
+        "{approved}"
+    );
+    // In force for the very next query.
+    assert_eq!(a_for(&hedge, PUPIL, bet).await, ["192.0.2.66"]);
+    assert_eq!(
+        a_for(&hedge, PUPIL, "www.bet.upstream.example.").await,
+        ["192.0.2.66"]
+    );
+    let error = refused(&hedge, &["exempt", "approve", "1", "--by", "D. Deputy"]);
+    assert!(
+        error.contains("cannot be approved: it is active"),
+        "{error}"
+    );
+
+    let error = refused(
+        &hedge,
+        &[
+            "exempt", "revoke", "1", "--by", "H. Head", "--reason", "test",
+        ],
+    );
+    assert!(error.contains("placeholder"), "{error}");
+    ok(
+        &hedge,
+        &[
+            "exempt",
+            "revoke",
+            "1",
+            "--by",
+            "H. Head",
+            "--reason",
+            "lesson moved to next term",
+        ],
+    );
+    assert_eq!(a_for(&hedge, PUPIL, bet).await, ["0.0.0.0"]);
+
+    // File and approve in one step, for one client, for two seconds.
+    let added = ok(
+        &hedge,
+        &[
+            "exempt",
+            "add",
+            "bet.upstream.example",
+            "--client",
+            "127.0.0.3",
+            "--reason",
+            REASON,
+            "--requested-by",
+            "T. Teacher",
+            "--by",
+            "D. Deputy",
+            "--until",
+            "+2s",
+        ],
+    );
+    assert!(
+        added.contains("exemption 2 approved by D. Deputy"),
+        "{added}"
+    );
+    assert_eq!(a_for(&hedge, LAPTOP, bet).await, ["192.0.2.66"]);
+    assert_eq!(
+        a_for(&hedge, PUPIL, bet).await,
+        ["0.0.0.0"],
+        "only that client"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        a_for(&hedge, LAPTOP, bet).await,
+        ["0.0.0.0"],
+        "ended by itself"
+    );
+    hedge
+        .wait_for_log("exemption 2 (bet.upstream.example for client 127.0.0.3) expired")
+        .await;
+
+    let listed: Vec<Value> =
+        serde_json::from_str(&ok(&hedge, &["exempt", "list", "--json"])).unwrap();
+    let states: Vec<&str> = listed
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["expired", "revoked"]);
+    let csv = ok(&hedge, &["exempt", "list", "--expired", "--csv"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("id,state,kind,name,scope,from,until,reason,requested_by"));
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[1].contains("client:127.0.0.3") && lines[1].contains("D. Deputy"),
+        "{csv}"
+    );
+    let shown = ok(&hedge, &["exempt", "show", "2"]);
+    assert!(
+        shown.contains("exemption 2: expired") && shown.contains("end recorded"),
+        "{shown}"
+    );
+
+    // The query log names the exemption that let a query through.
+    let rows: Vec<Value> = serde_json::from_str(&ok(
+        &hedge,
+        &[
+            "logs",
+            "search",
+            "--json",
+            "--client",
+            "127.0.0.3",
+            "--name",
+            "bet.upstream.example",
+        ],
+    ))
+    .unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["rule"] == "exemption 2" && r["action"] == "allowed"),
+        "{rows:#?}"
+    );
+
+    let audit: Vec<Value> =
+        serde_json::from_str(&ok(&hedge, &["audit", "list", "--json"])).unwrap();
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .filter(|a| a.starts_with("exemption."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "exemption.filed",
+            "exemption.approved",
+            "exemption.revoked",
+            "exemption.filed",
+            "exemption.approved",
+            "exemption.expired"
+        ]
+    );
+    assert!(ok(&hedge, &["audit", "verify"]).contains("intact"));
+}
+
+#[tokio::test]
+async fn every_rule_has_its_error_and_nothing_is_stored() {
+    let upstream = TestUpstream::start().await;
+    let db_dir = tempfile::TempDir::new().unwrap();
+    let hedge = Hedge::start_with(&config(upstream.addr, &db_dir.path().join("h.db")), FILES).await;
+    wait_open(&hedge).await;
+    let request = |extra: &[&str]| {
+        let mut args = vec!["exempt", "request"];
+        args.extend_from_slice(extra);
+        refused(&hedge, &args)
+    };
+    let base = |name: &'static str, reason: &'static str, until: &'static str| {
+        vec![
+            name,
+            "--group",
+            "pupils",
+            "--reason",
+            reason,
+            "--requested-by",
+            "T. Teacher",
+            "--until",
+            until,
+        ]
+    };
+    let error = request(&base("bet.upstream.example", "test", "+1h"));
+    assert!(error.contains("placeholder"), "{error}");
+    let error = request(&base("bet.upstream.example", "for lesson", "+1h"));
+    assert!(error.contains("too short"), "{error}");
+    let error = request(&base("bet.upstream.example", REASON, "2020-01-01"));
+    assert!(error.contains("in the past"), "{error}");
+    let error = request(&base("bet..example", REASON, "+1h"));
+    assert!(error.contains("not a name hedge can exempt"), "{error}");
+    let error = request(&base("www.abuse.upstream.example", REASON, "+1h"));
+    assert!(
+        error.contains("mandatory category iwf") && error.contains("no exemption can allow it"),
+        "{error}"
+    );
+    let mut other_group = base("bet.upstream.example", REASON, "+1h");
+    other_group[2] = "teachers";
+    let error = request(&other_group);
+    assert!(error.contains("\"teachers\" is not a group"), "{error}");
+
+    // Approval rules: not the requester, within max_days, bypass rights.
+    ok(
+        &hedge,
+        &[
+            "exempt",
+            "request",
+            "bet.upstream.example",
+            "--group",
+            "pupils",
+            "--reason",
+            REASON,
+            "--requested-by",
+            "H. Head",
+            "--until",
+            "+3d",
+        ],
+    );
+    let error = refused(&hedge, &["exempt", "approve", "1", "--by", "H. Head"]);
+    assert!(error.contains("cannot also approve it"), "{error}");
+    let error = refused(&hedge, &["exempt", "approve", "1", "--by", "D. Deputy"]);
+    assert!(error.contains("at most 1 days"), "{error}");
+    let bypass = |by: &'static str, until: &'static str| {
+        vec![
+            "exempt",
+            "add",
+            "--bypass",
+            "--client",
+            "127.0.0.3",
+            "--reason",
+            REASON,
+            "--requested-by",
+            "T. Teacher",
+            "--by",
+            by,
+            "--until",
+            until,
+        ]
+    };
+    let error = refused(&hedge, &bypass("D. Deputy", "+1h"));
+    assert!(error.contains("may not lift filtering"), "{error}");
+    let error = refused(&hedge, &bypass("H. Head", "+1h"));
+    assert!(
+        error.contains("may not file and approve in one step"),
+        "{error}"
+    );
+    let error = refused(
+        &hedge,
+        &[
+            "exempt",
+            "add",
+            "bet.upstream.example",
+            "--group",
+            "pupils",
+            "--reason",
+            REASON,
+            "--requested-by",
+            "D. Deputy",
+            "--by",
+            "D. Deputy",
+            "--until",
+            "+1h",
+        ],
+    );
+    assert!(error.contains("cannot also approve it"), "{error}");
+    let error = refused(
+        &hedge,
+        &[
+            "exempt",
+            "reject",
+            "1",
+            "--by",
+            "H. Head",
+            "--reason",
+            "not needed for this lesson",
+        ],
+    );
+    assert!(
+        error.contains("cannot also approve it"),
+        "the requester cannot decide: {error}"
+    );
+
+    // A bypass within the limits, then one beyond them.
+    ok(
+        &hedge,
+        &[
+            "exempt",
+            "request",
+            "--bypass",
+            "--client",
+            "127.0.0.3",
+            "--reason",
+            REASON,
+            "--requested-by",
+            "T. Teacher",
+            "--until",
+            "+3h",
+        ],
+    );
+    let error = refused(&hedge, &["exempt", "approve", "2", "--by", "H. Head"]);
+    assert!(
+        error.contains("a bypass may last at most 2 hours"),
+        "{error}"
+    );
+
+    let listed: Vec<Value> =
+        serde_json::from_str(&ok(&hedge, &["exempt", "list", "--json"])).unwrap();
+    assert_eq!(
+        listed.len(),
+        2,
+        "refused requests are not stored: {listed:#?}"
+    );
+    assert!(listed.iter().all(|e| e["state"] == "pending"));
+}
+
+#[tokio::test]
+async fn exemptions_and_the_audit_trail_survive_sigkill() {
+    let upstream = TestUpstream::start().await;
+    let db_dir = tempfile::TempDir::new().unwrap();
+    let database = db_dir.path().join("h.db");
+    let hedge = Hedge::start_with(&config(upstream.addr, &database), FILES).await;
+    wait_open(&hedge).await;
+    ok(
+        &hedge,
+        &[
+            "exempt",
+            "request",
+            "bet.upstream.example",
+            "--group",
+            "pupils",
+            "--reason",
+            REASON,
+            "--requested-by",
+            "T. Teacher",
+            "--until",
+            "+1h",
+        ],
+    );
+    ok(&hedge, &["exempt", "approve", "1", "--by", "H. Head"]);
+    hedge.signal("KILL");
+    drop(hedge);
+
+    let hedge = Hedge::start_with(&config(upstream.addr, &database), FILES).await;
+    wait_open(&hedge).await;
+    assert_eq!(
+        a_for(&hedge, PUPIL, "bet.upstream.example.").await,
+        ["192.0.2.66"]
+    );
+    let listed: Vec<Value> =
+        serde_json::from_str(&ok(&hedge, &["exempt", "list", "--active", "--json"])).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["decided_by"], "H. Head");
+    let verified = ok(&hedge, &["audit", "verify"]);
+    assert!(verified.contains("intact: 2 rows"), "{verified}");
+}
+
+/// The uid tests run as, from the owner of /proc/self.
+fn own_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid()
+}
+
+#[tokio::test]
+async fn a_user_outside_the_admin_group_is_refused() {
+    if own_uid() != 0 {
+        eprintln!("skipped: needs root to run the CLI as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let upstream = TestUpstream::start().await;
+    let db_dir = tempfile::TempDir::new().unwrap();
+    let hedge = Hedge::start_with(&config(upstream.addr, &db_dir.path().join("h.db")), FILES).await;
+    wait_open(&hedge).await;
+    // Let nobody read the config and run a copy of the binary.
+    std::fs::set_permissions(hedge.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&hedge.config_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let copy = hedge.path("hedge-cli");
+    std::fs::copy(hedge_bin(), &copy).unwrap();
+    let output = std::process::Command::new(&copy)
+        .args([
+            "exempt",
+            "add",
+            "bet.upstream.example",
+            "--group",
+            "pupils",
+            "--reason",
+            REASON,
+            "--requested-by",
+            "T. Teacher",
+            "--by",
+            "D. Deputy",
+            "--until",
+            "+1h",
+            "-c",
+        ])
+        .arg(&hedge.config_path)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("not allowed to use the admin socket"),
+        "{error}"
+    );
+    assert_eq!(
+        a_for(&hedge, PUPIL, "bet.upstream.example.").await,
+        ["0.0.0.0"]
+    );
+    let _ = IpAddr::from([127, 0, 0, 1]);
+}
