@@ -136,6 +136,11 @@ pub struct StatusReport {
     pub lists_not_downloaded: usize,
     pub lists_loaded_at: String,
     pub groups: Vec<String>,
+    /// The upstream servers (or recursion) in use.
+    pub upstream: String,
+    /// Categories in the catalogue, and how many some group blocks.
+    pub categories: usize,
+    pub categories_blocked: usize,
     pub log: LogStatus,
     /// Exemptions in force now, and requests waiting for an approver.
     pub exemptions_active: usize,

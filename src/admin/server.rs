@@ -366,6 +366,16 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
                 lists_not_downloaded: policy.reports.iter().filter(|r| r.not_downloaded).count(),
                 lists_loaded_at: crate::cli::format_time(policy.built_at),
                 groups: policy.groups.iter().map(|g| g.name.to_string()).collect(),
+                upstream: handler.upstream_description(),
+                categories: policy.catalogue.ids().len(),
+                categories_blocked: policy
+                    .groups
+                    .iter()
+                    .fold(crate::filter::CategorySet::EMPTY, |all, g| {
+                        all.union(g.block).union(policy.catalogue.mandatory())
+                    })
+                    .iter()
+                    .count(),
                 log: handler.log.status(storage, config.logging.retention_days),
                 exemptions_active: count(storage, ExemptionSelection::Active, true).await,
                 exemptions_pending: count(storage, ExemptionSelection::Pending, false).await,

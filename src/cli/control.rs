@@ -46,7 +46,12 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
             String::new()
         }
     );
+    println!(
+        "categories:  {} in the catalogue, {} blocked by some group",
+        report.categories, report.categories_blocked
+    );
     println!("groups:      {}", report.groups.join(", "));
+    println!("upstream:    {}", report.upstream);
     println!(
         "exemptions:  {} in force, {} waiting for an approver",
         report.exemptions_active, report.exemptions_pending

@@ -225,6 +225,11 @@ impl Handler {
         self.serving.load().policy.clone()
     }
 
+    /// How queries go upstream, in words (servers or recursion).
+    pub fn upstream_description(&self) -> String {
+        self.serving.load().upstream.describe().to_string()
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
         self.serving.load().config.clone()
