@@ -201,9 +201,19 @@ impl Writer {
             if received == 0 {
                 break;
             }
-            self.write(&database, &batch).await;
+            let written = self.write(&database, &batch).await;
             let small = batch.len() < BATCH;
             batch.clear();
+            if !written {
+                // Stopping, and the database still fails: what is left
+                // would fail too. Count it rather than hold up the exit.
+                let mut left = 0;
+                while self.receiver.try_recv().is_ok() {
+                    left += 1;
+                }
+                self.drop_entries(left);
+                break;
+            }
             self.warn_about_drops();
             if small && self.stopping_since.is_none() {
                 tokio::select! {
@@ -265,7 +275,9 @@ impl Writer {
     }
 
     /// Commits `batch`, retrying with backoff while the database fails.
-    async fn write(&mut self, database: &Database, batch: &[QueryRecord]) {
+    /// `false`: hedge is stopping and the database still failed after the
+    /// grace period, so the batch was counted as dropped.
+    async fn write(&mut self, database: &Database, batch: &[QueryRecord]) -> bool {
         let mut delay = RETRY_FIRST;
         let mut failed = false;
         loop {
@@ -285,7 +297,7 @@ impl Writer {
                         info!("query log: writing again");
                         self.storage.note_error(None);
                     }
-                    return;
+                    return true;
                 }
                 Err(error) => {
                     failed = true;
@@ -306,7 +318,7 @@ impl Writer {
                     batch.len()
                 );
                 self.drop_entries(batch.len());
-                return;
+                return false;
             }
             self.warn_about_drops();
             let wait = if self.stopping_since.is_some() {
