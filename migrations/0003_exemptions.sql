@@ -29,3 +29,8 @@ CREATE TABLE exemptions (
 );
 
 CREATE INDEX exemptions_status ON exemptions (status, until_ms);
+
+CREATE TRIGGER exemptions_no_delete BEFORE DELETE ON exemptions
+BEGIN
+    SELECT RAISE(ABORT, 'exemptions are never deleted: revoke them');
+END;

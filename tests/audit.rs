@@ -95,6 +95,7 @@ async fn changes_are_chained_and_an_edit_is_named() {
     );
     let verified = ok(&hedge, &["audit", "verify"]);
     assert!(verified.contains("intact: 4 rows"), "{verified}");
+    assert!(verified.contains("last row: 4, hash "), "{verified}");
     let export: Vec<Value> = serde_json::from_str(&ok(&hedge, &["audit", "export"])).unwrap();
     assert_eq!(export[1]["prev_hash"], export[0]["hash"]);
 

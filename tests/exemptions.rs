@@ -222,7 +222,20 @@ async fn request_approve_in_force_revoke_and_expire() {
         added.contains("exemption 2 approved by D. Deputy"),
         "{added}"
     );
-    assert_eq!(a_for(&hedge, LAPTOP, bet).await, ["192.0.2.66"]);
+    let reply = udp_exchange_from(
+        local(LAPTOP),
+        hedge.addr,
+        &query(bet, RecordType::A),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(addresses(&reply), ["192.0.2.66"]);
+    assert!(
+        reply.answers.iter().all(|r| r.ttl <= 2),
+        "not cached past the exemption: {:?}",
+        reply.answers
+    );
     assert_eq!(
         a_for(&hedge, PUPIL, bet).await,
         ["0.0.0.0"],
@@ -330,6 +343,13 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
     assert!(error.contains("too short"), "{error}");
     let error = request(&base("bet.upstream.example", REASON, "2020-01-01"));
     assert!(error.contains("in the past"), "{error}");
+    let mut past = base("bet.upstream.example", REASON, "+1h");
+    past.extend(["--from", "2020-01-01"]);
+    let error = request(&past);
+    assert!(
+        error.contains("would start (--from) in the past"),
+        "{error}"
+    );
     let error = request(&base("bet..example", REASON, "+1h"));
     assert!(error.contains("not a name hedge can exempt"), "{error}");
     let error = request(&base("www.abuse.upstream.example", REASON, "+1h"));
@@ -380,7 +400,7 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
             until,
         ]
     };
-    let error = refused(&hedge, &bypass("D. Deputy", "+1h"));
+    let error = refused(&hedge, &bypass("D. Deputy", "30m"));
     assert!(error.contains("may not lift filtering"), "{error}");
     let error = refused(&hedge, &bypass("H. Head", "+1h"));
     assert!(

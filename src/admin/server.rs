@@ -20,7 +20,7 @@ use crate::dns::Handler;
 use crate::policy::{ExemptionSet, check_approval, check_request};
 use crate::store::{
     AccessKind, AuditEntry, Database, Exemption, ExemptionSelection, LogFilter, NewExemption,
-    Storage, StoreError, check_reason, now_ms,
+    Storage, StoreError, check_person, check_reason, now_ms,
 };
 
 /// How long a connection may sit without sending a request.
@@ -509,16 +509,18 @@ async fn exemption_change(
         }
         AdminRequest::ExemptRevoke { id, by, reason } => {
             check_reason(&reason, "the reason").map_err(invalid)?;
-            if by.trim().is_empty() {
-                return Err(invalid("--by is empty: name the person revoking".into()));
-            }
+            check_person(&by, "--by").map_err(invalid)?;
             database
                 .revoke_exemption(lock, id, &by, &reason, &peer.user)
                 .await?
         }
         _ => return Err(invalid("not an exemption change".into())),
     };
-    refresh_exemptions(&context.handler, database).await?;
+    // The change is committed: if reading the set back fails now, the
+    // server's next tick (every 2 s) puts it in force.
+    if let Err(error) = refresh_exemptions(&context.handler, database).await {
+        warn!(%error, "exemption {} changed; putting it in force failed, retrying", exemption.id);
+    }
     Ok(exemption)
 }
 
@@ -528,6 +530,7 @@ pub async fn refresh_exemptions(
     handler: &Handler,
     database: &Database,
 ) -> Result<usize, StoreError> {
+    let _one_at_a_time = handler.exemption_refresh.lock().await;
     let now = now_ms();
     let approved = database.exemptions(ExemptionSelection::Active, now).await?;
     let count = approved.len();

@@ -85,6 +85,11 @@ pub fn run(command: AuditCommand) -> Result<()> {
                         "audit trail intact: {} rows, every hash matches",
                         check.rows
                     );
+                    if let Some((id, hash)) = check.last {
+                        println!(
+                            "last row: {id}, hash {hash}\n(keep this, or an export, elsewhere: rows removed from the end leave no gap to find)"
+                        );
+                    }
                     Ok(())
                 }
                 Some((row, why)) => bail!(

@@ -111,7 +111,7 @@ pub struct RequestArgs {
     #[arg(long, value_name = "PERSON")]
     requested_by: String,
     /// From this time (default now): 2026-03-02, "2026-03-02 09:00",
-    /// RFC 3339, or +2h / +3d from now.
+    /// RFC 3339, or +2h / +3d (2h, 3d) from now.
     #[arg(long, value_name = "TIME")]
     from: Option<String>,
     /// Until this time (same forms).
@@ -123,7 +123,9 @@ pub struct RequestArgs {
 /// reads.
 fn future_time(text: &str, option: &str) -> Result<i64> {
     let text = text.trim();
-    let stamp = match text.strip_prefix('+') {
+    // An age here means from now on: `+2h` and `2h` alike.
+    let age = text.strip_prefix('+').unwrap_or(text);
+    let stamp = match parse_age(age).ok().map(|_| age) {
         Some(age) => {
             let age = parse_age(age).map_err(|e| anyhow::anyhow!("{option}: {e}"))?;
             jiff::Timestamp::now()
@@ -390,6 +392,14 @@ fn print_one(e: &Exemption) {
             "  {verb} by:  {by} (as {}, {})",
             e.decided_user.as_deref().unwrap_or("?"),
             format_local(at)
+        );
+    }
+    if e.status == crate::store::ExemptionStatus::Approved
+        && e.decided_user.as_deref() == Some(e.requested_user.as_str())
+    {
+        println!(
+            "  note:         filed and approved from the same OS account ({})",
+            e.requested_user
         );
     }
     if let Some(reason) = &e.decision_reason {

@@ -155,7 +155,7 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
                 "decision: SAFE SEARCH ({engine}): answered with a CNAME to {target} (lists/safesearch.toml)"
             )
         }
-        Decision::Allow(AllowReason::Exemption { id }) => {
+        Decision::Allow(AllowReason::Exemption { id, .. }) => {
             println!("decision: ALLOWED by exemption {id} (hedge exempt show {id})")
         }
         Decision::Allow(AllowReason::GroupAllow { depth }) => {

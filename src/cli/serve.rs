@@ -202,10 +202,11 @@ async fn retention(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: Cance
 /// How often the ends of exemptions are looked for and recorded.
 const EXPIRY_CHECK: Duration = Duration::from_secs(2);
 
-/// Puts the approved exemptions in force once the database opens, then
-/// records each one's end in the audit trail as it passes. (An ended
-/// exemption stops lifting blocks at its expiry whether or not this has
-/// run: the DNS path checks the time itself.)
+/// Puts the approved exemptions in force once the database opens and
+/// again every tick (so a change whose own refresh failed still takes
+/// effect), and records each one's end in the audit trail as it passes.
+/// (An ended exemption stops lifting blocks at its expiry whether or not
+/// this has run: the DNS path checks the time itself.)
 async fn exemptions(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: CancellationToken) {
     let mut loaded = false;
     loop {
@@ -221,16 +222,15 @@ async fn exemptions(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: Canc
         let Ok(database) = storage.get() else {
             continue;
         };
-        if !loaded {
-            match admin::server::refresh_exemptions(&handler, database).await {
-                Ok(count) => {
-                    info!("{count} approved exemption(s) not yet ended");
-                    loaded = true;
-                }
-                Err(error) => {
-                    warn!("cannot read the exemptions: {error}");
-                    continue;
-                }
+        match admin::server::refresh_exemptions(&handler, database).await {
+            Ok(count) if !loaded => {
+                info!("{count} approved exemption(s) not yet ended");
+                loaded = true;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                warn!("cannot read the exemptions: {error}");
+                continue;
             }
         }
         match database

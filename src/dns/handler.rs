@@ -137,6 +137,9 @@ pub struct Handler {
     /// state: an approval swaps this small set in at once, without
     /// rebuilding the lists.
     exemptions: ArcSwap<ExemptionSet>,
+    /// Held while a new exemption set is read and stored, so that an older
+    /// read never replaces a newer one.
+    pub exemption_refresh: tokio::sync::Mutex<()>,
 }
 
 impl Handler {
@@ -149,6 +152,7 @@ impl Handler {
             stats: Stats::default(),
             log,
             exemptions: ArcSwap::from_pointee(ExemptionSet::default()),
+            exemption_refresh: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -171,16 +175,17 @@ impl Handler {
         if let Decision::Block(block) = &decision {
             let exemptions = self.exemptions.load();
             if !exemptions.is_empty() {
-                let text = name.to_string();
+                // Exemptions hold names in their ASCII (punycode) form.
+                let text = name.to_ascii();
                 let group = &policy.groups[client.group].name;
-                if let Some(id) = exemptions.lifts(
+                if let Some((id, until_ms)) = exemptions.lifts(
                     block,
                     group,
                     ip,
                     text.trim_end_matches('.'),
                     now.as_millisecond(),
                 ) {
-                    return Decision::Allow(AllowReason::Exemption { id });
+                    return Decision::Allow(AllowReason::Exemption { id, until_ms });
                 }
             }
         }
@@ -449,10 +454,21 @@ impl Handler {
             }
             Decision::Allow(reason) => {
                 let mut response = self.resolve_upstream(serving, request, query, name).await;
-                if let (AllowReason::Exemption { id }, Some(outcome)) =
+                if let (AllowReason::Exemption { id, until_ms }, Some(outcome)) =
                     (reason, &mut response.outcome)
                 {
                     outcome.rule = Some(format!("exemption {id}"));
+                    // Clients must not keep the answer past the exemption.
+                    let left = (until_ms - now.as_millisecond()).max(1000) / 1000;
+                    let left = u32::try_from(left).unwrap_or(u32::MAX);
+                    for record in response
+                        .message
+                        .answers
+                        .iter_mut()
+                        .chain(response.message.authorities.iter_mut())
+                    {
+                        record.ttl = record.ttl.min(left);
+                    }
                 } else if let (AllowReason::GroupAllow { depth }, Some(outcome)) =
                     (reason, &mut response.outcome)
                 {

@@ -7,14 +7,20 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::config::{Approver, Config};
-use crate::store::{Exemption, ExemptionKind, ExemptionScope, NewExemption, check_reason};
+use crate::config::{Approver, Config, MAX_EXEMPTION_DAYS};
+use crate::store::{
+    Exemption, ExemptionKind, ExemptionScope, NewExemption, check_person, check_reason,
+};
 
 use super::decide::{Block, BlockRule};
 use super::snapshot::Snapshot;
 
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
+
+/// How far in the past a request may say it starts (clocks differ, and a
+/// request is filed a moment before the server reads it).
+const START_SLACK_MS: i64 = 10 * 60_000;
 
 /// Checks a request as filed: reason, requester, period, scope and name.
 /// A name in a mandatory category is refused, saying which and why.
@@ -25,8 +31,14 @@ pub fn check_request(
     now_ms: i64,
 ) -> Result<(), String> {
     check_reason(&request.reason, "the reason")?;
-    if request.requested_by.trim().is_empty() {
-        return Err("--requested-by is empty: name the person asking".into());
+    check_person(&request.requested_by, "--requested-by")?;
+    if request.from_ms < now_ms - START_SLACK_MS {
+        return Err("the exemption would start (--from) in the past: start it now or later".into());
+    }
+    if request.from_ms > now_ms + i64::from(MAX_EXEMPTION_DAYS) * DAY_MS {
+        return Err(format!(
+            "the exemption would start (--from) more than {MAX_EXEMPTION_DAYS} days from now"
+        ));
     }
     if request.until_ms <= now_ms {
         return Err("the exemption would end (--until) in the past: nothing to approve".into());
@@ -109,18 +121,21 @@ pub fn check_approval<'c>(
             approver.name
         ));
     }
-    let length = request.until_ms - request.from_ms;
+    let length = request
+        .until_ms
+        .checked_sub(request.from_ms)
+        .filter(|length| *length > 0)
+        .ok_or("the exemption ends (--until) before it starts (--from)")?;
+    if length > i64::from(approver.max_days) * DAY_MS {
+        return Err(format!(
+            "{} may approve exemptions of at most {} days; this one runs {:.1} days",
+            approver.name,
+            approver.max_days,
+            length as f64 / DAY_MS as f64
+        ));
+    }
     match request.kind {
-        ExemptionKind::Site => {
-            if length > i64::from(approver.max_days) * DAY_MS {
-                return Err(format!(
-                    "{} may approve exemptions of at most {} days; this one runs {:.1} days",
-                    approver.name,
-                    approver.max_days,
-                    length as f64 / DAY_MS as f64
-                ));
-            }
-        }
+        ExemptionKind::Site => {}
         ExemptionKind::Bypass => {
             if !approver.may_bypass {
                 return Err(format!(
@@ -203,7 +218,7 @@ impl ExemptionSet {
         ip: IpAddr,
         name: &str,
         now_ms: i64,
-    ) -> Option<i64> {
+    ) -> Option<(i64, i64)> {
         if self.is_empty() {
             return None;
         }
@@ -236,7 +251,7 @@ impl ExemptionSet {
                     .get(group)
                     .and_then(|list| list.iter().find(covers))
             })
-            .map(|g| g.id)
+            .map(|g| (g.id, g.until_ms))
     }
 }
 
@@ -314,7 +329,7 @@ mod tests {
                 "www.bet.example",
                 150
             ),
-            Some(1)
+            Some((1, 200))
         );
         assert_eq!(
             set.lifts(
@@ -362,7 +377,7 @@ mod tests {
         // mandatory block.
         assert_eq!(
             set.lifts(&ordinary, "staff", ip, "anything.example", 150),
-            Some(2)
+            Some((2, 200))
         );
         assert_eq!(
             set.lifts(&block(true), "staff", ip, "anything.example", 150),

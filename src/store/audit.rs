@@ -43,6 +43,10 @@ pub struct AuditRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainCheck {
     pub rows: u64,
+    /// The last row's id and hash: written down, or kept in an export
+    /// elsewhere, they show whether rows were later removed from the end
+    /// (which the chain alone cannot).
+    pub last: Option<(i64, String)>,
     /// The first row whose hash or link does not match, and why.
     pub first_broken: Option<(i64, String)>,
 }
@@ -171,7 +175,7 @@ impl Database {
         entry: &AuditEntry,
     ) -> Result<AuditRow, StoreError> {
         let _held = lock.hold().await;
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = append(&mut transaction, entry).await?;
         transaction.commit().await?;
         Ok(row)
@@ -222,6 +226,7 @@ impl Database {
             if let Some(why) = broken {
                 return Ok(ChainCheck {
                     rows: count,
+                    last: None,
                     first_broken: Some((row.id.min(expected_id), why)),
                 });
             }
@@ -230,6 +235,7 @@ impl Database {
         }
         Ok(ChainCheck {
             rows: count,
+            last: (count > 0).then(|| (expected_id - 1, expected_prev)),
             first_broken: None,
         })
     }
@@ -262,14 +268,15 @@ mod tests {
             db.audit(&lock, &entry(action)).await.unwrap();
         }
         let check = db.verify_audit().await.unwrap();
+        let rows = db.audit_rows(0, 10).await.unwrap();
         assert_eq!(
             check,
             ChainCheck {
                 rows: 4,
+                last: Some((4, rows[3].hash.clone())),
                 first_broken: None
             }
         );
-        let rows = db.audit_rows(0, 10).await.unwrap();
         assert_eq!(rows[0].prev_hash, GENESIS);
         assert_eq!(rows[1].prev_hash, rows[0].hash);
 

@@ -199,7 +199,7 @@ impl Database {
         approver: Option<&str>,
     ) -> Result<Exemption, StoreError> {
         let _held = lock.hold().await;
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let (group, client) = match &request.scope {
             ExemptionScope::Group(group) => (Some(group.clone()), None),
             ExemptionScope::Client(ip) => (None, Some(ip.to_string())),
@@ -259,7 +259,7 @@ impl Database {
         os_user: &str,
     ) -> Result<Exemption, StoreError> {
         let _held = lock.hold().await;
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let exemption = decide(&mut transaction, id, approve, by, reason, os_user).await?;
         transaction.commit().await?;
         Ok(exemption)
@@ -275,7 +275,7 @@ impl Database {
         os_user: &str,
     ) -> Result<Exemption, StoreError> {
         let _held = lock.hold().await;
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "UPDATE exemptions SET status = 'revoked', decided_by = ?, decided_user = ?, \
              decided_ms = ?, decision_reason = ? \
@@ -331,7 +331,7 @@ impl Database {
             return Ok(Vec::new());
         }
         let _held = lock.hold().await;
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(
             "UPDATE exemptions SET expiry_recorded_ms = ? WHERE status = 'approved' \
              AND until_ms <= ? AND expiry_recorded_ms IS NULL RETURNING *",

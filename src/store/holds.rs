@@ -74,7 +74,7 @@ pub fn check_reason(reason: &str, what: &str) -> Result<(), String> {
 }
 
 /// Checks a person's name given with `--by`.
-pub(super) fn check_person(name: &str, what: &str) -> Result<(), String> {
+pub fn check_person(name: &str, what: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err(format!("{what} is empty: name the person"));
     }
@@ -125,7 +125,7 @@ impl Database {
         let client = request.client.trunc();
         let (lo, hi) = net_keys(&client);
         let _held = lock.hold().await;
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "INSERT INTO legal_holds (client_net, client_lo, client_hi, from_ms, to_ms, reason, \
              placed_by, placed_user, placed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
@@ -179,7 +179,7 @@ impl Database {
         check_person(by, "--by").map_err(StoreError::Invalid)?;
         check_reason(reason, "the reason").map_err(StoreError::Invalid)?;
         let _held = lock.hold().await;
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "UPDATE legal_holds SET released_ms = ?, released_by = ?, released_user = ?, \
              release_reason = ? WHERE id = ? AND released_ms IS NULL RETURNING *",

@@ -20,7 +20,7 @@ pub use audit::{AuditEntry, AuditLock, AuditRow, ChainCheck, GENESIS, row_hash};
 pub use exemptions::{
     Exemption, ExemptionKind, ExemptionScope, ExemptionSelection, ExemptionStatus, NewExemption,
 };
-pub use holds::{HoldRequest, LegalHold, check_reason};
+pub use holds::{HoldRequest, LegalHold, check_person, check_reason};
 pub use record::{Action, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key};
 pub use retention::{PurgeReport, purge, purge_preview};
 pub use search::{LogFilter, NamePattern, SearchPlan};

@@ -25,8 +25,9 @@ pub enum AllowReason {
     NotBlocked,
     /// The group's own allow entry, `depth` labels long.
     GroupAllow { depth: u8 },
-    /// An approved exemption in force lifted a block.
-    Exemption { id: i64 },
+    /// An approved exemption in force lifted a block; it ends at
+    /// `until_ms`, which bounds how long the answer may be cached.
+    Exemption { id: i64, until_ms: i64 },
 }
 
 /// Why a name is blocked.
