@@ -172,6 +172,14 @@ async fn request_approve_in_force_revoke_and_expire() {
         a_for(&hedge, PUPIL, "www.bet.upstream.example.").await,
         ["192.0.2.66"]
     );
+    let explained = ok(
+        &hedge,
+        &["explain", "bet.upstream.example", "--client", "127.0.0.2"],
+    );
+    assert!(
+        explained.contains("ALLOWED by exemption 1 until"),
+        "{explained}"
+    );
     let error = refused(&hedge, &["exempt", "approve", "1", "--by", "D. Deputy"]);
     assert!(
         error.contains("cannot be approved: it is active"),

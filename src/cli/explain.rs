@@ -130,7 +130,22 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
             None => println!("  next change: none within a week"),
         }
     }
-    let decision = decide_str(&snapshot, who.group, &name, now);
+    let mut decision = decide_str(&snapshot, who.group, &name, now);
+    // Exemptions live in the running server's database: ask it, if it runs.
+    if let Decision::Block(block) = &decision {
+        match running_exemptions(&config) {
+            Some(exemptions) => {
+                if let Some((id, until_ms)) =
+                    exemptions.lifts(block, &group.name, client, &name, now.as_millisecond())
+                {
+                    decision = Decision::Allow(AllowReason::Exemption { id, until_ms });
+                }
+            }
+            None => println!(
+                "(the server is not reachable: exemptions in force are not taken into account)"
+            ),
+        }
+    }
     let entry_at = |depth: u8| {
         name.rsplitn(usize::from(depth) + 1, '.')
             .take(usize::from(depth))
@@ -155,9 +170,10 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
                 "decision: SAFE SEARCH ({engine}): answered with a CNAME to {target} (lists/safesearch.toml)"
             )
         }
-        Decision::Allow(AllowReason::Exemption { id, .. }) => {
-            println!("decision: ALLOWED by exemption {id} (hedge exempt show {id})")
-        }
+        Decision::Allow(AllowReason::Exemption { id, until_ms }) => println!(
+            "decision: ALLOWED by exemption {id} until {} (hedge exempt show {id}); without it the lists would block it",
+            super::time::format_local(until_ms)
+        ),
         Decision::Allow(AllowReason::GroupAllow { depth }) => {
             let entry = entry_at(depth);
             println!(
@@ -212,6 +228,24 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The exemptions in force, from the running server; `None` if it cannot
+/// be asked.
+fn running_exemptions(config: &Config) -> Option<crate::policy::ExemptionSet> {
+    let value = crate::admin::call(
+        &config.admin.socket,
+        &crate::admin::AdminRequest::ExemptList {
+            selection: crate::store::ExemptionSelection::Active,
+        },
+        std::time::Duration::from_secs(10),
+    )
+    .ok()?;
+    let list: Vec<crate::store::Exemption> = serde_json::from_value(value).ok()?;
+    Some(crate::policy::ExemptionSet::new(
+        &list,
+        jiff::Timestamp::now().as_millisecond(),
+    ))
 }
 
 fn days_text(days: &[bool; 7]) -> String {
