@@ -28,6 +28,10 @@ attempts = 1
 [categories.gambling]
 sources = ["gambling.txt"]
 
+[categories.iwf]
+sources = ["iwf.txt"]
+
+
 [[groups]]
 name = "pupils"
 networks = ["127.0.0.0/26"]
@@ -58,14 +62,14 @@ database = "hedge.db"
 }
 
 const GAMBLING: &str = "bet.upstream.example\n";
+const FILES: &[(&str, &str)] = &[
+    ("gambling.txt", GAMBLING),
+    ("iwf.txt", "abuse.upstream.example\n"),
+];
 
 async fn start(logging: &str) -> (TestUpstream, Hedge) {
     let upstream = TestUpstream::start().await;
-    let hedge = Hedge::start_with(
-        &config(upstream.addr, logging),
-        &[("gambling.txt", GAMBLING)],
-    )
-    .await;
+    let hedge = Hedge::start_with(&config(upstream.addr, logging), FILES).await;
     (upstream, hedge)
 }
 
@@ -251,7 +255,12 @@ async fn group_log_levels_decide_what_is_kept() {
     assert_eq!(staff_rows.len(), 1, "log = \"blocked\" keeps blocked only");
     assert_eq!(staff_rows[0]["action"], "blocked");
     assert_eq!(staff_rows[0]["group"], "staff");
-    assert!(search(&hedge, &["--client", "127.0.0.130"]).is_empty());
+    // A mandatory category's block is evidence, kept even at "none".
+    let quiet_rows = search(&hedge, &["--client", "127.0.0.130"]);
+    assert!(quiet_rows.is_empty(), "{quiet_rows:?}");
+    ask(&hedge, quiet, "abuse.upstream.example.", RecordType::A).await;
+    let kept = wait_rows(&hedge, &["--client", "127.0.0.130"], 1).await;
+    assert_eq!(kept[0]["category"], "iwf");
 }
 
 #[tokio::test]
@@ -699,7 +708,7 @@ async fn a_read_only_database_does_not_stop_answering() {
         &format!("database = \"{}\"", path.display()),
     );
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let hedge = Hedge::start_as(&text, &[("gambling.txt", GAMBLING)], uid).await;
+    let hedge = Hedge::start_as(&text, FILES, uid).await;
 
     let client = ip("127.0.0.55");
     for i in 0..5 {

@@ -151,7 +151,7 @@ async fn connection(
         }
         let response = match serde_json::from_str::<AdminRequest>(&line) {
             Ok(AdminRequest::LogSearch { filter, kind }) => {
-                match search(&mut writer, filter, kind, &peer, context).await {
+                match search(&mut writer, filter, kind, &peer, context, shutdown).await {
                     Ok(count) => AdminResponse::success(serde_json::json!({ "rows": count })),
                     Err(SearchError::Client(error)) => return Err(error),
                     Err(SearchError::Store(error)) => AdminResponse::failure(error.to_string()),
@@ -179,6 +179,9 @@ enum SearchError {
     Store(StoreError),
 }
 
+/// How long one line of a search's answer may wait for the client.
+const SEARCH_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Rows per line of a search's answer.
 const SEARCH_CHUNK: usize = 500;
 
@@ -191,6 +194,7 @@ async fn search(
     kind: AccessKind,
     peer: &Peer,
     context: &AdminContext,
+    shutdown: &CancellationToken,
 ) -> Result<u64, SearchError> {
     let database = context.storage.get().map_err(SearchError::Store)?.clone();
     let access = database
@@ -220,7 +224,18 @@ async fn search(
             more: true,
             ..AdminResponse::success(serde_json::to_value(rows).unwrap_or_default())
         };
-        if let Err(error) = write_line(writer, &line).await {
+        // A reader that stops reading (a pager left open) must not hold a
+        // database snapshot, a pooled connection or a shutdown forever.
+        let written = tokio::select! {
+            _ = shutdown.cancelled() => Err(io::Error::other("hedge is stopping")),
+            written = tokio::time::timeout(SEARCH_WRITE_TIMEOUT, write_line(writer, &line)) => {
+                written.unwrap_or_else(|_| Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client stopped reading the search's rows",
+                )))
+            }
+        };
+        if let Err(error) = written {
             drop(receiver);
             let _ = reader.await;
             let _ = database.finish_access(access, sent).await;

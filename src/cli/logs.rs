@@ -439,6 +439,9 @@ fn purge(config_path: &Path, dry_run: bool) -> Result<()> {
             report.expired, report.deleted
         );
     }
+    if let Some(why) = &report.interrupted {
+        println!("the purge stopped early: {why}; the next hourly run goes on");
+    }
     match report.oldest_ms {
         Some(ms) => println!("oldest row kept: {}", format_local(ms)),
         None => println!("the query log is empty"),

@@ -175,14 +175,13 @@ async fn retention(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: Cance
         }
         wait = RETENTION_EVERY;
         let Ok(database) = storage.get() else {
+            // Not open yet: try again soon rather than in an hour.
+            wait = Duration::from_secs(60);
             continue;
         };
         let days = handler.config().logging.retention_days;
-        let purge = crate::store::purge(database, days, crate::store::now_ms());
-        let result = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            result = purge => result,
-        };
+        // Not cut short at shutdown: what it deleted is then recorded.
+        let result = crate::store::purge(database, days, crate::store::now_ms()).await;
         match result {
             Ok(report) if report.deleted > 0 || report.held > 0 => {
                 info!(

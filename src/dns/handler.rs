@@ -319,7 +319,9 @@ impl Handler {
             return;
         };
         let group = &policy.groups[client.group];
-        if !self.log.is_enabled() || !keeps(group.log, outcome.action) {
+        // A block of a mandatory category (illegal content) is evidence:
+        // kept whatever the group's level.
+        if !self.log.is_enabled() || !(outcome.mandatory || keeps(group.log, outcome.action)) {
             return;
         }
         let Some(query) = request.queries.first() else {
@@ -354,12 +356,13 @@ impl Handler {
         if !serving.allow.allows(ip) {
             bump(&self.stats.refused_not_allowed);
             debug!(%src, "refused: not in allow_networks");
+            // Counted, not logged: anyone can send these (forged, in a
+            // flood), and they must not push pupils' entries out.
             return Response::with_error(
                 answer::response_to(request, ResponseCode::Refused),
                 ExtendedError::Prohibited,
                 "client not allowed",
-            )
-            .logged(Action::Refused, Some("client not in allow_networks".into()));
+            );
         }
         if !self
             .limiter
@@ -559,6 +562,13 @@ impl Handler {
         .logged(Action::Blocked, Some(rule));
         if let Some(outcome) = &mut response.outcome {
             outcome.category = category;
+            outcome.mandatory = matches!(
+                block.rule,
+                BlockRule::Category {
+                    mandatory: true,
+                    ..
+                }
+            );
         }
         response
     }
@@ -638,6 +648,8 @@ struct Response {
 /// What hedge did with a query, for the query log.
 struct Outcome {
     action: Action,
+    /// A block of a mandatory category.
+    mandatory: bool,
     category: Option<String>,
     rule: Option<String>,
     upstream_us: Option<u32>,
@@ -663,6 +675,7 @@ impl Response {
     fn logged(mut self, action: Action, rule: Option<String>) -> Response {
         self.outcome = Some(Outcome {
             action,
+            mandatory: false,
             category: None,
             rule,
             upstream_us: None,

@@ -39,6 +39,9 @@ pub struct PurgeReport {
     pub dry_run: bool,
     /// The oldest row left (after the purge; now, on a dry run).
     pub oldest_ms: Option<i64>,
+    /// Why the purge stopped early, after deleting `deleted` rows.
+    #[serde(default)]
+    pub interrupted: Option<String>,
 }
 
 fn cutoff(retention_days: u32, now_ms: i64) -> i64 {
@@ -76,6 +79,7 @@ pub async fn purge_preview(
         deleted: 0,
         dry_run: true,
         oldest_ms: oldest(database).await?,
+        interrupted: None,
     })
 }
 
@@ -92,17 +96,26 @@ pub async fn purge(
          WHERE q.at_ms < ? AND (q.at_ms, q.id) > (?, ?) ORDER BY q.at_ms, q.id LIMIT ?"
     );
     let (mut expired, mut held, mut deleted) = (0u64, 0u64, 0u64);
+    let mut interrupted = None;
     // A cursor over (time, id), so held rows are looked at once, not once
     // per batch.
     let mut cursor = (i64::MIN, i64::MIN);
     loop {
-        let rows = sqlx::query(&select)
+        let rows = match sqlx::query(&select)
             .bind(cutoff_ms)
             .bind(cursor.0)
             .bind(cursor.1)
             .bind(BATCH)
             .fetch_all(database.pool())
-            .await?;
+            .await
+        {
+            Ok(rows) => rows,
+            Err(error) if deleted > 0 => {
+                interrupted = Some(error.to_string());
+                break;
+            }
+            Err(error) => return Err(error.into()),
+        };
         let Some(last) = rows.last() else { break };
         cursor = (last.try_get("at_ms")?, last.try_get("id")?);
         let mut doomed = Vec::with_capacity(rows.len());
@@ -115,22 +128,32 @@ pub async fn purge(
             }
         }
         if !doomed.is_empty() {
+            // The hold test again in the DELETE itself: a hold placed since
+            // the rows were read still protects them.
             let mut delete = sqlx::QueryBuilder::new("DELETE FROM queries WHERE id IN (");
             let mut ids = delete.separated(", ");
             for id in &doomed {
                 ids.push_bind(*id);
             }
-            ids.push_unseparated(")");
-            deleted += delete
-                .build()
-                .execute(database.pool())
-                .await?
-                .rows_affected();
+            ids.push_unseparated(") AND NOT ");
+            delete.push(HELD.replace("q.", "queries."));
+            match delete.build().execute(database.pool()).await {
+                Ok(done) => deleted += done.rows_affected(),
+                // Rows already deleted must still be reported (and audited).
+                Err(error) if deleted > 0 => {
+                    interrupted = Some(error.to_string());
+                    break;
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
         tokio::time::sleep(PAUSE).await;
     }
-    if deleted > 0 {
-        reclaim(database).await?;
+    if deleted > 0
+        && interrupted.is_none()
+        && let Err(error) = reclaim(database).await
+    {
+        interrupted = Some(format!("rows deleted, space not yet reclaimed: {error}"));
     }
     Ok(PurgeReport {
         retention_days,
@@ -139,7 +162,8 @@ pub async fn purge(
         held,
         deleted,
         dry_run: false,
-        oldest_ms: oldest(database).await?,
+        oldest_ms: oldest(database).await.ok().flatten(),
+        interrupted,
     })
 }
 

@@ -105,7 +105,7 @@ impl LogFilter {
             .client
             .is_some_and(|c| c.prefix_len() == c.max_prefix_len());
         let narrow_window = matches!((self.from_ms, self.to_ms),
-            (Some(from), Some(to)) if to - from <= NARROW_WINDOW_MS);
+(Some(from), Some(to)) if to.saturating_sub(from) <= NARROW_WINDOW_MS);
         let window_from_now = self.from_ms.is_some() && self.to_ms.is_none();
         if single_client {
             SearchPlan::Client
