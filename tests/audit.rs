@@ -9,20 +9,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-fn hedge_out(hedge: &Hedge, args: &[&str]) -> std::process::Output {
-    run_hedge(args, &hedge.config_path)
-}
-
-fn ok(hedge: &Hedge, args: &[&str]) -> String {
-    let output = hedge_out(hedge, args);
-    assert!(
-        output.status.success(),
-        "hedge {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 #[tokio::test]
 async fn changes_are_chained_and_an_edit_is_named() {
     let upstream = TestUpstream::start().await;
@@ -32,50 +18,41 @@ async fn changes_are_chained_and_an_edit_is_named() {
     .await;
     // The database opens beside the writer; wait for it.
     for _ in 0..100 {
-        let status: Value = serde_json::from_str(&ok(&hedge, &["status", "--json"])).unwrap();
+        let status: Value = serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap();
         if status["log"]["open"] == true {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    ok(
-        &hedge,
-        &[
-            "logs",
-            "hold",
-            "add",
-            "--client",
-            "10.1.3.12",
-            "--from",
-            "2026-03-01",
-            "--to",
-            "2026-03-08",
-            "--reason",
-            "DSL investigation, alert 14",
-            "--by",
-            "A. Lead",
-        ],
-    );
-    ok(
-        &hedge,
-        &["logs", "search", "--csv", "--client", "10.1.3.12"],
-    );
-    ok(&hedge, &["reload"]);
-    ok(
-        &hedge,
-        &[
-            "logs",
-            "hold",
-            "release",
-            "1",
-            "--by",
-            "A. Lead",
-            "--reason",
-            "investigation closed, no action",
-        ],
-    );
+    hedge.ok(&[
+        "logs",
+        "hold",
+        "add",
+        "--client",
+        "10.1.3.12",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-08",
+        "--reason",
+        "DSL investigation, alert 14",
+        "--by",
+        "A. Lead",
+    ]);
+    hedge.ok(&["logs", "search", "--csv", "--client", "10.1.3.12"]);
+    hedge.ok(&["reload"]);
+    hedge.ok(&[
+        "logs",
+        "hold",
+        "release",
+        "1",
+        "--by",
+        "A. Lead",
+        "--reason",
+        "investigation closed, no action",
+    ]);
 
-    let rows: Vec<Value> = serde_json::from_str(&ok(&hedge, &["audit", "list", "--json"])).unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&hedge.ok(&["audit", "list", "--json"])).unwrap();
     let actions: Vec<&str> = rows.iter().map(|r| r["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
@@ -93,10 +70,10 @@ async fn changes_are_chained_and_an_edit_is_named() {
         rows.iter()
             .all(|r| r["actor"].as_str().is_some_and(|a| !a.is_empty()))
     );
-    let verified = ok(&hedge, &["audit", "verify"]);
+    let verified = hedge.ok(&["audit", "verify"]);
     assert!(verified.contains("intact: 4 rows"), "{verified}");
     assert!(verified.contains("last row: 4, hash "), "{verified}");
-    let export: Vec<Value> = serde_json::from_str(&ok(&hedge, &["audit", "export"])).unwrap();
+    let export: Vec<Value> = serde_json::from_str(&hedge.ok(&["audit", "export"])).unwrap();
     assert_eq!(export[1]["prev_hash"], export[0]["hash"]);
 
     // Someone edits row 2 directly in the database file.
@@ -117,9 +94,7 @@ async fn changes_are_chained_and_an_edit_is_named() {
         .unwrap();
     db.close().await.unwrap();
 
-    let output = hedge_out(&hedge, &["audit", "verify"]);
-    assert_eq!(output.status.code(), Some(1));
-    let error = String::from_utf8_lossy(&output.stderr);
+    let error = hedge.refused(&["audit", "verify"]);
     assert!(
         error.contains("BROKEN at row 2") && error.contains("changed"),
         "{error}"

@@ -77,35 +77,9 @@ async fn a_for(hedge: &Hedge, from: u8, name: &str) -> Vec<String> {
     addresses(&reply)
 }
 
-fn run(hedge: &Hedge, args: &[&str]) -> std::process::Output {
-    run_hedge(args, &hedge.config_path)
-}
-
-fn ok(hedge: &Hedge, args: &[&str]) -> String {
-    let output = run(hedge, args);
-    assert!(
-        output.status.success(),
-        "hedge {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// The command must be refused (exit 1); its error.
-fn refused(hedge: &Hedge, args: &[&str]) -> String {
-    let output = run(hedge, args);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "hedge {args:?} should be refused: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8(output.stderr).unwrap()
-}
-
 async fn wait_open(hedge: &Hedge) {
     for _ in 0..100 {
-        let status: Value = serde_json::from_str(&ok(hedge, &["status", "--json"])).unwrap();
+        let status: Value = serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap();
         if status["log"]["open"] == true {
             // The exemptions are read just after the database opens.
             tokio::time::sleep(Duration::from_millis(400)).await;
@@ -127,22 +101,19 @@ async fn request_approve_in_force_revoke_and_expire() {
     let bet = "bet.upstream.example.";
     assert_eq!(a_for(&hedge, PUPIL, bet).await, ["0.0.0.0"]);
 
-    let filed = ok(
-        &hedge,
-        &[
-            "exempt",
-            "request",
-            "bet.upstream.example",
-            "--group",
-            "pupils",
-            "--reason",
-            REASON,
-            "--requested-by",
-            "T. Teacher",
-            "--until",
-            "+1h",
-        ],
-    );
+    let filed = hedge.ok(&[
+        "exempt",
+        "request",
+        "bet.upstream.example",
+        "--group",
+        "pupils",
+        "--reason",
+        REASON,
+        "--requested-by",
+        "T. Teacher",
+        "--until",
+        "+1h",
+    ]);
     assert!(
         filed.contains("exemption 1 filed") && filed.contains("waits for an approver"),
         "{filed}"
@@ -152,16 +123,16 @@ async fn request_approve_in_force_revoke_and_expire() {
         ["0.0.0.0"],
         "pending is not in force"
     );
-    let status = ok(&hedge, &["status"]);
+    let status = hedge.ok(&["status"]);
     assert!(status.contains("0 in force, 1 waiting"), "{status}");
 
-    let error = refused(&hedge, &["exempt", "approve", "1", "--by", "T. Teacher"]);
+    let error = hedge.refused(&["exempt", "approve", "1", "--by", "T. Teacher"]);
     assert!(
         error.contains("\"T. Teacher\" is not on the approver roster")
             && error.contains("H. Head (head teacher), D. Deputy (deputy head)"),
         "{error}"
     );
-    let approved = ok(&hedge, &["exempt", "approve", "1", "--by", "h. head"]);
+    let approved = hedge.ok(&["exempt", "approve", "1", "--by", "h. head"]);
     assert!(
         approved.contains("exemption 1 approved by H. Head"),
         "{approved}"
@@ -172,60 +143,48 @@ async fn request_approve_in_force_revoke_and_expire() {
         a_for(&hedge, PUPIL, "www.bet.upstream.example.").await,
         ["192.0.2.66"]
     );
-    let explained = ok(
-        &hedge,
-        &["explain", "bet.upstream.example", "--client", "127.0.0.2"],
-    );
+    let explained = hedge.ok(&["explain", "bet.upstream.example", "--client", "127.0.0.2"]);
     assert!(
         explained.contains("ALLOWED by exemption 1 until"),
         "{explained}"
     );
-    let error = refused(&hedge, &["exempt", "approve", "1", "--by", "D. Deputy"]);
+    let error = hedge.refused(&["exempt", "approve", "1", "--by", "D. Deputy"]);
     assert!(
         error.contains("cannot be approved: it is active"),
         "{error}"
     );
 
-    let error = refused(
-        &hedge,
-        &[
-            "exempt", "revoke", "1", "--by", "H. Head", "--reason", "test",
-        ],
-    );
+    let error = hedge.refused(&[
+        "exempt", "revoke", "1", "--by", "H. Head", "--reason", "test",
+    ]);
     assert!(error.contains("placeholder"), "{error}");
-    ok(
-        &hedge,
-        &[
-            "exempt",
-            "revoke",
-            "1",
-            "--by",
-            "H. Head",
-            "--reason",
-            "lesson moved to next term",
-        ],
-    );
+    hedge.ok(&[
+        "exempt",
+        "revoke",
+        "1",
+        "--by",
+        "H. Head",
+        "--reason",
+        "lesson moved to next term",
+    ]);
     assert_eq!(a_for(&hedge, PUPIL, bet).await, ["0.0.0.0"]);
 
     // File and approve in one step, for one client, for two seconds.
-    let added = ok(
-        &hedge,
-        &[
-            "exempt",
-            "add",
-            "bet.upstream.example",
-            "--client",
-            "127.0.0.3",
-            "--reason",
-            REASON,
-            "--requested-by",
-            "T. Teacher",
-            "--by",
-            "D. Deputy",
-            "--until",
-            "+2s",
-        ],
-    );
+    let added = hedge.ok(&[
+        "exempt",
+        "add",
+        "bet.upstream.example",
+        "--client",
+        "127.0.0.3",
+        "--reason",
+        REASON,
+        "--requested-by",
+        "T. Teacher",
+        "--by",
+        "D. Deputy",
+        "--until",
+        "+2s",
+    ]);
     assert!(
         added.contains("exemption 2 approved by D. Deputy"),
         "{added}"
@@ -260,13 +219,13 @@ async fn request_approve_in_force_revoke_and_expire() {
         .await;
 
     let listed: Vec<Value> =
-        serde_json::from_str(&ok(&hedge, &["exempt", "list", "--json"])).unwrap();
+        serde_json::from_str(&hedge.ok(&["exempt", "list", "--json"])).unwrap();
     let states: Vec<&str> = listed
         .iter()
         .map(|e| e["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["expired", "revoked"]);
-    let csv = ok(&hedge, &["exempt", "list", "--expired", "--csv"]);
+    let csv = hedge.ok(&["exempt", "list", "--expired", "--csv"]);
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("id,state,kind,name,scope,from,until,reason,requested_by"));
     assert_eq!(lines.len(), 2, "{csv}");
@@ -274,25 +233,22 @@ async fn request_approve_in_force_revoke_and_expire() {
         lines[1].contains("client:127.0.0.3") && lines[1].contains("D. Deputy"),
         "{csv}"
     );
-    let shown = ok(&hedge, &["exempt", "show", "2"]);
+    let shown = hedge.ok(&["exempt", "show", "2"]);
     assert!(
         shown.contains("exemption 2: expired") && shown.contains("end recorded"),
         "{shown}"
     );
 
     // The query log names the exemption that let a query through.
-    let rows: Vec<Value> = serde_json::from_str(&ok(
-        &hedge,
-        &[
-            "logs",
-            "search",
-            "--json",
-            "--client",
-            "127.0.0.3",
-            "--name",
-            "bet.upstream.example",
-        ],
-    ))
+    let rows: Vec<Value> = serde_json::from_str(&hedge.ok(&[
+        "logs",
+        "search",
+        "--json",
+        "--client",
+        "127.0.0.3",
+        "--name",
+        "bet.upstream.example",
+    ]))
     .unwrap();
     assert!(
         rows.iter()
@@ -300,8 +256,7 @@ async fn request_approve_in_force_revoke_and_expire() {
         "{rows:#?}"
     );
 
-    let audit: Vec<Value> =
-        serde_json::from_str(&ok(&hedge, &["audit", "list", "--json"])).unwrap();
+    let audit: Vec<Value> = serde_json::from_str(&hedge.ok(&["audit", "list", "--json"])).unwrap();
     let actions: Vec<&str> = audit
         .iter()
         .map(|r| r["action"].as_str().unwrap())
@@ -318,7 +273,7 @@ async fn request_approve_in_force_revoke_and_expire() {
             "exemption.expired"
         ]
     );
-    assert!(ok(&hedge, &["audit", "verify"]).contains("intact"));
+    assert!(hedge.ok(&["audit", "verify"]).contains("intact"));
 }
 
 #[tokio::test]
@@ -330,7 +285,7 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
     let request = |extra: &[&str]| {
         let mut args = vec!["exempt", "request"];
         args.extend_from_slice(extra);
-        refused(&hedge, &args)
+        hedge.refused(&args)
     };
     let base = |name: &'static str, reason: &'static str, until: &'static str| {
         vec![
@@ -371,25 +326,22 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
     assert!(error.contains("\"teachers\" is not a group"), "{error}");
 
     // Approval rules: not the requester, within max_days, bypass rights.
-    ok(
-        &hedge,
-        &[
-            "exempt",
-            "request",
-            "bet.upstream.example",
-            "--group",
-            "pupils",
-            "--reason",
-            REASON,
-            "--requested-by",
-            "H. Head",
-            "--until",
-            "+3d",
-        ],
-    );
-    let error = refused(&hedge, &["exempt", "approve", "1", "--by", "H. Head"]);
+    hedge.ok(&[
+        "exempt",
+        "request",
+        "bet.upstream.example",
+        "--group",
+        "pupils",
+        "--reason",
+        REASON,
+        "--requested-by",
+        "H. Head",
+        "--until",
+        "+3d",
+    ]);
+    let error = hedge.refused(&["exempt", "approve", "1", "--by", "H. Head"]);
     assert!(error.contains("cannot also approve it"), "{error}");
-    let error = refused(&hedge, &["exempt", "approve", "1", "--by", "D. Deputy"]);
+    let error = hedge.refused(&["exempt", "approve", "1", "--by", "D. Deputy"]);
     assert!(error.contains("at most 1 days"), "{error}");
     let bypass = |by: &'static str, until: &'static str| {
         vec![
@@ -408,74 +360,65 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
             until,
         ]
     };
-    let error = refused(&hedge, &bypass("D. Deputy", "30m"));
+    let error = hedge.refused(&bypass("D. Deputy", "30m"));
     assert!(error.contains("may not lift filtering"), "{error}");
-    let error = refused(&hedge, &bypass("H. Head", "+1h"));
+    let error = hedge.refused(&bypass("H. Head", "+1h"));
     assert!(
         error.contains("may not file and approve in one step"),
         "{error}"
     );
-    let error = refused(
-        &hedge,
-        &[
-            "exempt",
-            "add",
-            "bet.upstream.example",
-            "--group",
-            "pupils",
-            "--reason",
-            REASON,
-            "--requested-by",
-            "D. Deputy",
-            "--by",
-            "D. Deputy",
-            "--until",
-            "+1h",
-        ],
-    );
+    let error = hedge.refused(&[
+        "exempt",
+        "add",
+        "bet.upstream.example",
+        "--group",
+        "pupils",
+        "--reason",
+        REASON,
+        "--requested-by",
+        "D. Deputy",
+        "--by",
+        "D. Deputy",
+        "--until",
+        "+1h",
+    ]);
     assert!(error.contains("cannot also approve it"), "{error}");
-    let error = refused(
-        &hedge,
-        &[
-            "exempt",
-            "reject",
-            "1",
-            "--by",
-            "H. Head",
-            "--reason",
-            "not needed for this lesson",
-        ],
-    );
+    let error = hedge.refused(&[
+        "exempt",
+        "reject",
+        "1",
+        "--by",
+        "H. Head",
+        "--reason",
+        "not needed for this lesson",
+    ]);
     assert!(
         error.contains("cannot also approve it"),
         "the requester cannot decide: {error}"
     );
 
     // A bypass within the limits, then one beyond them.
-    ok(
-        &hedge,
-        &[
-            "exempt",
-            "request",
-            "--bypass",
-            "--client",
-            "127.0.0.3",
-            "--reason",
-            REASON,
-            "--requested-by",
-            "T. Teacher",
-            "--until",
-            "+3h",
-        ],
-    );
-    let error = refused(&hedge, &["exempt", "approve", "2", "--by", "H. Head"]);
+    hedge.ok(&[
+        "exempt",
+        "request",
+        "--bypass",
+        "--client",
+        "127.0.0.3",
+        "--reason",
+        REASON,
+        "--requested-by",
+        "T. Teacher",
+        "--until",
+        "+3h",
+    ]);
+    let error = hedge.refused(&["exempt", "approve", "2", "--by", "H. Head"]);
     assert!(
         error.contains("a bypass may last at most 2 hours"),
         "{error}"
     );
 
     let listed: Vec<Value> =
-        serde_json::from_str(&ok(&hedge, &["exempt", "list", "--json"])).unwrap();
+        serde_json::from_str(&hedge.ok(&["exempt", "list", "--json"])).unwrap();
     assert_eq!(
         listed.len(),
         2,
@@ -491,23 +434,20 @@ async fn exemptions_and_the_audit_trail_survive_sigkill() {
     let database = db_dir.path().join("h.db");
     let hedge = Hedge::start_with(&config(upstream.addr, &database), FILES).await;
     wait_open(&hedge).await;
-    ok(
-        &hedge,
-        &[
-            "exempt",
-            "request",
-            "bet.upstream.example",
-            "--group",
-            "pupils",
-            "--reason",
-            REASON,
-            "--requested-by",
-            "T. Teacher",
-            "--until",
-            "+1h",
-        ],
-    );
-    ok(&hedge, &["exempt", "approve", "1", "--by", "H. Head"]);
+    hedge.ok(&[
+        "exempt",
+        "request",
+        "bet.upstream.example",
+        "--group",
+        "pupils",
+        "--reason",
+        REASON,
+        "--requested-by",
+        "T. Teacher",
+        "--until",
+        "+1h",
+    ]);
+    hedge.ok(&["exempt", "approve", "1", "--by", "H. Head"]);
     hedge.signal("KILL");
     drop(hedge);
 
@@ -518,17 +458,11 @@ async fn exemptions_and_the_audit_trail_survive_sigkill() {
         ["192.0.2.66"]
     );
     let listed: Vec<Value> =
-        serde_json::from_str(&ok(&hedge, &["exempt", "list", "--active", "--json"])).unwrap();
+        serde_json::from_str(&hedge.ok(&["exempt", "list", "--active", "--json"])).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["decided_by"], "H. Head");
-    let verified = ok(&hedge, &["audit", "verify"]);
+    let verified = hedge.ok(&["audit", "verify"]);
     assert!(verified.contains("intact: 2 rows"), "{verified}");
-}
-
-/// The uid tests run as, from the owner of /proc/self.
-fn own_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").unwrap().uid()
 }
 
 #[tokio::test]

@@ -88,33 +88,10 @@ fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
 }
 
-/// `hedge <args> -c CONFIG`, which must succeed; its stdout.
-fn hedge_ok(hedge: &Hedge, args: &[&str]) -> String {
-    let output = run_hedge(args, &hedge.config_path);
-    assert!(
-        output.status.success(),
-        "hedge {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// `hedge <args>`, which must fail with exit code 1; its stderr.
-fn hedge_fails(hedge: &Hedge, args: &[&str]) -> String {
-    let output = run_hedge(args, &hedge.config_path);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "hedge {args:?} should fail: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8(output.stderr).unwrap()
-}
-
 fn search(hedge: &Hedge, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["logs", "search", "--json"];
     all.extend_from_slice(args);
-    serde_json::from_str(&hedge_ok(hedge, &all)).expect("search --json prints a JSON array")
+    serde_json::from_str(&hedge.ok(&all)).expect("search --json prints a JSON array")
 }
 
 /// Polls (bounded) until a search returns at least `count` rows.
@@ -133,7 +110,7 @@ async fn wait_rows(hedge: &Hedge, args: &[&str], count: usize) -> Vec<Value> {
 }
 
 fn status(hedge: &Hedge) -> Value {
-    serde_json::from_str(&hedge_ok(hedge, &["status", "--json"])).unwrap()
+    serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap()
 }
 
 /// Waits (bounded) until the server has opened its database and written
@@ -225,7 +202,7 @@ async fn queries_are_logged_with_their_fields() {
     assert_eq!(cached["name"], "www.upstream.example");
     assert_eq!(cached["upstream_ms"], Value::Null);
 
-    let table = hedge_ok(&hedge, &["logs", "search", "--client", "127.0.0.5"]);
+    let table = hedge.ok(&["logs", "search", "--client", "127.0.0.5"]);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("TIME"), "{table}");
     assert_eq!(lines.len(), 6, "{table}");
@@ -301,91 +278,79 @@ async fn retention_deletes_exactly_the_expired_rows_and_spares_held_ones() {
     assert_eq!(search(&hedge, &ours).len(), 9);
 
     // A hold needs a real reason, and a period that is one.
-    let error = hedge_fails(
-        &hedge,
-        &[
-            "logs",
-            "hold",
-            "add",
-            "--client",
-            "127.0.0.20/30",
-            "--from",
-            "101d",
-            "--to",
-            "99d",
-            "--reason",
-            "test",
-            "--by",
-            "A. Lead",
-        ],
-    );
+    let error = hedge.refused(&[
+        "logs",
+        "hold",
+        "add",
+        "--client",
+        "127.0.0.20/30",
+        "--from",
+        "101d",
+        "--to",
+        "99d",
+        "--reason",
+        "test",
+        "--by",
+        "A. Lead",
+    ]);
     assert!(error.contains("placeholder"), "{error}");
-    let error = hedge_fails(
-        &hedge,
-        &[
-            "logs",
-            "hold",
-            "add",
-            "--client",
-            "127.0.0.20/30",
-            "--from",
-            "99d",
-            "--to",
-            "101d",
-            "--reason",
-            "DSL investigation of repeated alerts",
-            "--by",
-            "A. Lead",
-        ],
-    );
+    let error = hedge.refused(&[
+        "logs",
+        "hold",
+        "add",
+        "--client",
+        "127.0.0.20/30",
+        "--from",
+        "99d",
+        "--to",
+        "101d",
+        "--reason",
+        "DSL investigation of repeated alerts",
+        "--by",
+        "A. Lead",
+    ]);
     assert!(error.contains("before it starts"), "{error}");
-    let error = hedge_fails(
-        &hedge,
-        &[
-            "logs",
-            "hold",
-            "add",
-            "--client",
-            "room 3",
-            "--from",
-            "101d",
-            "--to",
-            "99d",
-            "--reason",
-            "DSL investigation of repeated alerts",
-            "--by",
-            "A. Lead",
-        ],
-    );
+    let error = hedge.refused(&[
+        "logs",
+        "hold",
+        "add",
+        "--client",
+        "room 3",
+        "--from",
+        "101d",
+        "--to",
+        "99d",
+        "--reason",
+        "DSL investigation of repeated alerts",
+        "--by",
+        "A. Lead",
+    ]);
     assert!(error.contains("not an IP address or network"), "{error}");
-    let placed = hedge_ok(
-        &hedge,
-        &[
-            "logs",
-            "hold",
-            "add",
-            "--client",
-            "127.0.0.20/30",
-            "--from",
-            "101d",
-            "--to",
-            "99d",
-            "--reason",
-            "DSL investigation of repeated alerts",
-            "--by",
-            "A. Lead",
-        ],
-    );
+    let placed = hedge.ok(&[
+        "logs",
+        "hold",
+        "add",
+        "--client",
+        "127.0.0.20/30",
+        "--from",
+        "101d",
+        "--to",
+        "99d",
+        "--reason",
+        "DSL investigation of repeated alerts",
+        "--by",
+        "A. Lead",
+    ]);
     assert!(placed.contains("legal hold 1 placed"), "{placed}");
 
-    let preview = hedge_ok(&hedge, &["logs", "purge", "--dry-run"]);
+    let preview = hedge.ok(&["logs", "purge", "--dry-run"]);
     assert!(
         preview.contains("7 expired rows, 3 of them kept under legal hold; 4 would be deleted"),
         "{preview}"
     );
     assert_eq!(search(&hedge, &ours).len(), 9, "a dry run deletes nothing");
 
-    let purged = hedge_ok(&hedge, &["logs", "purge"]);
+    let purged = hedge.ok(&["logs", "purge"]);
     assert!(purged.contains("4 deleted"), "{purged}");
     let left = search(&hedge, &ours);
     let names: Vec<&str> = left.iter().map(|r| r["name"].as_str().unwrap()).collect();
@@ -400,47 +365,38 @@ async fn retention_deletes_exactly_the_expired_rows_and_spares_held_ones() {
         ]
     );
 
-    let holds = hedge_ok(&hedge, &["logs", "hold", "list"]);
+    let holds = hedge.ok(&["logs", "hold", "list"]);
     assert!(
         holds.contains("127.0.0.20/30") && holds.contains("in force"),
         "{holds}"
     );
-    let error = hedge_fails(
-        &hedge,
-        &[
-            "logs",
-            "hold",
-            "release",
-            "7",
-            "--by",
-            "A. Lead",
-            "--reason",
-            "investigation closed, no action",
-        ],
-    );
+    let error = hedge.refused(&[
+        "logs",
+        "hold",
+        "release",
+        "7",
+        "--by",
+        "A. Lead",
+        "--reason",
+        "investigation closed, no action",
+    ]);
     assert!(error.contains("there is no legal hold 7"), "{error}");
-    hedge_ok(
-        &hedge,
-        &[
-            "logs",
-            "hold",
-            "release",
-            "1",
-            "--by",
-            "A. Lead",
-            "--reason",
-            "investigation closed, no action",
-        ],
-    );
-    let purged = hedge_ok(&hedge, &["logs", "purge"]);
+    hedge.ok(&[
+        "logs",
+        "hold",
+        "release",
+        "1",
+        "--by",
+        "A. Lead",
+        "--reason",
+        "investigation closed, no action",
+    ]);
+    let purged = hedge.ok(&["logs", "purge"]);
     assert!(purged.contains("3 deleted"), "{purged}");
     assert_eq!(search(&hedge, &ours).len(), 2);
 
-    let all: Vec<Value> = serde_json::from_str(&hedge_ok(
-        &hedge,
-        &["logs", "hold", "list", "--all", "--json"],
-    ))
-    .unwrap();
+    let all: Vec<Value> =
+        serde_json::from_str(&hedge.ok(&["logs", "hold", "list", "--all", "--json"])).unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["released_by"], "A. Lead");
     assert_eq!(all[0]["placed_by"], "A. Lead");
@@ -561,25 +517,22 @@ async fn searches_filter_export_csv_and_are_recorded() {
         ["=cmd.example.net", "example-other.com"]
     );
 
-    let error = hedge_fails(&hedge, &["logs", "search", "--group", "teachers"]);
+    let error = hedge.refused(&["logs", "search", "--group", "teachers"]);
     assert!(
         error.contains("\"teachers\" is not a group") && error.contains("pupils, staff"),
         "{error}"
     );
-    let error = hedge_fails(&hedge, &["logs", "search", "--category", "casino"]);
+    let error = hedge.refused(&["logs", "search", "--category", "casino"]);
     assert!(error.contains("\"casino\" is not a category"), "{error}");
-    let error = hedge_fails(&hedge, &["logs", "search", "--action", "maybe"]);
+    let error = hedge.refused(&["logs", "search", "--action", "maybe"]);
     assert!(error.contains("not an action"), "{error}");
-    let error = hedge_fails(&hedge, &["logs", "search", "--from", "last tuesday"]);
+    let error = hedge.refused(&["logs", "search", "--from", "last tuesday"]);
     assert!(
         error.contains("--from") && error.contains("is not a time"),
         "{error}"
     );
 
-    let csv = hedge_ok(
-        &hedge,
-        &["logs", "search", "--csv", "--client", "127.0.0.40/30"],
-    );
+    let csv = hedge.ok(&["logs", "search", "--csv", "--client", "127.0.0.40/30"]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
@@ -598,7 +551,7 @@ async fn searches_filter_export_csv_and_are_recorded() {
     );
 
     let access: Vec<Value> =
-        serde_json::from_str(&hedge_ok(&hedge, &["logs", "access", "--json"])).unwrap();
+        serde_json::from_str(&hedge.ok(&["logs", "access", "--json"])).unwrap();
     let export = access
         .iter()
         .find(|a| a["kind"] == "export-csv")
@@ -638,7 +591,7 @@ async fn a_full_queue_counts_drops_and_dns_goes_on() {
     let dropped = status(&hedge)["log"]["dropped"].as_u64().unwrap();
     assert!((30..=40).contains(&dropped), "dropped {dropped}");
     hedge.wait_for_log("entries dropped").await;
-    let text = hedge_ok(&hedge, &["status"]);
+    let text = hedge.ok(&["status"]);
     assert!(text.contains(&format!("{dropped} dropped")), "{text}");
 
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
@@ -687,12 +640,6 @@ async fn a_graceful_stop_writes_what_is_queued() {
     );
 }
 
-/// The uid tests run as, from the owner of /proc/self.
-fn own_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").unwrap().uid()
-}
-
 #[tokio::test]
 async fn a_read_only_database_does_not_stop_answering() {
     use std::os::unix::fs::PermissionsExt;
@@ -735,7 +682,7 @@ async fn a_read_only_database_does_not_stop_answering() {
         problem.as_str().is_some_and(|p| p.contains("readonly")),
         "{problem}"
     );
-    let text = hedge_ok(&hedge, &["status"]);
+    let text = hedge.ok(&["status"]);
     assert!(
         text.contains("PROBLEM:") && text.contains("readonly"),
         "{text}"

@@ -294,6 +294,29 @@ impl Hedge {
         (self.terminate(), dir)
     }
 
+    /// `hedge <args> -c CONFIG`, which must succeed: its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = run_hedge(args, &self.config_path);
+        assert!(
+            output.status.success(),
+            "hedge {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// `hedge <args> -c CONFIG`, which must be refused (exit 1): its stderr.
+    pub fn refused(&self, args: &[&str]) -> String {
+        let output = run_hedge(args, &self.config_path);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "hedge {args:?} should be refused: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8(output.stderr).unwrap()
+    }
+
     /// What hedge has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.path("hedge.log")).unwrap_or_default()
@@ -436,4 +459,10 @@ pub fn addresses(message: &Message) -> Vec<String> {
 /// Whether `dig` is installed (CI installs dnsutils).
 pub fn have_dig() -> bool {
     Command::new("dig").arg("-v").output().is_ok()
+}
+
+/// The uid the tests run as (the owner of /proc/self).
+pub fn own_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid()
 }
