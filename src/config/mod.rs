@@ -50,6 +50,44 @@ pub struct Config {
     /// Who may approve exemptions (`[[approvers]]`).
     pub approvers: Vec<Approver>,
     pub exemptions: ExemptionLimits,
+    pub alerts: AlertsConfig,
+    pub metrics: MetricsConfig,
+    pub reports: ReportsConfig,
+}
+
+/// `[alerts]`: hits in safeguarding categories reach a person at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertsConfig {
+    /// Hits from one client in one category within this time of the first
+    /// are one alert with a count.
+    pub window: Duration,
+    /// The system log socket alerts are written to; `None`: not written.
+    pub syslog: Option<PathBuf>,
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[[alerts.webhooks]]`: each alert is POSTed there as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// For one attempt, connection included.
+    pub timeout: Duration,
+    /// Tries before the delivery is recorded as failed.
+    pub attempts: u32,
+}
+
+/// `[metrics]`: the Prometheus text endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricsConfig {
+    /// `None`: no endpoint.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[reports]`: how reports name the site.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReportsConfig {
+    /// Printed at the top of every report; `None`: the host name.
+    pub site: Option<String>,
 }
 
 /// `[[approvers]]`: a senior person who may approve exemptions.
@@ -376,9 +414,21 @@ impl Checker<'_> {
                 format!("{hours} is out of range: a bypass lasts from 1 to 72 hours"),
             );
         }
+        let alerts = self.alerts(raw.alerts);
+        let metrics = self.metrics(raw.metrics);
+        let reports = ReportsConfig {
+            site: raw
+                .reports
+                .site
+                .map(|site| site.into_inner().trim().to_string())
+                .filter(|site| !site.is_empty()),
+        };
         Config {
             logging,
             approvers,
+            alerts,
+            metrics,
+            reports,
             exemptions: ExemptionLimits {
                 max_bypass_hours: hours,
             },
@@ -434,6 +484,73 @@ impl Checker<'_> {
             });
         }
         approvers
+    }
+
+    fn alerts(&mut self, raw: schema::RawAlerts) -> AlertsConfig {
+        let minutes = *raw.window_minutes.get_ref();
+        if !(1..=1440).contains(&minutes) {
+            self.problem(
+                "alerts.window_minutes",
+                &raw.window_minutes,
+                format!("{minutes} is out of range: from 1 to 1440 minutes (a day)"),
+            );
+        }
+        let mut webhooks = Vec::new();
+        for webhook in raw.webhooks {
+            let url = webhook.url.get_ref().trim().to_string();
+            if let Err(message) = check_webhook_url(&url) {
+                self.problem("alerts.webhooks.url", &webhook.url, message);
+            }
+            let timeout = *webhook.timeout_secs.get_ref();
+            if !(1..=60).contains(&timeout) {
+                self.problem(
+                    "alerts.webhooks.timeout_secs",
+                    &webhook.timeout_secs,
+                    format!("{timeout} is out of range: from 1 to 60 seconds"),
+                );
+            }
+            let attempts = *webhook.attempts.get_ref();
+            if !(1..=20).contains(&attempts) {
+                self.problem(
+                    "alerts.webhooks.attempts",
+                    &webhook.attempts,
+                    format!("{attempts} is out of range: from 1 to 20 attempts"),
+                );
+            }
+            webhooks.push(WebhookConfig {
+                url,
+                timeout: Duration::from_secs(timeout),
+                attempts,
+            });
+        }
+        let socket = raw.syslog_socket.get_ref().trim();
+        if raw.syslog && socket.is_empty() {
+            self.problem(
+                "alerts.syslog_socket",
+                &raw.syslog_socket,
+                "the system log socket path is empty",
+            );
+        }
+        AlertsConfig {
+            window: Duration::from_secs(u64::from(minutes) * 60),
+            syslog: raw.syslog.then(|| self.resolve_path(socket)),
+            webhooks,
+        }
+    }
+
+    fn metrics(&mut self, raw: schema::RawMetrics) -> MetricsConfig {
+        let Some(listen) = &raw.listen else {
+            return MetricsConfig::default();
+        };
+        match parse_metrics_listen(listen.get_ref()) {
+            Ok(address) => MetricsConfig {
+                listen: Some(address),
+            },
+            Err(message) => {
+                self.problem("metrics.listen", listen, message);
+                MetricsConfig::default()
+            }
+        }
     }
 
     fn logging(&mut self, raw: schema::RawLogging) -> LoggingConfig {
@@ -1036,3 +1153,31 @@ fn parse_zone_name(value: &str) -> Result<Name, String> {
 
 #[cfg(test)]
 mod tests;
+
+/// A webhook address hedge can POST to: http or https, with a host.
+fn check_webhook_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} is not an http:// or https:// address"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || url.chars().any(char::is_whitespace) {
+        return Err(format!("{url:?} has no host name, or contains spaces"));
+    }
+    Ok(())
+}
+
+/// `[metrics] listen`: an address and port, or a bare port (`9153` or
+/// `:9153`), which means loopback only.
+fn parse_metrics_listen(value: &str) -> Result<SocketAddr, String> {
+    let value = value.trim();
+    let port = value.strip_prefix(':').unwrap_or(value);
+    if let Ok(port) = port.parse::<u16>() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    value.parse::<SocketAddr>().map_err(|_| {
+        format!(
+            "{value:?} is not an address and port (\"127.0.0.1:9153\", \"[::1]:9153\") or a port"
+        )
+    })
+}

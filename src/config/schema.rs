@@ -34,6 +34,78 @@ pub(super) struct RawConfig {
     pub approvers: Vec<RawApprover>,
     #[serde(default)]
     pub exemptions: RawExemptions,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
+    pub reports: RawReports,
+}
+
+/// `[alerts]`: who hears about hits in safeguarding categories, and how.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlerts {
+    #[serde(default = "default_alert_window")]
+    pub window_minutes: Spanned<u32>,
+    #[serde(default = "default_true")]
+    pub syslog: bool,
+    #[serde(default = "default_syslog_socket")]
+    pub syslog_socket: Spanned<String>,
+    #[serde(default)]
+    pub webhooks: Vec<RawWebhook>,
+}
+
+impl Default for RawAlerts {
+    fn default() -> Self {
+        RawAlerts {
+            window_minutes: default_alert_window(),
+            syslog: true,
+            syslog_socket: default_syslog_socket(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+fn default_alert_window() -> Spanned<u32> {
+    unspanned(60)
+}
+
+fn default_syslog_socket() -> Spanned<String> {
+    unspanned("/dev/log".to_string())
+}
+
+/// `[[alerts.webhooks]]`: an HTTP endpoint that receives each alert as JSON.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhook {
+    pub url: Spanned<String>,
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_secs: Spanned<u64>,
+    #[serde(default = "default_webhook_attempts")]
+    pub attempts: Spanned<u32>,
+}
+
+fn default_webhook_timeout() -> Spanned<u64> {
+    unspanned(5)
+}
+
+fn default_webhook_attempts() -> Spanned<u32> {
+    unspanned(5)
+}
+
+/// `[metrics]`: the Prometheus endpoint, off unless `listen` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub listen: Option<Spanned<String>>,
+}
+
+/// `[reports]`: what reports call the site.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReports {
+    pub site: Option<Spanned<String>>,
 }
 
 /// `[[approvers]]`: a named senior person who may approve exemptions.

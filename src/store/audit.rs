@@ -40,7 +40,7 @@ pub struct AuditRow {
 }
 
 /// The result of recomputing the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainCheck {
     pub rows: u64,
     /// The last row's id and hash: written down, or kept in an export

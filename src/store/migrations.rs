@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "exemptions",
         include_str!("../../migrations/0003_exemptions.sql"),
     ),
+    (
+        4,
+        "alerts and log drops",
+        include_str!("../../migrations/0004_alerts.sql"),
+    ),
 ];
 
 #[derive(Debug)]

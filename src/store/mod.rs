@@ -6,22 +6,29 @@
 //! and searches run beside it on the same database.
 
 mod access;
+mod alerts;
 mod audit;
 mod exemptions;
 mod holds;
 mod migrations;
 mod record;
+mod report;
 mod retention;
 mod search;
 mod writer;
 
 pub use access::{AccessKind, AccessRecord};
+pub use alerts::{Alert, AlertEvent, AlertHit, AlertQueue, AlertSelection, Delivery};
 pub use audit::{AuditEntry, AuditLock, AuditRow, ChainCheck, GENESIS, row_hash};
 pub use exemptions::{
     Exemption, ExemptionKind, ExemptionScope, ExemptionSelection, ExemptionStatus, NewExemption,
 };
 pub use holds::{HoldRequest, LegalHold, check_person, check_reason};
 pub use record::{Action, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key};
+pub use report::{
+    AlertSummary, CategoryCount, ClientCount, DayCount, ExemptionSummary, GroupCount, NameCount,
+    Report, ReportContext, ReportRequest, Totals,
+};
 pub use retention::{PurgeReport, purge, purge_preview};
 pub use search::{LogFilter, NamePattern, SearchPlan};
 pub use writer::{LogStatus, QueryLog, WriterHandle, spawn_writer};

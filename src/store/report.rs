@@ -1,0 +1,519 @@
+//! What hedge did over a period, gathered for the safeguarding lead and the
+//! governors: traffic per day, blocks by category and group, the clients
+//! and names behind blocked attempts, alerts, exemptions, holds, the audit
+//! chain and the state of the log itself.
+//!
+//! Gathering reads the query log in two passes (one aggregate over every
+//! row of the period, one over the blocked rows), so a report over 90 days
+//! of a school's log takes seconds. Rendering is the CLI's job.
+
+use std::collections::BTreeMap;
+
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::alerts::{Alert, alert_from_row};
+use super::exemptions::{Exemption, ExemptionScope, ExemptionStatus};
+use super::holds::LegalHold;
+use super::record::{ip_from_key, name_from_key};
+use super::{ChainCheck, Database, StoreError};
+
+/// What to report on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRequest {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Only this group's queries, alerts and exemptions.
+    pub group: Option<String>,
+    /// Days are counted in this zone (IANA name); `None`: the server's.
+    pub time_zone: Option<String>,
+}
+
+/// Context the store cannot know: the catalogue and the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ReportContext {
+    pub site: String,
+    /// Ids of categories flagged safeguarding (mandatory ones included).
+    pub safeguarding: Vec<String>,
+    pub retention_days: u32,
+    /// The group each client-scoped exemption's address falls in today.
+    pub group_of_client: BTreeMap<String, String>,
+    /// Entries dropped since the server started and not yet recorded.
+    pub dropped_unrecorded: u64,
+}
+
+/// Everything a report shows. Times are Unix milliseconds (UTC).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub site: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub generated_ms: i64,
+    pub group: Option<String>,
+    pub time_zone: String,
+    pub totals: Totals,
+    /// One entry per local day of the period, quiet days included.
+    pub days: Vec<DayCount>,
+    /// Blocked queries per category, most first.
+    pub categories: Vec<CategoryCount>,
+    /// Queries and blocks per group, most queries first.
+    pub groups: Vec<GroupCount>,
+    /// Clients with the most blocked attempts in safeguarding categories.
+    pub top_clients: Vec<ClientCount>,
+    /// The names blocked most often.
+    pub top_names: Vec<NameCount>,
+    pub alerts: AlertSummary,
+    pub exemptions: ExemptionSummary,
+    /// Holds placed, released or in force during the period.
+    pub holds: Vec<LegalHold>,
+    pub audit: ChainCheck,
+    pub retention_days: u32,
+    /// The oldest query-log row kept (any group), if any.
+    pub oldest_kept_ms: Option<i64>,
+    /// Query-log entries never written during the period.
+    pub log_drops: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub queries: u64,
+    pub blocked: u64,
+    /// Blocked attempts in safeguarding categories.
+    pub safeguarding_blocked: u64,
+    /// Distinct client addresses seen.
+    pub clients: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCount {
+    /// `YYYY-MM-DD` in the report's zone.
+    pub date: String,
+    pub queries: u64,
+    pub blocked: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryCount {
+    pub category: String,
+    pub safeguarding: bool,
+    pub blocked: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCount {
+    pub group: String,
+    pub queries: u64,
+    pub blocked: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCount {
+    pub client: String,
+    pub client_name: Option<String>,
+    pub group: Option<String>,
+    /// Blocked attempts in safeguarding categories.
+    pub blocked: u64,
+    /// Those categories, most attempts first.
+    pub categories: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameCount {
+    pub name: String,
+    pub category: Option<String>,
+    pub blocked: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSummary {
+    /// Alerts first raised in the period.
+    pub raised: u64,
+    /// Hits those alerts counted.
+    pub hits: u64,
+    /// Of those, not yet acknowledged.
+    pub open: u64,
+    /// The alerts themselves, newest first (at most [`LIST_LIMIT`]).
+    pub list: Vec<Alert>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExemptionSummary {
+    /// Requests filed in the period.
+    pub filed: u64,
+    /// Approved in the period.
+    pub approved: u64,
+    pub rejected: u64,
+    pub revoked: u64,
+    /// Approved exemptions whose end fell in the period (not revoked).
+    pub expired: u64,
+    /// Approved exemptions in force at the end of the period.
+    pub active_at_end: u64,
+    /// Approved bypasses (all filtering lifted) in force at any time in
+    /// the period.
+    pub bypasses: u64,
+    /// Every exemption filed, decided, ended or in force in the period.
+    pub list: Vec<Exemption>,
+}
+
+/// The longest list of one kind a report carries.
+pub const LIST_LIMIT: usize = 200;
+/// How many clients and names the "top" tables show.
+pub const TOP: usize = 20;
+
+/// The width of the aggregate's time buckets: 15 minutes divides every
+/// UTC offset in use, so each bucket falls in one local day.
+const BUCKET_MS: i64 = 15 * 60 * 1000;
+
+impl Database {
+    /// Gathers the report for `request`.
+    pub async fn report(
+        &self,
+        request: &ReportRequest,
+        context: &ReportContext,
+    ) -> Result<Report, StoreError> {
+        if request.to_ms <= request.from_ms {
+            return Err(StoreError::Invalid(
+                "the report's end must be after its start".into(),
+            ));
+        }
+        let zone = match &request.time_zone {
+            Some(name) => TimeZone::get(name)
+                .map_err(|e| StoreError::Invalid(format!("time zone {name:?}: {e}")))?,
+            None => TimeZone::system(),
+        };
+        let mut report = Report {
+            site: context.site.clone(),
+            from_ms: request.from_ms,
+            to_ms: request.to_ms,
+            generated_ms: super::now_ms(),
+            group: request.group.clone(),
+            time_zone: zone.iana_name().unwrap_or("local").to_string(),
+            retention_days: context.retention_days,
+            ..Report::default()
+        };
+        self.traffic(request, context, &zone, &mut report).await?;
+        self.blocked_detail(request, context, &mut report).await?;
+        report.alerts = self.alert_summary(request).await?;
+        report.exemptions = self.exemption_summary(request, context).await?;
+        report.holds = self.holds_in(request.from_ms, request.to_ms).await?;
+        report.audit = self.verify_audit().await?;
+        report.oldest_kept_ms = sqlx::query_scalar("SELECT min(at_ms) FROM queries")
+            .fetch_one(self.pool())
+            .await?;
+        let recorded: Option<i64> =
+            sqlx::query_scalar("SELECT sum(dropped) FROM log_drops WHERE at_ms >= ? AND at_ms < ?")
+                .bind(request.from_ms)
+                .bind(request.to_ms)
+                .fetch_one(self.pool())
+                .await?;
+        report.log_drops = to_u64(recorded.unwrap_or(0));
+        if request.to_ms > super::now_ms() {
+            report.log_drops += context.dropped_unrecorded;
+        }
+        Ok(report)
+    }
+
+    /// Per day, per group and per category, in one pass over the period.
+    async fn traffic(
+        &self,
+        request: &ReportRequest,
+        context: &ReportContext,
+        zone: &TimeZone,
+        report: &mut Report,
+    ) -> Result<(), StoreError> {
+        let rows = sqlx::query(
+            "SELECT at_ms / ? AS bucket, group_name, action = 'blocked' AS blocked, \
+             category, count(*) AS n FROM queries INDEXED BY queries_at \
+             WHERE at_ms >= ? AND at_ms < ? AND (? IS NULL OR group_name = ?) \
+             GROUP BY 1, 2, 3, 4",
+        )
+        .bind(BUCKET_MS)
+        .bind(request.from_ms)
+        .bind(request.to_ms)
+        .bind(&request.group)
+        .bind(&request.group)
+        .fetch_all(self.pool())
+        .await?;
+        let mut days: BTreeMap<String, DayCount> = BTreeMap::new();
+        // Every day of the period, so that quiet days show as zero.
+        let mut day = jiff::Timestamp::from_millisecond(request.from_ms)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?
+            .to_zoned(zone.clone())
+            .date();
+        let last = local_date(request.to_ms - 1, zone);
+        while day.to_string() <= last {
+            days.insert(
+                day.to_string(),
+                DayCount {
+                    date: day.to_string(),
+                    ..DayCount::default()
+                },
+            );
+            match day.tomorrow() {
+                Ok(next) => day = next,
+                Err(_) => break,
+            }
+        }
+        let mut groups: BTreeMap<String, GroupCount> = BTreeMap::new();
+        let mut categories: BTreeMap<String, u64> = BTreeMap::new();
+        for row in &rows {
+            let bucket: i64 = row.try_get("bucket")?;
+            let group: Option<String> = row.try_get("group_name")?;
+            let blocked: bool = row.try_get("blocked")?;
+            let category: Option<String> = row.try_get("category")?;
+            let n = to_u64(row.try_get("n")?);
+            let date = local_date(bucket * BUCKET_MS, zone);
+            let day = days.entry(date.clone()).or_insert_with(|| DayCount {
+                date,
+                ..DayCount::default()
+            });
+            let group = group.unwrap_or_else(|| "(none)".into());
+            let group = groups.entry(group.clone()).or_insert_with(|| GroupCount {
+                group,
+                ..GroupCount::default()
+            });
+            day.queries += n;
+            group.queries += n;
+            report.totals.queries += n;
+            if blocked {
+                day.blocked += n;
+                group.blocked += n;
+                report.totals.blocked += n;
+                let category = category.unwrap_or_else(|| "(group rule)".into());
+                if context.safeguarding.contains(&category) {
+                    report.totals.safeguarding_blocked += n;
+                }
+                *categories.entry(category).or_default() += n;
+            }
+        }
+        report.days = days.into_values().collect();
+        report.groups = groups.into_values().collect();
+        report
+            .groups
+            .sort_by(|a, b| b.queries.cmp(&a.queries).then(a.group.cmp(&b.group)));
+        report.categories = categories
+            .into_iter()
+            .map(|(category, blocked)| CategoryCount {
+                safeguarding: context.safeguarding.contains(&category),
+                category,
+                blocked,
+            })
+            .collect();
+        report
+            .categories
+            .sort_by(|a, b| b.blocked.cmp(&a.blocked).then(a.category.cmp(&b.category)));
+        let clients: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT DISTINCT client_ip FROM queries \
+             WHERE at_ms >= ? AND at_ms < ? AND (? IS NULL OR group_name = ?))",
+        )
+        .bind(request.from_ms)
+        .bind(request.to_ms)
+        .bind(&request.group)
+        .bind(&request.group)
+        .fetch_one(self.pool())
+        .await?;
+        report.totals.clients = to_u64(clients);
+        Ok(())
+    }
+
+    /// The clients behind safeguarding blocks and the names blocked most.
+    async fn blocked_detail(
+        &self,
+        request: &ReportRequest,
+        context: &ReportContext,
+        report: &mut Report,
+    ) -> Result<(), StoreError> {
+        if !context.safeguarding.is_empty() {
+            let marks = vec!["?"; context.safeguarding.len()].join(", ");
+            let sql = format!(
+                "SELECT client_ip, max(client_name) AS client_name, max(group_name) AS group_name, \
+                 category, count(*) AS n FROM queries \
+                 WHERE category IN ({marks}) AND action = 'blocked' \
+                 AND at_ms >= ? AND at_ms < ? AND (? IS NULL OR group_name = ?) \
+                 GROUP BY client_ip, category"
+            );
+            let mut query = sqlx::query(&sql);
+            for category in &context.safeguarding {
+                query = query.bind(category);
+            }
+            let rows = query
+                .bind(request.from_ms)
+                .bind(request.to_ms)
+                .bind(&request.group)
+                .bind(&request.group)
+                .fetch_all(self.pool())
+                .await?;
+            let mut clients: BTreeMap<Vec<u8>, (ClientCount, Vec<(u64, String)>)> = BTreeMap::new();
+            for row in &rows {
+                let key: Vec<u8> = row.try_get("client_ip")?;
+                let n = to_u64(row.try_get("n")?);
+                let category: String = row.try_get("category")?;
+                let entry = clients.entry(key.clone()).or_insert_with(|| {
+                    (
+                        ClientCount {
+                            client: ip_from_key(&key)
+                                .map_or_else(|| "?".into(), |ip| ip.to_string()),
+                            ..ClientCount::default()
+                        },
+                        Vec::new(),
+                    )
+                });
+                entry.0.blocked += n;
+                if entry.0.client_name.is_none() {
+                    entry.0.client_name = row.try_get("client_name")?;
+                }
+                if entry.0.group.is_none() {
+                    entry.0.group = row.try_get("group_name")?;
+                }
+                entry.1.push((n, category));
+            }
+            let mut clients: Vec<ClientCount> = clients
+                .into_values()
+                .map(|(mut client, mut categories)| {
+                    categories.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                    client.categories = categories.into_iter().map(|(_, c)| c).collect();
+                    client
+                })
+                .collect();
+            clients.sort_by(|a, b| b.blocked.cmp(&a.blocked).then(a.client.cmp(&b.client)));
+            clients.truncate(TOP);
+            report.top_clients = clients;
+        }
+        let rows = sqlx::query(
+            "SELECT name_key, max(category) AS category, count(*) AS n FROM queries \
+             INDEXED BY queries_at \
+             WHERE action = 'blocked' AND at_ms >= ? AND at_ms < ? \
+             AND (? IS NULL OR group_name = ?) \
+             GROUP BY name_key ORDER BY n DESC, name_key LIMIT ?",
+        )
+        .bind(request.from_ms)
+        .bind(request.to_ms)
+        .bind(&request.group)
+        .bind(&request.group)
+        .bind(TOP as i64)
+        .fetch_all(self.pool())
+        .await?;
+        report.top_names = rows
+            .iter()
+            .map(|row| {
+                let key: String = row.try_get("name_key")?;
+                Ok(NameCount {
+                    name: name_from_key(&key),
+                    category: row.try_get("category")?,
+                    blocked: to_u64(row.try_get("n")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok(())
+    }
+
+    async fn alert_summary(&self, request: &ReportRequest) -> Result<AlertSummary, StoreError> {
+        let row = sqlx::query(
+            "SELECT count(*) AS raised, coalesce(sum(hits), 0) AS hits, \
+             coalesce(sum(acked_ms IS NULL), 0) AS open FROM alerts \
+             WHERE first_ms >= ? AND first_ms < ? AND (? IS NULL OR group_name = ?)",
+        )
+        .bind(request.from_ms)
+        .bind(request.to_ms)
+        .bind(&request.group)
+        .bind(&request.group)
+        .fetch_one(self.pool())
+        .await?;
+        let list = sqlx::query(
+            "SELECT * FROM alerts WHERE first_ms >= ? AND first_ms < ? \
+             AND (? IS NULL OR group_name = ?) ORDER BY id DESC LIMIT ?",
+        )
+        .bind(request.from_ms)
+        .bind(request.to_ms)
+        .bind(&request.group)
+        .bind(&request.group)
+        .bind(LIST_LIMIT as i64)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(AlertSummary {
+            raised: to_u64(row.try_get("raised")?),
+            hits: to_u64(row.try_get("hits")?),
+            open: to_u64(row.try_get("open")?),
+            list: list.iter().map(alert_from_row).collect::<Result<_, _>>()?,
+        })
+    }
+
+    async fn exemption_summary(
+        &self,
+        request: &ReportRequest,
+        context: &ReportContext,
+    ) -> Result<ExemptionSummary, StoreError> {
+        let (from, to) = (request.from_ms, request.to_ms);
+        let in_period = |ms: i64| ms >= from && ms < to;
+        let candidates = self
+            .exemptions(super::ExemptionSelection::All, 0)
+            .await?
+            .into_iter()
+            .filter(|e| match (&request.group, &e.scope) {
+                (None, _) => true,
+                (Some(group), ExemptionScope::Group(scope)) => scope == group,
+                (Some(group), ExemptionScope::Client(ip)) => {
+                    context.group_of_client.get(&ip.to_string()) == Some(group)
+                }
+            });
+        let mut summary = ExemptionSummary::default();
+        for exemption in candidates {
+            let approved = exemption.status == ExemptionStatus::Approved;
+            let decided = exemption.decided_ms.is_some_and(in_period);
+            let filed = in_period(exemption.requested_ms);
+            // Approved and in force for some of the period.
+            let in_force = approved && exemption.from_ms < to && exemption.until_ms > from;
+            let ended =
+                exemption.status == ExemptionStatus::Approved && in_period(exemption.until_ms);
+            if filed {
+                summary.filed += 1;
+            }
+            if decided {
+                match exemption.status {
+                    ExemptionStatus::Approved => summary.approved += 1,
+                    ExemptionStatus::Rejected => summary.rejected += 1,
+                    ExemptionStatus::Revoked => summary.revoked += 1,
+                    ExemptionStatus::Pending => {}
+                }
+            }
+            if ended {
+                summary.expired += 1;
+            }
+            if exemption.status == ExemptionStatus::Approved
+                && exemption.from_ms <= to
+                && exemption.until_ms > to
+            {
+                summary.active_at_end += 1;
+            }
+            if in_force && exemption.kind == super::ExemptionKind::Bypass {
+                summary.bypasses += 1;
+            }
+            if (filed || decided || ended || in_force) && summary.list.len() < LIST_LIMIT {
+                summary.list.push(exemption);
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Holds placed before `to_ms` and not released before `from_ms`.
+    async fn holds_in(&self, from_ms: i64, to_ms: i64) -> Result<Vec<LegalHold>, StoreError> {
+        Ok(self
+            .holds(true)
+            .await?
+            .into_iter()
+            .filter(|h| h.placed_ms < to_ms && h.released_ms.is_none_or(|r| r >= from_ms))
+            .take(LIST_LIMIT)
+            .collect())
+    }
+}
+
+fn local_date(ms: i64, zone: &TimeZone) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_zoned(zone.clone()).date().to_string())
+        .unwrap_or_default()
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
