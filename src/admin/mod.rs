@@ -3,7 +3,9 @@
 //! server checks the peer's credentials on every connection and serves only
 //! root, its own user and members of the configured admin group.
 
+pub mod alerts;
 pub mod client;
+pub mod metrics;
 pub mod peer;
 pub mod protocol;
 pub mod server;

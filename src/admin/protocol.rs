@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::dns::StatsSnapshot;
 use crate::store::{
-    AccessKind, ExemptionSelection, HoldRequest, LogFilter, LogStatus, NewExemption,
+    AccessKind, AlertSelection, ExemptionSelection, HoldRequest, LogFilter, LogStatus,
+    NewExemption, ReportRequest,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +86,23 @@ pub enum AdminRequest {
     ExemptShow {
         id: i64,
     },
+    /// Safeguarding alerts, newest first.
+    AlertList {
+        selection: AlertSelection,
+    },
+    AlertShow {
+        id: i64,
+    },
+    /// Mark an alert as seen and dealt with.
+    AlertAck {
+        id: i64,
+        by: String,
+        note: String,
+    },
+    /// Gather a report over a period (recorded as an access to the log).
+    Report {
+        request: ReportRequest,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,4 +163,7 @@ pub struct StatusReport {
     /// Exemptions in force now, and requests waiting for an approver.
     pub exemptions_active: usize,
     pub exemptions_pending: usize,
+    /// Safeguarding alerts not yet acknowledged (`None`: database closed).
+    #[serde(default)]
+    pub alerts_open: Option<u64>,
 }

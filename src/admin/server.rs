@@ -19,8 +19,9 @@ use crate::config::AdminConfig;
 use crate::dns::Handler;
 use crate::policy::{ExemptionSet, check_approval, check_request};
 use crate::store::{
-    AccessKind, AuditEntry, Database, Exemption, ExemptionSelection, LogFilter, NewExemption,
-    Storage, StoreError, check_person, check_reason, now_ms,
+    AccessKind, AlertEvent, AuditEntry, Database, Exemption, ExemptionSelection, LogFilter,
+    NewExemption, ReportContext, ReportRequest, Storage, StoreError, check_person, check_reason,
+    now_ms,
 };
 
 /// How long a connection may sit without sending a request.
@@ -196,6 +197,11 @@ async fn search(
     context: &AdminContext,
     shutdown: &CancellationToken,
 ) -> Result<u64, SearchError> {
+    if kind == AccessKind::Report {
+        return Err(SearchError::Store(StoreError::Invalid(
+            "a report is asked for with the report request".into(),
+        )));
+    }
     let database = context.storage.get().map_err(SearchError::Store)?.clone();
     let access = database
         .begin_access(&peer.user, peer.uid, kind, &filter)
@@ -366,6 +372,37 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
             },
             Err(error) => Err(error),
         }),
+        AdminRequest::AlertList { selection } => to_response(match storage.get() {
+            Ok(database) => database.alerts(&selection).await,
+            Err(error) => Err(error),
+        }),
+        AdminRequest::AlertShow { id } => to_response(match storage.get() {
+            Ok(database) => match database.alert(id).await {
+                Ok(Some(alert)) => Ok(alert),
+                Ok(None) => Err(StoreError::Invalid(format!(
+                    "there is no alert {id}: see `hedge alerts list`"
+                ))),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        }),
+        AdminRequest::AlertAck { id, by, note } => {
+            let result = match storage.get() {
+                Ok(database) => {
+                    database
+                        .acknowledge_alert(storage.audit_lock(), id, &by, &note, &peer.user)
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            if result.is_ok() {
+                // Later hits from the same client start a new alert.
+                context.handler.alerts.send(AlertEvent::Acknowledged(id));
+                info!(user = %peer.user, "alert {id} acknowledged by {by}");
+            }
+            to_response(result)
+        }
+        AdminRequest::Report { request } => to_response(report(request, peer, context).await),
         AdminRequest::Status => {
             let handler = &context.handler;
             let policy = handler.policy();
@@ -394,6 +431,10 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
                 log: handler.log.status(storage, config.logging.retention_days),
                 exemptions_active: count(storage, ExemptionSelection::Active, true).await,
                 exemptions_pending: count(storage, ExemptionSelection::Pending, false).await,
+                alerts_open: match storage.get() {
+                    Ok(database) => database.open_alert_count().await.ok(),
+                    Err(_) => None,
+                },
             };
             match serde_json::to_value(report) {
                 Ok(value) => AdminResponse::success(value),
@@ -422,6 +463,66 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
             }
         }
     }
+}
+
+/// Gathers a report, recorded as an access to the query log (who, what,
+/// how many rows it counted) and in the audit trail.
+async fn report(
+    request: ReportRequest,
+    peer: &Peer,
+    context: &AdminContext,
+) -> Result<crate::store::Report, StoreError> {
+    let database = context.storage.get()?;
+    let handler = &context.handler;
+    let config = handler.config();
+    let policy = handler.policy();
+    if let Some(group) = &request.group
+        && !policy.groups.iter().any(|g| &*g.name == group)
+    {
+        let known: Vec<&str> = policy.groups.iter().map(|g| &*g.name).collect();
+        return Err(StoreError::Invalid(format!(
+            "there is no group {group:?}; the groups are: {}",
+            known.join(", ")
+        )));
+    }
+    let catalogue = &policy.catalogue;
+    let safeguarding = catalogue
+        .safeguarding()
+        .iter()
+        .map(|id| catalogue.get(id).id.clone())
+        .collect();
+    let mut group_of_client = std::collections::BTreeMap::new();
+    for exemption in database.exemptions(ExemptionSelection::All, 0).await? {
+        if let crate::store::ExemptionScope::Client(ip) = exemption.scope {
+            let group = &policy.groups[policy.identify(ip).group].name;
+            group_of_client.insert(ip.to_string(), group.to_string());
+        }
+    }
+    let report_context = ReportContext {
+        site: super::alerts::site_name(&config),
+        safeguarding,
+        retention_days: config.logging.retention_days,
+        group_of_client,
+        dropped_unrecorded: handler.log.unrecorded_drops(),
+    };
+    let access = database
+        .begin_access(&peer.user, peer.uid, AccessKind::Report, &request)
+        .await?;
+    context
+        .storage
+        .audit(&AuditEntry {
+            actor: peer.user.clone(),
+            person: None,
+            action: "log.reported".into(),
+            details: serde_json::json!({ "request": &request }),
+        })
+        .await?;
+    let report = database.report(&request, &report_context).await?;
+    database
+        .finish_access(access, report.totals.queries)
+        .await?;
+    info!(user = %peer.user, "report gathered over {} queries", report.totals.queries);
+    Ok(report)
 }
 
 /// Records a change that has already happened (a reload, a purge). If the

@@ -56,6 +56,16 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
         "exemptions:  {} in force, {} waiting for an approver",
         report.exemptions_active, report.exemptions_pending
     );
+    if let Some(open) = report.alerts_open {
+        println!(
+            "alerts:      {open} not yet acknowledged{}",
+            if open > 0 {
+                " (hedge alerts list --open)"
+            } else {
+                ""
+            }
+        );
+    }
     println!(
         "queries:     {} answered, {} blocked, {} from cache, {} local",
         s.queries, s.blocked, s.cache_hits, s.local_answers

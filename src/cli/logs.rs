@@ -375,7 +375,7 @@ fn search(args: SearchArgs) -> Result<()> {
             })?;
             array.finish()?;
         }
-        AccessKind::Search => {
+        AccessKind::Search | AccessKind::Report => {
             let mut table = Table::new(&[
                 "TIME", "CLIENT", "GROUP", "ACTION", "TYPE", "NAME", "CATEGORY", "RULE",
             ]);

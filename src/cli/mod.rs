@@ -2,6 +2,7 @@
 //! one only parses arguments and maps failures to exit codes (0 success,
 //! 1 refused or failed, 2 bad usage).
 
+mod alerts;
 mod audit;
 mod config_check;
 mod control;
@@ -91,6 +92,11 @@ enum Command {
         #[command(subcommand)]
         command: exempt::ExemptCommand,
     },
+    /// Safeguarding alerts: list them, see one, acknowledge it.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+    },
     /// The audit trail of every change: list it, verify its hash chain,
     /// export it.
     Audit {
@@ -153,6 +159,7 @@ pub fn main() -> ExitCode {
         Command::Logs { command } => logs::run(command),
         Command::Audit { command } => audit::run(command),
         Command::Exempt { command } => exempt::run(command),
+        Command::Alerts { command } => alerts::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

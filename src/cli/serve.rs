@@ -17,7 +17,10 @@ use tracing::{error, info, warn};
 use crate::admin;
 use crate::config::Config;
 use crate::dns::{Handler, Listeners};
-use crate::store::{AuditEntry, Storage, spawn_writer};
+use crate::store::{AlertQueue, AuditEntry, Storage, spawn_writer};
+
+/// Safeguarding hits that may wait for the alert task.
+const ALERT_QUEUE: usize = 4096;
 
 /// How long a shutdown waits for queries in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -51,7 +54,8 @@ async fn serve(config: Config) -> Result<()> {
     let admin_socket = admin::server::bind(&config.admin)?;
     let storage = Arc::new(Storage::new(config.logging.database.clone()));
     let (query_log, writer) = spawn_writer(storage.clone(), config.logging.queue);
-    let handler = Arc::new(Handler::new(&config, query_log)?);
+    let (alert_queue, alert_events) = AlertQueue::new(ALERT_QUEUE);
+    let handler = Arc::new(Handler::new(&config, query_log)?.with_alerts(alert_queue));
     let listeners = Listeners::bind(&config.server.listen)?;
     let bound = listeners.local_addrs();
     let shutdown = CancellationToken::new();
@@ -75,6 +79,25 @@ async fn serve(config: Config) -> Result<()> {
     ));
     info!("admin socket {}", config.admin.socket.display());
 
+    tracker.spawn(admin::alerts::run(
+        handler.clone(),
+        storage.clone(),
+        alert_events,
+        shutdown.clone(),
+        tracker.clone(),
+    ));
+    if let Some(address) = config.metrics.listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen for metrics on {address}"))?;
+        info!("metrics on http://{address}/metrics");
+        tracker.spawn(admin::metrics::serve(
+            listener,
+            handler.clone(),
+            storage.clone(),
+            shutdown.clone(),
+        ));
+    }
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
     tracker.spawn(retention(
         handler.clone(),

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -20,13 +21,13 @@ use crate::filter::sources::LoadError;
 use crate::policy::{
     AllowReason, Block, BlockRule, Client, Decision, ExemptionSet, Snapshot, decide,
 };
-use crate::store::{Action, QueryLog, QueryRecord, keeps};
+use crate::store::{Action, AlertEvent, AlertHit, AlertQueue, QueryLog, QueryRecord, keeps};
 
 use super::admission::{AllowList, RateLimiter};
 use super::answer::{self, ExtendedError};
 use super::cache::{AnswerCache, CacheKey, CacheLookup, CachedAnswer};
 use super::special::special_answer;
-use super::stats::{Stats, bump};
+use super::stats::{Breakdown, LatencyHistogram, Stats, bump};
 use super::upstream::{Upstream, UpstreamSetupError};
 use super::zones::{LocalZones, ZoneLoadError};
 
@@ -131,8 +132,17 @@ pub struct Handler {
     serving: ArcSwap<Serving>,
     limiter: RateLimiter,
     pub stats: Stats,
+    /// Answered queries by group and action, blocks by category.
+    pub breakdown: Breakdown,
+    pub upstream_latency: LatencyHistogram,
+    /// When the serving state was last built (start or reload), Unix ms.
+    last_reload_ms: AtomicI64,
+    pub reload_failures: AtomicU64,
     /// Where answered queries are recorded (never waited on).
     pub log: QueryLog,
+    /// Where blocked attempts in safeguarding categories go (never waited
+    /// on).
+    pub alerts: AlertQueue,
     /// Approved exemptions not yet ended. Kept apart from the serving
     /// state: an approval swaps this small set in at once, without
     /// rebuilding the lists.
@@ -150,10 +160,36 @@ impl Handler {
             serving: ArcSwap::from_pointee(serving),
             limiter: RateLimiter::default(),
             stats: Stats::default(),
+            breakdown: Breakdown::default(),
+            upstream_latency: LatencyHistogram::default(),
+            last_reload_ms: AtomicI64::new(crate::store::now_ms()),
+            reload_failures: AtomicU64::new(0),
             log,
+            alerts: AlertQueue::disabled(),
             exemptions: ArcSwap::from_pointee(ExemptionSet::default()),
             exemption_refresh: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Sends safeguarding hits to `alerts` (set before serving).
+    pub fn with_alerts(mut self, alerts: AlertQueue) -> Handler {
+        self.alerts = alerts;
+        self
+    }
+
+    /// When the serving state was last built, Unix milliseconds.
+    pub fn last_reload_ms(&self) -> i64 {
+        self.last_reload_ms.load(Ordering::Relaxed)
+    }
+
+    /// Answers in the cache now.
+    pub fn cache_entries(&self) -> u64 {
+        self.serving.load().cache.len()
+    }
+
+    /// Exemptions lifting blocks at `now_ms`.
+    pub fn exemptions_in_force(&self, now_ms: i64) -> usize {
+        self.exemptions.load().in_force(now_ms)
     }
 
     /// Puts a new set of exemptions in force for the next query.
@@ -205,6 +241,8 @@ impl Handler {
         .expect("the reload task does not panic")?;
         let description = next.describe();
         self.serving.store(Arc::new(next));
+        self.last_reload_ms
+            .store(crate::store::now_ms(), Ordering::Relaxed);
         info!("reloaded: {description}");
         Ok(())
     }
@@ -214,6 +252,14 @@ impl Handler {
     /// running configuration is kept.
     pub async fn reload_config_file(self: &Arc<Self>) -> Result<(), ReloadError> {
         let running = self.config();
+        let result = self.reload_from(&running).await;
+        if result.is_err() {
+            bump(&self.reload_failures);
+        }
+        result
+    }
+
+    async fn reload_from(self: &Arc<Self>, running: &Config) -> Result<(), ReloadError> {
         let config = Config::load(&running.path)?;
         if config.server.listen != running.server.listen {
             tracing::warn!("server.listen changed: restart hedge to listen on the new addresses");
@@ -305,6 +351,33 @@ impl Handler {
         Some(bytes)
     }
 
+    /// Counts what was done, and raises an alert for a blocked attempt in
+    /// a safeguarding category.
+    fn count(
+        &self,
+        policy: &Snapshot,
+        client: Client<'_>,
+        request: &Message,
+        outcome: &Outcome,
+        src: SocketAddr,
+        now: jiff::Timestamp,
+    ) {
+        let group = &policy.groups[client.group].name;
+        self.breakdown
+            .count(group, outcome.action, outcome.category.as_deref());
+        if let (Some(category), Some(query)) = (&outcome.alert, request.queries.first()) {
+            let name = query.name().to_lowercase().to_ascii();
+            self.alerts.send(AlertEvent::Hit(AlertHit {
+                at_ms: now.as_millisecond(),
+                client: src.ip(),
+                client_name: client.name.map(str::to_string),
+                group: group.clone(),
+                name: name.trim_end_matches('.').to_string(),
+                category: category.clone(),
+            }));
+        }
+    }
+
     /// Hands the query to the query log if its group's level keeps it.
     fn record(
         &self,
@@ -318,6 +391,7 @@ impl Handler {
         let Some(outcome) = &response.outcome else {
             return;
         };
+        self.count(policy, client, request, outcome, src, now);
         let group = &policy.groups[client.group];
         // A block of a mandatory category (illegal content) is evidence:
         // kept whatever the group's level.
@@ -562,6 +636,8 @@ impl Handler {
         .logged(Action::Blocked, Some(rule));
         if let Some(outcome) = &mut response.outcome {
             outcome.category = category;
+            outcome.alert =
+                crate::policy::alerts::alert_category(&policy.catalogue, block).map(str::to_string);
             outcome.mandatory = matches!(
                 block.rule,
                 BlockRule::Category {
@@ -591,14 +667,22 @@ impl Handler {
                 return Response::plain(cached_response(request, &cached, left, false))
                     .logged(Action::Allowed, None);
             }
-            CacheLookup::Stale(cached) => Some(cached),
-            CacheLookup::Miss => None,
+            CacheLookup::Stale(cached) => {
+                bump(&self.stats.cache_misses);
+                Some(cached)
+            }
+            CacheLookup::Miss => {
+                bump(&self.stats.cache_misses);
+                None
+            }
         };
         let mut fqdn = query.name().clone();
         fqdn.set_fqdn(true);
         let asked = Instant::now();
         let result = serving.upstream.resolve(&fqdn, query.query_type()).await;
-        let took = u32::try_from(asked.elapsed().as_micros()).unwrap_or(u32::MAX);
+        let elapsed = asked.elapsed();
+        self.upstream_latency.observe(elapsed);
+        let took = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
         let response = match result {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
@@ -606,6 +690,7 @@ impl Handler {
                 Response::plain(cached_response(request, &fresh, fresh.ttl, false))
             }
             Err(error) => {
+                bump(&self.stats.upstream_errors);
                 debug!(name = %query.name(), %error, "upstream failed");
                 if let Some(cached) = stale {
                     bump(&self.stats.stale_answers);
@@ -651,6 +736,8 @@ struct Outcome {
     /// A block of a mandatory category.
     mandatory: bool,
     category: Option<String>,
+    /// The safeguarding category of a block that raises an alert.
+    alert: Option<String>,
     rule: Option<String>,
     upstream_us: Option<u32>,
 }
@@ -677,6 +764,7 @@ impl Response {
             action,
             mandatory: false,
             category: None,
+            alert: None,
             rule,
             upstream_us: None,
         });

@@ -14,4 +14,4 @@ pub mod zones;
 
 pub use handler::{Handler, Transport};
 pub use server::{Listeners, ServeError};
-pub use stats::{Stats, StatsSnapshot};
+pub use stats::{Breakdown, LATENCY_BUCKETS, LatencyHistogram, Stats, StatsSnapshot};

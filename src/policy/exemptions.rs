@@ -208,6 +208,16 @@ impl ExemptionSet {
         self.by_group.is_empty() && self.by_client.is_empty()
     }
 
+    /// How many lift blocks at `now_ms` (begun and not ended).
+    pub fn in_force(&self, now_ms: i64) -> usize {
+        self.by_group
+            .values()
+            .chain(self.by_client.values())
+            .flatten()
+            .filter(|granted| granted.from_ms <= now_ms && now_ms < granted.until_ms)
+            .count()
+    }
+
     /// The exemption that lifts `block` on `name` (normalised) for a client
     /// at `ip` in `group` at `now_ms`, if any. Mandatory blocks are never
     /// lifted.

@@ -2,6 +2,7 @@
 //! function from a snapshot, a client's group and a name to a [`Decision`].
 //! Every rule about filtering lives here and nowhere else.
 
+pub mod alerts;
 pub mod clients;
 pub mod decide;
 pub mod exemptions;

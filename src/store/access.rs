@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::search::LogFilter;
 use super::{Database, StoreError, now_ms};
 
 /// How the rows were asked for.
@@ -16,6 +15,8 @@ pub enum AccessKind {
     Search,
     ExportJson,
     ExportCsv,
+    /// Counted into a report (`hedge report`).
+    Report,
 }
 
 impl AccessKind {
@@ -24,6 +25,7 @@ impl AccessKind {
             AccessKind::Search => "search",
             AccessKind::ExportJson => "export-json",
             AccessKind::ExportCsv => "export-csv",
+            AccessKind::Report => "report",
         }
     }
 }
@@ -48,7 +50,7 @@ impl Database {
         os_user: &str,
         uid: u32,
         kind: AccessKind,
-        filter: &LogFilter,
+        filter: &impl Serialize,
     ) -> Result<i64, StoreError> {
         let filters = serde_json::to_string(filter).unwrap_or_else(|_| "{}".into());
         let id = sqlx::query_scalar(

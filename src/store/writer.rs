@@ -38,6 +38,8 @@ const WARN_EVERY: Duration = Duration::from_secs(60);
 struct Counters {
     written: AtomicU64,
     dropped: AtomicU64,
+    /// Of `dropped`, those written to the `log_drops` table.
+    drops_recorded: AtomicU64,
 }
 
 /// The DNS path's side of the query log. `record` never waits.
@@ -84,6 +86,14 @@ impl QueryLog {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Drops not yet written to the database's record of gaps.
+    pub fn unrecorded_drops(&self) -> u64 {
+        self.counters
+            .dropped
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.counters.drops_recorded.load(Ordering::Relaxed))
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -215,6 +225,7 @@ impl Writer {
                 break;
             }
             self.warn_about_drops();
+            self.record_drops(&database).await;
             if small && self.stopping_since.is_none() {
                 tokio::select! {
                     _ = tokio::time::sleep(FLUSH_PAUSE) => {}
@@ -227,6 +238,18 @@ impl Writer {
             let _ = connection.close().await;
         }
         database.close().await;
+    }
+
+    /// Writes drops counted since the last record to `log_drops`, so that
+    /// reports show where the log has gaps.
+    async fn record_drops(&mut self, database: &Database) {
+        let dropped = self.counters.dropped.load(Ordering::Relaxed);
+        let recorded = self.counters.drops_recorded.load(Ordering::Relaxed);
+        if dropped > recorded && database.record_log_drops(dropped - recorded).await.is_ok() {
+            self.counters
+                .drops_recorded
+                .store(dropped, Ordering::Relaxed);
+        }
     }
 
     fn begin_stopping(&mut self) {
