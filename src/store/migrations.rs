@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "alerts and log drops",
         include_str!("../../migrations/0004_alerts.sql"),
     ),
+    (
+        5,
+        "query counts for reports",
+        include_str!("../../migrations/0005_query_counts.sql"),
+    ),
 ];
 
 #[derive(Debug)]

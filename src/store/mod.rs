@@ -8,6 +8,7 @@
 mod access;
 mod alerts;
 mod audit;
+mod counts;
 mod exemptions;
 mod holds;
 mod migrations;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::alerts::{Alert, alert_from_row};
+use super::counts::BUCKET_MS;
 use super::exemptions::{Exemption, ExemptionScope, ExemptionStatus};
 use super::holds::LegalHold;
 use super::record::{ip_from_key, name_from_key};
@@ -161,10 +162,6 @@ pub const LIST_LIMIT: usize = 200;
 /// How many clients and names the "top" tables show.
 pub const TOP: usize = 20;
 
-/// The width of the aggregate's time buckets: 15 minutes divides every
-/// UTC offset in use, so each bucket falls in one local day.
-const BUCKET_MS: i64 = 15 * 60 * 1000;
-
 impl Database {
     /// Gathers the report for `request`.
     pub async fn report(
@@ -214,7 +211,51 @@ impl Database {
         Ok(report)
     }
 
-    /// Per day, per group and per category, in one pass over the period.
+    /// Counts per (bucket, group, action, category) over `[from, to)`:
+    /// whole buckets from `query_counts`, the ragged ends from the rows.
+    async fn counts(
+        &self,
+        request: &ReportRequest,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
+        let (from, to) = (request.from_ms, request.to_ms);
+        let first = from.div_euclid(BUCKET_MS) + i64::from(from.rem_euclid(BUCKET_MS) != 0);
+        let last = to.div_euclid(BUCKET_MS);
+        let rows_between = |lo: i64, hi: i64| {
+            sqlx::query(
+                "SELECT at_ms / ? AS bucket, coalesce(group_name, '') AS group_name, action, \
+                 coalesce(category, '') AS category, count(*) AS n \
+                 FROM queries INDEXED BY queries_at \
+                 WHERE at_ms >= ? AND at_ms < ? AND (? IS NULL OR group_name = ?) \
+                 GROUP BY 1, 2, 3, 4",
+            )
+            .bind(BUCKET_MS)
+            .bind(lo)
+            .bind(hi)
+            .bind(&request.group)
+            .bind(&request.group)
+            .fetch_all(self.pool())
+        };
+        if first >= last {
+            return Ok(rows_between(from, to).await?);
+        }
+        let mut rows = rows_between(from, first * BUCKET_MS).await?;
+        rows.extend(
+            sqlx::query(
+                "SELECT bucket, group_name, action, category, n FROM query_counts \
+                 WHERE bucket >= ? AND bucket < ? AND (? IS NULL OR group_name = ?)",
+            )
+            .bind(first)
+            .bind(last)
+            .bind(&request.group)
+            .bind(&request.group)
+            .fetch_all(self.pool())
+            .await?,
+        );
+        rows.extend(rows_between(last * BUCKET_MS, to).await?);
+        Ok(rows)
+    }
+
+    /// Per day, per group and per category.
     async fn traffic(
         &self,
         request: &ReportRequest,
@@ -222,19 +263,7 @@ impl Database {
         zone: &TimeZone,
         report: &mut Report,
     ) -> Result<(), StoreError> {
-        let rows = sqlx::query(
-            "SELECT at_ms / ? AS bucket, group_name, action = 'blocked' AS blocked, \
-             category, count(*) AS n FROM queries INDEXED BY queries_at \
-             WHERE at_ms >= ? AND at_ms < ? AND (? IS NULL OR group_name = ?) \
-             GROUP BY 1, 2, 3, 4",
-        )
-        .bind(BUCKET_MS)
-        .bind(request.from_ms)
-        .bind(request.to_ms)
-        .bind(&request.group)
-        .bind(&request.group)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self.counts(request).await?;
         let mut days: BTreeMap<String, DayCount> = BTreeMap::new();
         // Every day of the period, so that quiet days show as zero.
         let mut day = jiff::Timestamp::from_millisecond(request.from_ms)
@@ -259,9 +288,12 @@ impl Database {
         let mut categories: BTreeMap<String, u64> = BTreeMap::new();
         for row in &rows {
             let bucket: i64 = row.try_get("bucket")?;
-            let group: Option<String> = row.try_get("group_name")?;
-            let blocked: bool = row.try_get("blocked")?;
-            let category: Option<String> = row.try_get("category")?;
+            let group: String = row.try_get("group_name")?;
+            let group = Some(group).filter(|g| !g.is_empty());
+            let action: String = row.try_get("action")?;
+            let blocked = action == "blocked";
+            let category: String = row.try_get("category")?;
+            let category = Some(category).filter(|c| !c.is_empty());
             let n = to_u64(row.try_get("n")?);
             let date = local_date(bucket * BUCKET_MS, zone);
             let day = days.entry(date.clone()).or_insert_with(|| DayCount {
@@ -327,8 +359,8 @@ impl Database {
         if !context.safeguarding.is_empty() {
             let marks = vec!["?"; context.safeguarding.len()].join(", ");
             let sql = format!(
-                "SELECT client_ip, max(client_name) AS client_name, max(group_name) AS group_name, \
-                 category, count(*) AS n FROM queries \
+                "SELECT client_ip, max(group_name) AS group_name, \
+                 category, count(*) AS n FROM queries INDEXED BY queries_blocked \
                  WHERE category IN ({marks}) AND action = 'blocked' \
                  AND at_ms >= ? AND at_ms < ? AND (? IS NULL OR group_name = ?) \
                  GROUP BY client_ip, category"
@@ -360,9 +392,6 @@ impl Database {
                     )
                 });
                 entry.0.blocked += n;
-                if entry.0.client_name.is_none() {
-                    entry.0.client_name = row.try_get("client_name")?;
-                }
                 if entry.0.group.is_none() {
                     entry.0.group = row.try_get("group_name")?;
                 }
@@ -378,11 +407,14 @@ impl Database {
                 .collect();
             clients.sort_by(|a, b| b.blocked.cmp(&a.blocked).then(a.client.cmp(&b.client)));
             clients.truncate(TOP);
+            for client in &mut clients {
+                client.client_name = self.client_name(&client.client, request).await?;
+            }
             report.top_clients = clients;
         }
         let rows = sqlx::query(
             "SELECT name_key, max(category) AS category, count(*) AS n FROM queries \
-             INDEXED BY queries_at \
+             INDEXED BY queries_blocked \
              WHERE action = 'blocked' AND at_ms >= ? AND at_ms < ? \
              AND (? IS NULL OR group_name = ?) \
              GROUP BY name_key ORDER BY n DESC, name_key LIMIT ?",
@@ -406,6 +438,27 @@ impl Database {
             })
             .collect::<Result<_, sqlx::Error>>()?;
         Ok(())
+    }
+
+    /// The name a client had in the period's log, if any.
+    async fn client_name(
+        &self,
+        client: &str,
+        request: &ReportRequest,
+    ) -> Result<Option<String>, StoreError> {
+        let Ok(ip) = client.parse() else {
+            return Ok(None);
+        };
+        Ok(sqlx::query_scalar(
+            "SELECT client_name FROM queries INDEXED BY queries_client \
+             WHERE client_ip = ? AND at_ms >= ? AND at_ms < ? AND client_name IS NOT NULL \
+             ORDER BY at_ms DESC LIMIT 1",
+        )
+        .bind(super::record::ip_key(ip).to_vec())
+        .bind(request.from_ms)
+        .bind(request.to_ms)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     async fn alert_summary(&self, request: &ReportRequest) -> Result<AlertSummary, StoreError> {
@@ -516,4 +569,119 @@ fn local_date(ms: i64, zone: &TimeZone) -> String {
 
 fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Action, QueryRecord};
+
+    const DAY: i64 = 86_400_000;
+
+    fn row(at_ms: i64, group: &str, action: Action, category: Option<&str>) -> QueryRecord {
+        QueryRecord {
+            at_ms,
+            client: "10.0.0.5".parse().unwrap(),
+            client_name: Some("ipad".into()),
+            group: Some(group.into()),
+            name: "x.example.com".into(),
+            qtype: 1,
+            action,
+            category: category.map(str::to_string),
+            rule: None,
+            rcode: 0,
+            upstream_us: None,
+        }
+    }
+
+    async fn totals(db: &Database, from_ms: i64, to_ms: i64, group: Option<&str>) -> Totals {
+        let request = ReportRequest {
+            from_ms,
+            to_ms,
+            group: group.map(str::to_string),
+            time_zone: Some("UTC".into()),
+        };
+        let context = ReportContext {
+            safeguarding: vec!["adult".into()],
+            ..ReportContext::default()
+        };
+        db.report(&request, &context).await.unwrap().totals
+    }
+
+    #[tokio::test]
+    async fn counts_agree_with_the_rows_at_any_edges_and_after_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("hedge.db")).await.unwrap();
+        let now = crate::store::now_ms();
+        let start = (now - 100 * DAY).div_euclid(DAY) * DAY;
+        let mut rows = Vec::new();
+        // Every 7 minutes for three days: buckets and days cut unevenly.
+        for i in 0..(3 * 24 * 60 / 7) {
+            let at = start + i * 7 * 60_000;
+            let (action, category) = match i % 5 {
+                0 => (Action::Blocked, Some("adult")),
+                1 => (Action::Blocked, Some("gambling")),
+                _ => (Action::Allowed, None),
+            };
+            rows.push(row(
+                at,
+                if i % 3 == 0 { "staff" } else { "pupils" },
+                action,
+                category,
+            ));
+        }
+        db.insert_queries(&rows).await.unwrap();
+        let count = |rows: &[QueryRecord], from: i64, to: i64, group: Option<&str>| {
+            let matching: Vec<&QueryRecord> = rows
+                .iter()
+                .filter(|r| r.at_ms >= from && r.at_ms < to)
+                .filter(|r| group.is_none_or(|g| r.group.as_deref() == Some(g)))
+                .collect();
+            Totals {
+                queries: matching.len() as u64,
+                blocked: matching
+                    .iter()
+                    .filter(|r| r.action == Action::Blocked)
+                    .count() as u64,
+                safeguarding_blocked: matching
+                    .iter()
+                    .filter(|r| r.category.as_deref() == Some("adult"))
+                    .count() as u64,
+                clients: u64::from(!matching.is_empty()),
+            }
+        };
+        for (from, to) in [
+            (start, start + 3 * DAY),
+            (start + 123_456, start + 2 * DAY + 654_321),
+            (start + 60_000, start + 10 * 60_000),
+            (start + 3 * DAY, start + 4 * DAY),
+        ] {
+            for group in [None, Some("staff")] {
+                assert_eq!(
+                    totals(&db, from, to, group).await,
+                    count(&rows, from, to, group),
+                    "{from}..{to} {group:?}"
+                );
+            }
+        }
+        // Retention of 99 days deletes the first day or so; the counts
+        // follow the rows.
+        let purged = crate::store::purge(&db, 99, now).await.unwrap();
+        assert!(purged.deleted > 0);
+        let kept: Vec<QueryRecord> = rows
+            .iter()
+            .filter(|r| r.at_ms >= purged.cutoff_ms)
+            .cloned()
+            .collect();
+        rows = kept;
+        assert_eq!(
+            totals(&db, start, start + 3 * DAY, None).await,
+            count(&rows, start, start + 3 * DAY, None)
+        );
+        let counted: i64 = sqlx::query_scalar("SELECT sum(n) FROM query_counts")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(counted as usize, rows.len());
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use super::counts::Tally;
 use super::{Database, StoreError};
 
 /// Rows looked at per batch.
@@ -137,8 +138,9 @@ pub async fn purge(
             }
             ids.push_unseparated(") AND NOT ");
             delete.push(HELD.replace("q.", "queries."));
-            match delete.build().execute(database.pool()).await {
-                Ok(done) => deleted += done.rows_affected(),
+            delete.push(" RETURNING at_ms, group_name, action, category");
+            match delete_counted(database, delete).await {
+                Ok(done) => deleted += done,
                 // Rows already deleted must still be reported (and audited).
                 Err(error) if deleted > 0 => {
                     interrupted = Some(error.to_string());
@@ -165,6 +167,32 @@ pub async fn purge(
         oldest_ms: oldest(database).await.ok().flatten(),
         interrupted,
     })
+}
+
+/// Runs `delete` (which returns each deleted row's time, group, action
+/// and category) and takes those rows out of `query_counts`, in one
+/// transaction; the number deleted.
+async fn delete_counted(
+    database: &Database,
+    mut delete: sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+) -> Result<u64, sqlx::Error> {
+    let mut transaction = database.pool().begin_with("BEGIN IMMEDIATE").await?;
+    let rows = delete.build().fetch_all(&mut *transaction).await?;
+    let mut tally = Tally::default();
+    for row in &rows {
+        let group: Option<String> = row.try_get("group_name")?;
+        let action: String = row.try_get("action")?;
+        let category: Option<String> = row.try_get("category")?;
+        tally.add(
+            row.try_get("at_ms")?,
+            group.as_deref(),
+            &action,
+            category.as_deref(),
+        );
+    }
+    tally.apply(&mut transaction, -1).await?;
+    transaction.commit().await?;
+    Ok(rows.len() as u64)
 }
 
 /// Hands free pages back to the file system in small steps, then lets

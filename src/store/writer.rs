@@ -16,6 +16,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use super::counts::Tally;
 use super::record::{QueryRecord, ip_key, name_key};
 use super::{Database, Storage};
 
@@ -406,6 +407,16 @@ async fn insert(
         });
         insert.build().execute(&mut *transaction).await?;
     }
+    let mut tally = Tally::default();
+    for record in batch {
+        tally.add(
+            record.at_ms,
+            record.group.as_deref(),
+            record.action.as_str(),
+            record.category.as_deref(),
+        );
+    }
+    tally.apply(&mut transaction, 1).await?;
     transaction.commit().await
 }
 
