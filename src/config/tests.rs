@@ -257,3 +257,63 @@ log = \"sometimes\"
     assert_eq!(good.groups[0].log, LogLevel::Blocked);
     assert_eq!(good.logging.database, Path::new("/var/lib/hedge/hedge.db"));
 }
+
+#[test]
+fn alerts_metrics_and_reports_are_checked() {
+    let text = "\
+[upstream]
+servers = [\"192.0.2.53\"]
+
+[alerts]
+window_minutes = 0
+syslog_socket = \"\"
+
+[[alerts.webhooks]]
+url = \"ftp://example.org/hook\"
+timeout_secs = 0
+attempts = 50
+
+[[alerts.webhooks]]
+url = \"https:///nohost\"
+
+[metrics]
+listen = \"localhost\"
+";
+    let found = problems(text);
+    let rendered: Vec<String> = found.iter().map(|p| p.to_string()).collect();
+    let keys: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            (5, "alerts.window_minutes"),
+            (9, "alerts.webhooks.url"),
+            (10, "alerts.webhooks.timeout_secs"),
+            (11, "alerts.webhooks.attempts"),
+            (14, "alerts.webhooks.url"),
+            (6, "alerts.syslog_socket"),
+            (17, "metrics.listen"),
+        ],
+        "{rendered:#?}"
+    );
+    assert!(found[1].message.contains("\"ftp://example.org/hook\""));
+    assert!(found[6].message.contains("\"localhost\""));
+
+    let good = check(
+        "[upstream]\nservers = [\"192.0.2.53\"]\n[alerts]\nsyslog = false\n[[alerts.webhooks]]\nurl = \"https://chat.example.org/hook\"\n[metrics]\nlisten = \"9153\"\n[reports]\nsite = \" Hill Top \"\n",
+    )
+    .unwrap();
+    assert_eq!(good.alerts.window, Duration::from_secs(3600));
+    assert_eq!(good.alerts.syslog, None);
+    assert_eq!(good.alerts.webhooks[0].attempts, 5);
+    assert_eq!(good.alerts.webhooks[0].timeout, Duration::from_secs(5));
+    assert_eq!(good.metrics.listen, Some("127.0.0.1:9153".parse().unwrap()));
+    assert_eq!(good.reports.site.as_deref(), Some("Hill Top"));
+
+    let defaults = check("[upstream]\nservers = [\"192.0.2.53\"]\n").unwrap();
+    assert_eq!(defaults.metrics.listen, None);
+    assert_eq!(
+        defaults.alerts.syslog.as_deref(),
+        Some(Path::new("/dev/log"))
+    );
+    assert!(defaults.alerts.webhooks.is_empty());
+}

@@ -264,6 +264,9 @@ impl Handler {
         if config.server.listen != running.server.listen {
             tracing::warn!("server.listen changed: restart hedge to listen on the new addresses");
         }
+        if config.metrics.listen != running.metrics.listen {
+            tracing::warn!("metrics.listen changed: restart hedge to move the metrics endpoint");
+        }
         if config.admin.socket != running.admin.socket {
             tracing::warn!("admin.socket changed: restart hedge to move the admin socket");
         }
