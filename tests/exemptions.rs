@@ -168,6 +168,11 @@ async fn request_approve_in_force_revoke_and_expire() {
         "lesson moved to next term",
     ]);
     assert_eq!(a_for(&hedge, PUPIL, bet).await, ["0.0.0.0"]);
+    // The approver stays on record beside who revoked it.
+    let shown = hedge.ok(&["exempt", "show", "1"]);
+    assert!(shown.contains("approved by:  H. Head"), "{shown}");
+    assert!(shown.contains("revoked by:   H. Head"), "{shown}");
+    assert!(shown.contains("lesson moved to next term"), "{shown}");
 
     // File and approve in one step, for one client, for two seconds.
     let added = hedge.ok(&[

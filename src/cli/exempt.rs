@@ -316,6 +316,9 @@ fn print_list(list: &[Exemption], json: bool, csv: bool) -> Result<()> {
                 "approver",
                 "decided",
                 "decision_reason",
+                "revoked_by",
+                "revoked",
+                "revoke_reason",
             ])
         )?;
         for e in list {
@@ -340,6 +343,9 @@ fn print_list(list: &[Exemption], json: bool, csv: bool) -> Result<()> {
                     e.decided_by.as_deref().unwrap_or(""),
                     &e.decided_ms.map(format_rfc3339).unwrap_or_default(),
                     e.decision_reason.as_deref().unwrap_or(""),
+                    e.revoked_by.as_deref().unwrap_or(""),
+                    &e.revoked_ms.map(format_rfc3339).unwrap_or_default(),
+                    e.revoke_reason.as_deref().unwrap_or(""),
                 ])
             )?;
         }
@@ -383,9 +389,10 @@ fn print_one(e: &Exemption) {
     );
     if let (Some(by), Some(at)) = (&e.decided_by, e.decided_ms) {
         let verb = match e.status {
-            crate::store::ExemptionStatus::Approved => "approved",
+            crate::store::ExemptionStatus::Approved | crate::store::ExemptionStatus::Revoked => {
+                "approved"
+            }
             crate::store::ExemptionStatus::Rejected => "rejected",
-            crate::store::ExemptionStatus::Revoked => "revoked",
             crate::store::ExemptionStatus::Pending => "decided",
         };
         println!(
@@ -404,6 +411,16 @@ fn print_one(e: &Exemption) {
     }
     if let Some(reason) = &e.decision_reason {
         println!("  because:      {reason}");
+    }
+    if let (Some(by), Some(at)) = (&e.revoked_by, e.revoked_ms) {
+        println!(
+            "  revoked by:   {by} (as {}, {})",
+            e.revoked_user.as_deref().unwrap_or("?"),
+            format_local(at)
+        );
+        if let Some(reason) = &e.revoke_reason {
+            println!("  revoked as:   {reason}");
+        }
     }
     if let Some(at) = e.expiry_recorded_ms {
         println!("  end recorded: {}", format_local(at));

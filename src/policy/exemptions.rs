@@ -298,6 +298,10 @@ mod tests {
             decided_user: Some("head".into()),
             decided_ms: Some(0),
             decision_reason: None,
+            revoked_by: None,
+            revoked_user: None,
+            revoked_ms: None,
+            revoke_reason: None,
             expiry_recorded_ms: None,
         }
     }

@@ -101,6 +101,15 @@ pub struct Exemption {
     pub decided_user: Option<String>,
     pub decided_ms: Option<i64>,
     pub decision_reason: Option<String>,
+    /// Who ended it early (or withdrew the request), when and why.
+    #[serde(default)]
+    pub revoked_by: Option<String>,
+    #[serde(default)]
+    pub revoked_user: Option<String>,
+    #[serde(default)]
+    pub revoked_ms: Option<i64>,
+    #[serde(default)]
+    pub revoke_reason: Option<String>,
     pub expiry_recorded_ms: Option<i64>,
 }
 
@@ -167,6 +176,10 @@ fn exemption_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Exemption, StoreE
         decided_user: row.try_get("decided_user")?,
         decided_ms: row.try_get("decided_ms")?,
         decision_reason: row.try_get("decision_reason")?,
+        revoked_by: row.try_get("revoked_by")?,
+        revoked_user: row.try_get("revoked_user")?,
+        revoked_ms: row.try_get("revoked_ms")?,
+        revoke_reason: row.try_get("revoke_reason")?,
         expiry_recorded_ms: row.try_get("expiry_recorded_ms")?,
     })
 }
@@ -277,8 +290,8 @@ impl Database {
         let _held = lock.hold().await;
         let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
-            "UPDATE exemptions SET status = 'revoked', decided_by = ?, decided_user = ?, \
-             decided_ms = ?, decision_reason = ? \
+            "UPDATE exemptions SET status = 'revoked', revoked_by = ?, revoked_user = ?, \
+             revoked_ms = ?, revoke_reason = ? \
              WHERE id = ? AND (status = 'pending' OR (status = 'approved' AND until_ms > ?)) \
              RETURNING *",
         )

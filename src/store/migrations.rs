@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "query counts for reports",
         include_str!("../../migrations/0005_query_counts.sql"),
     ),
+    (
+        6,
+        "exemption revocations",
+        include_str!("../../migrations/0006_exemption_revocations.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -512,37 +512,45 @@ impl Database {
             });
         let mut summary = ExemptionSummary::default();
         for exemption in candidates {
-            let approved = exemption.status == ExemptionStatus::Approved;
+            // Approved at some point: a revoked one was, if it has a
+            // decision (a withdrawn request has none).
+            let approved = matches!(
+                exemption.status,
+                ExemptionStatus::Approved | ExemptionStatus::Revoked
+            ) && exemption.decided_ms.is_some();
             let decided = exemption.decided_ms.is_some_and(in_period);
+            let revoked = exemption.revoked_ms.is_some_and(in_period);
             let filed = in_period(exemption.requested_ms);
-            // Approved and in force for some of the period.
-            let in_force = approved && exemption.from_ms < to && exemption.until_ms > from;
+            let end = exemption
+                .revoked_ms
+                .map_or(exemption.until_ms, |r| r.min(exemption.until_ms));
+            let in_force = approved && exemption.from_ms < to && end > from;
             let ended =
                 exemption.status == ExemptionStatus::Approved && in_period(exemption.until_ms);
             if filed {
                 summary.filed += 1;
             }
             if decided {
-                match exemption.status {
-                    ExemptionStatus::Approved => summary.approved += 1,
-                    ExemptionStatus::Rejected => summary.rejected += 1,
-                    ExemptionStatus::Revoked => summary.revoked += 1,
-                    ExemptionStatus::Pending => {}
+                if approved {
+                    summary.approved += 1;
+                } else if exemption.status == ExemptionStatus::Rejected {
+                    summary.rejected += 1;
                 }
+            }
+            if revoked {
+                summary.revoked += 1;
             }
             if ended {
                 summary.expired += 1;
             }
-            if exemption.status == ExemptionStatus::Approved
-                && exemption.from_ms <= to
-                && exemption.until_ms > to
-            {
+            if approved && exemption.from_ms <= to && end > to {
                 summary.active_at_end += 1;
             }
             if in_force && exemption.kind == super::ExemptionKind::Bypass {
                 summary.bypasses += 1;
             }
-            if (filed || decided || ended || in_force) && summary.list.len() < LIST_LIMIT {
+            if (filed || decided || revoked || ended || in_force) && summary.list.len() < LIST_LIMIT
+            {
                 summary.list.push(exemption);
             }
         }
