@@ -352,14 +352,14 @@ fn parse_prometheus(text: &str) -> HashMap<String, f64> {
             })
             .unwrap_or(name);
         assert!(types.contains_key(family), "no # TYPE before {line}");
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() {
-                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
-                for pair in labels[1..labels.len() - 1].split("\",") {
-                    let (label, value) = pair.split_once("=\"").expect("label=\"value\"");
-                    assert!(label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-                    assert!(!value.trim_end_matches('"').contains('\n'));
-                }
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            for pair in labels[1..labels.len() - 1].split("\",") {
+                let (label, value) = pair.split_once("=\"").expect("label=\"value\"");
+                assert!(label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+                assert!(!value.trim_end_matches('"').contains('\n'));
             }
         }
         samples.insert(series.to_string(), value);

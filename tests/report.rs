@@ -105,7 +105,7 @@ async fn a_report_counts_what_the_log_holds() {
     let database_path = data.path().join("hedge.db");
     let (first, first_date) = day(3);
     let (second, second_date) = day(2);
-    let (quiet, quiet_date) = day(1);
+    let quiet_date = day(1).1;
     let hour = 3_600_000;
     let mut rows = Vec::new();
     // Day one: 5 allowed, 3 blocked in a safeguarding category.

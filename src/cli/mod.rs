@@ -11,6 +11,7 @@ mod explain;
 mod lists;
 mod logs;
 mod output;
+mod report;
 mod serve;
 mod time;
 pub use time::format_time;
@@ -97,6 +98,9 @@ enum Command {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
     },
+    /// What the filter did over a period, for the safeguarding lead and
+    /// governors: text, CSV or a self-contained HTML file.
+    Report(report::ReportArgs),
     /// The audit trail of every change: list it, verify its hash chain,
     /// export it.
     Audit {
@@ -160,6 +164,7 @@ pub fn main() -> ExitCode {
         Command::Audit { command } => audit::run(command),
         Command::Exempt { command } => exempt::run(command),
         Command::Alerts { command } => alerts::run(command),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

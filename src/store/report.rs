@@ -84,6 +84,9 @@ pub struct Totals {
     pub safeguarding_blocked: u64,
     /// Distinct client addresses seen.
     pub clients: u64,
+    /// Distinct clients with a blocked attempt in a safeguarding category.
+    #[serde(default)]
+    pub safeguarding_clients: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +159,9 @@ pub struct ExemptionSummary {
     /// Every exemption filed, decided, ended or in force in the period.
     pub list: Vec<Exemption>,
 }
+
+/// A client's safeguarding blocks, and (attempts, category) pairs.
+type ClientTally = (ClientCount, Vec<(u64, String)>);
 
 /// The longest list of one kind a report carries.
 pub const LIST_LIMIT: usize = 200;
@@ -376,7 +382,7 @@ impl Database {
                 .bind(&request.group)
                 .fetch_all(self.pool())
                 .await?;
-            let mut clients: BTreeMap<Vec<u8>, (ClientCount, Vec<(u64, String)>)> = BTreeMap::new();
+            let mut clients: BTreeMap<Vec<u8>, ClientTally> = BTreeMap::new();
             for row in &rows {
                 let key: Vec<u8> = row.try_get("client_ip")?;
                 let n = to_u64(row.try_get("n")?);
@@ -406,6 +412,7 @@ impl Database {
                 })
                 .collect();
             clients.sort_by(|a, b| b.blocked.cmp(&a.blocked).then(a.client.cmp(&b.client)));
+            report.totals.safeguarding_clients = clients.len() as u64;
             clients.truncate(TOP);
             for client in &mut clients {
                 client.client_name = self.client_name(&client.client, request).await?;
@@ -656,6 +663,11 @@ mod tests {
                     .filter(|r| r.category.as_deref() == Some("adult"))
                     .count() as u64,
                 clients: u64::from(!matching.is_empty()),
+                safeguarding_clients: u64::from(
+                    matching
+                        .iter()
+                        .any(|r| r.category.as_deref() == Some("adult")),
+                ),
             }
         };
         for (from, to) in [

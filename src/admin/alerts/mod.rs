@@ -294,7 +294,6 @@ async fn deliver(
                 .await;
         }
         let (webhook, body, shutdown) = (webhook.clone(), body.clone(), shutdown.clone());
-        let record = record.clone();
         sending.push(async move {
             let outcome = webhook::deliver(&webhook, body, &shutdown).await;
             match &outcome.error {

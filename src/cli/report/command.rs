@@ -1,0 +1,121 @@
+//! `hedge report`: asks the running server to gather a report over a
+//! period (recorded as an access to the query log) and renders it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use super::{ReportFormat, render};
+use crate::admin::{AdminRequest, call};
+use crate::cli::ConfigArg;
+use crate::cli::time::parse_time;
+use crate::config::Config;
+use crate::store::{Report, ReportRequest};
+
+/// Gathering reads the whole period: give it time on a small machine.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The start (RFC 3339, a date meaning local midnight, or an age such
+    /// as 7d); default: 7 days ago.
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// The end, not included; a date alone means the end of that day.
+    /// Default: now.
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// Only this group's queries, alerts and exemptions.
+    #[arg(long)]
+    group: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
+    /// Write the report to this file (mode 0640) instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// A date alone (`2026-11-30`) as an end means the end of that day.
+fn end_time(text: &str) -> Result<i64, String> {
+    let start = parse_time(text)?;
+    let date_only = text.len() == 10 && text.chars().filter(|c| *c == '-').count() == 2;
+    if !date_only {
+        return Ok(start.as_millisecond());
+    }
+    let zoned = start.to_zoned(jiff::tz::TimeZone::system());
+    let next = zoned
+        .date()
+        .tomorrow()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::system()))
+        .map_err(|e| e.to_string())?;
+    Ok(next.timestamp().as_millisecond())
+}
+
+pub fn run(args: ReportArgs) -> Result<()> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let from_ms = match &args.from {
+        Some(text) => parse_time(text)
+            .map_err(|e| anyhow!("--from: {e}"))?
+            .as_millisecond(),
+        None => now - 7 * 86_400_000,
+    };
+    let to_ms = match &args.to {
+        Some(text) => end_time(text).map_err(|e| anyhow!("--to: {e}"))?,
+        None => now,
+    };
+    if to_ms <= from_ms {
+        bail!("--to must be after --from");
+    }
+    let config = Config::load(&args.config.path)?;
+    let request = ReportRequest {
+        from_ms,
+        to_ms,
+        group: args.group.clone(),
+        time_zone: jiff::tz::TimeZone::system().iana_name().map(str::to_string),
+    };
+    let value = call(
+        &config.admin.socket,
+        &AdminRequest::Report { request },
+        ANSWER_TIMEOUT,
+    )?;
+    let report: Report = serde_json::from_value(value)?;
+    let text = render(&report, args.format);
+    match &args.out {
+        Some(path) => {
+            write_private(path, text.as_bytes())?;
+            eprintln!("report written to {}", path.display());
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, readable
+/// by owner and group only: a report names children's devices.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("--out {}: not a file name", path.display()))?;
+    let temporary = dir
+        .unwrap_or(Path::new("."))
+        .join(format!(".{}.partial", name.to_string_lossy()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o640)
+        .open(&temporary)
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
