@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{allows, count, inert, long_date, period, scope, summary_sentences, svg, thousands};
+use super::{allows, count, inert, long_date, scope, summary_sentences, svg, thousands};
 use crate::cli::time::format_local;
 use crate::store::Report;
 
@@ -39,8 +39,8 @@ p { margin: 1mm 0 2mm; }
 .alarm { color: #b00020; font-weight: bold; }
 .muted { color: #666; }
 table { border-collapse: collapse; width: 100%; font-size: 9pt; margin: 1mm 0 3mm; }
-th, td { text-align: left; padding: 1mm 1.5mm; border-bottom: 1px solid #e2e2e2; vertical-align: top; overflow-wrap: anywhere; }
-th { background: #f0f0f0; font-weight: 600; }
+th, td { text-align: left; padding: 1mm 1.5mm; border-bottom: 1px solid #e2e2e2; vertical-align: top; overflow-wrap: break-word; }
+th { background: #f0f0f0; font-weight: 600; white-space: nowrap; }
 td.n, th.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 tr { break-inside: avoid; }
 thead { display: table-header-group; }
@@ -77,7 +77,9 @@ fn table(out: &mut String, headers: &[&str], numeric: &[usize], rows: &[Vec<Stri
             } else {
                 ""
             };
-            let _ = write!(out, "<td{class}>{}</td>", escape(cell));
+            // Long inert names may break after each [.], nowhere else.
+            let cell = escape(cell).replace("[.]", "[.]<wbr/>");
+            let _ = write!(out, "<td{class}>{cell}</td>");
         }
         out.push_str("</tr>\n");
     }
@@ -108,9 +110,8 @@ pub fn render(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "<header><h1>Filtering report: {}</h1><p class=\"period\">{} ({} to {}){}</p></header>",
+        "<header><h1>Filtering report: {}</h1><p class=\"period\">{} to {}{}</p></header>",
         escape(&report.site),
-        escape(&period(report)),
         escape(&long_date(report.from_ms)),
         escape(&long_date(report.to_ms - 1)),
         escape(&group)

@@ -209,9 +209,11 @@ pub fn summary_sentences(report: &Report) -> Vec<String> {
         ),
     });
     if !report.holds.is_empty() {
+        let holds = report.holds.len() as u64;
         out.push(format!(
-            "{} kept entries beyond that for an investigation.",
-            count(report.holds.len() as u64, "legal hold", "legal holds")
+            "{} {} in force during the period, keeping a device's entries for an investigation whatever their age.",
+            count(holds, "legal hold", "legal holds"),
+            was(holds)
         ));
     }
     out.push(if report.log_drops == 0 {
