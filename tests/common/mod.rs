@@ -322,9 +322,10 @@ impl Hedge {
         std::fs::read_to_string(self.path("hedge.log")).unwrap_or_default()
     }
 
-    /// Waits (bounded) until the log contains `needle`.
+    /// Waits (bounded, generously: a loaded 2-core machine can take
+    /// seconds to rebuild lists) until the log contains `needle`.
     pub async fn wait_for_log(&self, needle: &str) {
-        for _ in 0..100 {
+        for _ in 0..400 {
             if self.log().contains(needle) {
                 return;
             }

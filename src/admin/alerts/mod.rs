@@ -319,7 +319,7 @@ mod tests {
     #[test]
     fn the_notice_text_names_the_client_and_makes_the_name_inert() {
         let config = crate::config::Config::from_str(
-            "[reports]\nsite = \"St Anne's\"\n",
+            "[upstream]\nservers = [\"192.0.2.53\"]\n[reports]\nsite = \"St Anne's\"\n",
             std::path::Path::new("/tmp/hedge.toml"),
         )
         .unwrap();
