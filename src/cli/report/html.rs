@@ -9,7 +9,8 @@ use super::{allows, count, inert, long_date, scope, summary_sentences, svg, thou
 use crate::cli::time::format_local;
 use crate::store::Report;
 
-/// `text` safe in element content and attribute values.
+/// `text` safe in element content and attribute values (control
+/// characters replaced, so that the file stays well-formed).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -19,6 +20,8 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // Not allowed in XML, and never meant as text.
+            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }

@@ -15,7 +15,7 @@ fn exemption(id: i64, kind: ExemptionKind, status: ExemptionStatus) -> Exemption
         kind,
         name: (kind == ExemptionKind::Site).then(|| "www.history.example".into()),
         scope: ExemptionScope::Group("pupils".into()),
-        reason: "Year 9 <history> & \"war\" project".into(),
+        reason: "Year 9 <history> & \"war\" project\u{1}".into(),
         requested_by: "Mr Jones".into(),
         requested_user: "jones".into(),
         requested_ms: NOON,
@@ -288,7 +288,7 @@ fn html_is_well_formed_self_contained_and_escaped() {
     ] {
         assert!(!html.contains(forbidden), "{forbidden} in the HTML");
     }
-    assert!(html.contains("Year 9 &lt;history&gt; &amp; &quot;war&quot; project"));
+    assert!(html.contains("Year 9 &lt;history&gt; &amp; &quot;war&quot; project\u{fffd}"));
     assert!(!html.contains("adult.example.com"));
     assert!(html.contains("size: A4"));
 }
