@@ -112,6 +112,92 @@ fn hold_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<LegalHold, sqlx::Error
     })
 }
 
+/// Inserts `request` as a hold, with its audit row, inside `transaction`
+/// (checked by the caller).
+pub(super) async fn place_hold(
+    transaction: &mut sqlx::SqliteConnection,
+    request: &HoldRequest,
+    os_user: &str,
+) -> Result<LegalHold, StoreError> {
+    let client = request.client.trunc();
+    let (lo, hi) = net_keys(&client);
+    let row = sqlx::query(
+        "INSERT INTO legal_holds (client_net, client_lo, client_hi, from_ms, to_ms, reason, \
+         placed_by, placed_user, placed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+    )
+    .bind(client.to_string())
+    .bind(lo.to_vec())
+    .bind(hi.to_vec())
+    .bind(request.from_ms)
+    .bind(request.to_ms)
+    .bind(request.reason.trim())
+    .bind(request.by.trim())
+    .bind(os_user)
+    .bind(now_ms())
+    .fetch_one(&mut *transaction)
+    .await?;
+    let hold = hold_from_row(&row)?;
+    append(
+        transaction,
+        &AuditEntry {
+            actor: os_user.to_string(),
+            person: Some(hold.placed_by.clone()),
+            action: "hold.placed".into(),
+            details: serde_json::to_value(&hold).unwrap_or_default(),
+        },
+    )
+    .await?;
+    Ok(hold)
+}
+
+/// Releases hold `id` with its audit row inside `transaction`.
+pub(super) async fn lift_hold(
+    transaction: &mut sqlx::SqliteConnection,
+    id: i64,
+    by: &str,
+    reason: &str,
+    os_user: &str,
+) -> Result<LegalHold, StoreError> {
+    let row = sqlx::query(
+        "UPDATE legal_holds SET released_ms = ?, released_by = ?, released_user = ?, \
+         release_reason = ? WHERE id = ? AND released_ms IS NULL RETURNING *",
+    )
+    .bind(now_ms())
+    .bind(by.trim())
+    .bind(os_user)
+    .bind(reason.trim())
+    .bind(id)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    match row {
+        Some(row) => {
+            let hold = hold_from_row(&row)?;
+            append(
+                transaction,
+                &AuditEntry {
+                    actor: os_user.to_string(),
+                    person: Some(by.trim().to_string()),
+                    action: "hold.released".into(),
+                    details: serde_json::to_value(&hold).unwrap_or_default(),
+                },
+            )
+            .await?;
+            Ok(hold)
+        }
+        None => {
+            let exists: Option<(Option<i64>,)> =
+                sqlx::query_as("SELECT released_ms FROM legal_holds WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *transaction)
+                    .await?;
+            Err(StoreError::Invalid(match exists {
+                Some(_) => format!("legal hold {id} is already released"),
+                None => format!("there is no legal hold {id}"),
+            }))
+        }
+    }
+}
+
 impl Database {
     /// Places a hold; `os_user` is who asked on the admin socket. The hold
     /// and its audit row commit together.
@@ -122,36 +208,9 @@ impl Database {
         os_user: &str,
     ) -> Result<LegalHold, StoreError> {
         request.check().map_err(StoreError::Invalid)?;
-        let client = request.client.trunc();
-        let (lo, hi) = net_keys(&client);
         let _held = lock.hold().await;
         let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "INSERT INTO legal_holds (client_net, client_lo, client_hi, from_ms, to_ms, reason, \
-             placed_by, placed_user, placed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        )
-        .bind(client.to_string())
-        .bind(lo.to_vec())
-        .bind(hi.to_vec())
-        .bind(request.from_ms)
-        .bind(request.to_ms)
-        .bind(request.reason.trim())
-        .bind(request.by.trim())
-        .bind(os_user)
-        .bind(now_ms())
-        .fetch_one(&mut *transaction)
-        .await?;
-        let hold = hold_from_row(&row)?;
-        append(
-            &mut transaction,
-            &AuditEntry {
-                actor: os_user.to_string(),
-                person: Some(hold.placed_by.clone()),
-                action: "hold.placed".into(),
-                details: serde_json::to_value(&hold).unwrap_or_default(),
-            },
-        )
-        .await?;
+        let hold = place_hold(&mut transaction, request, os_user).await?;
         transaction.commit().await?;
         Ok(hold)
     }
@@ -180,45 +239,9 @@ impl Database {
         check_reason(reason, "the reason").map_err(StoreError::Invalid)?;
         let _held = lock.hold().await;
         let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "UPDATE legal_holds SET released_ms = ?, released_by = ?, released_user = ?, \
-             release_reason = ? WHERE id = ? AND released_ms IS NULL RETURNING *",
-        )
-        .bind(now_ms())
-        .bind(by.trim())
-        .bind(os_user)
-        .bind(reason.trim())
-        .bind(id)
-        .fetch_optional(&mut *transaction)
-        .await?;
-        match row {
-            Some(row) => {
-                let hold = hold_from_row(&row)?;
-                append(
-                    &mut transaction,
-                    &AuditEntry {
-                        actor: os_user.to_string(),
-                        person: Some(by.trim().to_string()),
-                        action: "hold.released".into(),
-                        details: serde_json::to_value(&hold).unwrap_or_default(),
-                    },
-                )
-                .await?;
-                transaction.commit().await?;
-                Ok(hold)
-            }
-            None => {
-                let exists: Option<(Option<i64>,)> =
-                    sqlx::query_as("SELECT released_ms FROM legal_holds WHERE id = ?")
-                        .bind(id)
-                        .fetch_optional(&mut *transaction)
-                        .await?;
-                Err(StoreError::Invalid(match exists {
-                    Some(_) => format!("legal hold {id} is already released"),
-                    None => format!("there is no legal hold {id}"),
-                }))
-            }
-        }
+        let hold = lift_hold(&mut transaction, id, by, reason, os_user).await?;
+        transaction.commit().await?;
+        Ok(hold)
     }
 }
 
