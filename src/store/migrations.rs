@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "exemption revocations",
         include_str!("../../migrations/0006_exemption_revocations.sql"),
     ),
+    (
+        7,
+        "incidents",
+        include_str!("../../migrations/0007_incidents.sql"),
+    ),
 ];
 
 #[derive(Debug)]

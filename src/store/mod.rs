@@ -11,6 +11,7 @@ mod audit;
 mod counts;
 mod exemptions;
 mod holds;
+mod incidents;
 mod migrations;
 mod record;
 mod report;
@@ -25,6 +26,9 @@ pub use exemptions::{
     Exemption, ExemptionKind, ExemptionScope, ExemptionSelection, ExemptionStatus, NewExemption,
 };
 pub use holds::{HoldRequest, LegalHold, check_person, check_reason};
+pub use incidents::{
+    Agency, Identified, Incident, IncidentEntry, IncidentKind, IncidentSummary, NewIncident,
+};
 pub use record::{Action, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key};
 pub use report::{
     AlertSummary, CategoryCount, ClientCount, DayCount, ExemptionSummary, GroupCount, NameCount,
