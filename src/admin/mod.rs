@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod client;
+pub mod incidents;
 pub mod metrics;
 pub mod peer;
 pub mod protocol;

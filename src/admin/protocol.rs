@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::dns::StatsSnapshot;
 use crate::store::{
-    AccessKind, AlertSelection, ExemptionSelection, HoldRequest, LogFilter, LogStatus,
-    NewExemption, ReportRequest,
+    AccessKind, Agency, AlertSelection, ExemptionSelection, HoldRequest, Identified, IncidentKind,
+    LogFilter, LogStatus, NewExemption, ReportRequest,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +103,64 @@ pub enum AdminRequest {
     Report {
         request: ReportRequest,
     },
+    /// Open an incident (with a legal hold when a client is named).
+    IncidentOpen {
+        request: IncidentRequest,
+    },
+    /// Append an action taken.
+    IncidentNote {
+        id: i64,
+        by: String,
+        text: String,
+    },
+    /// Record a referral to an agency.
+    IncidentRefer {
+        id: i64,
+        agency: Agency,
+        by: String,
+        #[serde(default)]
+        referred_ms: Option<i64>,
+        #[serde(default)]
+        text: String,
+    },
+    IncidentClose {
+        id: i64,
+        by: String,
+        conclusion: String,
+        release_hold: bool,
+    },
+    IncidentList {
+        open_only: bool,
+    },
+    /// One incident with the matching log rows (recorded as an access to
+    /// the log).
+    IncidentShow {
+        id: i64,
+    },
+}
+
+/// An incident as asked for on the command line; the server works out
+/// who was involved and fills in what an alert already says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentRequest {
+    pub kind: IncidentKind,
+    pub summary: String,
+    pub by: String,
+    #[serde(default)]
+    pub client: Option<ipnet::IpNet>,
+    #[serde(default)]
+    pub from_ms: Option<i64>,
+    #[serde(default)]
+    pub to_ms: Option<i64>,
+    #[serde(default)]
+    pub alert: Option<i64>,
+    /// Default: `alert` with an alert, else `staff`.
+    #[serde(default)]
+    pub identified: Option<Identified>,
+    /// Free text about who was involved, only if the operator chooses.
+    #[serde(default)]
+    pub involved: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

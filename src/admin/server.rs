@@ -197,7 +197,7 @@ async fn search(
     context: &AdminContext,
     shutdown: &CancellationToken,
 ) -> Result<u64, SearchError> {
-    if kind == AccessKind::Report {
+    if matches!(kind, AccessKind::Report | AccessKind::Incident) {
         return Err(SearchError::Store(StoreError::Invalid(
             "a report is asked for with the report request".into(),
         )));
@@ -403,6 +403,14 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
             to_response(result)
         }
         AdminRequest::Report { request } => to_response(report(request, peer, context).await),
+        AdminRequest::IncidentOpen { .. }
+        | AdminRequest::IncidentNote { .. }
+        | AdminRequest::IncidentRefer { .. }
+        | AdminRequest::IncidentClose { .. }
+        | AdminRequest::IncidentList { .. }
+        | AdminRequest::IncidentShow { .. } => {
+            to_response(super::incidents::answer(request, peer, context).await)
+        }
         AdminRequest::Status => {
             let handler = &context.handler;
             let policy = handler.policy();

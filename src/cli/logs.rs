@@ -180,7 +180,7 @@ fn time_ms(text: &str, option: &str) -> Result<i64> {
         .map_err(|e| anyhow::anyhow!("{option}: {e}"))
 }
 
-fn client_net(text: &str) -> Result<IpNet> {
+pub(super) fn client_net(text: &str) -> Result<IpNet> {
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok(IpNet::from(ip.to_canonical()));
     }
@@ -375,7 +375,7 @@ fn search(args: SearchArgs) -> Result<()> {
             })?;
             array.finish()?;
         }
-        AccessKind::Search | AccessKind::Report => {
+        AccessKind::Search | AccessKind::Report | AccessKind::Incident => {
             let mut table = Table::new(&[
                 "TIME", "CLIENT", "GROUP", "ACTION", "TYPE", "NAME", "CATEGORY", "RULE",
             ]);

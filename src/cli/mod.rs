@@ -8,6 +8,7 @@ mod config_check;
 mod control;
 mod exempt;
 mod explain;
+mod incident;
 mod lists;
 mod logs;
 mod output;
@@ -98,6 +99,12 @@ enum Command {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
     },
+    /// E-safety incidents: open (holding the evidence), note actions,
+    /// refer, close; list and show with the log rows.
+    Incident {
+        #[command(subcommand)]
+        command: incident::IncidentCommand,
+    },
     /// What the filter did over a period, for the safeguarding lead and
     /// governors: text, CSV or a self-contained HTML file.
     Report(report::ReportArgs),
@@ -165,6 +172,7 @@ pub fn main() -> ExitCode {
         Command::Exempt { command } => exempt::run(command),
         Command::Alerts { command } => alerts::run(command),
         Command::Report(args) => report::run(args),
+        Command::Incident { command } => incident::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,8 @@ pub enum AccessKind {
     ExportCsv,
     /// Counted into a report (`hedge report`).
     Report,
+    /// Shown with an incident (`hedge incident show`).
+    Incident,
 }
 
 impl AccessKind {
@@ -26,6 +28,7 @@ impl AccessKind {
             AccessKind::ExportJson => "export-json",
             AccessKind::ExportCsv => "export-csv",
             AccessKind::Report => "report",
+            AccessKind::Incident => "incident",
         }
     }
 }

@@ -1,0 +1,462 @@
+//! `hedge incident`: the safeguarding lead's record of an e-safety
+//! incident, kept beside the evidence. Names of sites are printed inert in
+//! every shape (`example[.]com`), and so are addresses in free text.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use serde_json::json;
+
+use super::ConfigArg;
+use super::logs::client_net;
+use super::output::{JsonArray, Table, csv_record};
+use super::time::{format_local, format_rfc3339, parse_time};
+use crate::admin::alerts::{inert, inert_text};
+use crate::admin::incidents::IncidentRecord;
+use crate::admin::protocol::IncidentRequest;
+use crate::admin::{AdminRequest, call};
+use crate::config::Config;
+use crate::store::{Agency, Identified, Incident, IncidentKind};
+
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Record a new incident. With a client and a period (or an alert),
+    /// the client's log rows for that period are put under a legal hold at
+    /// once.
+    Open {
+        /// accidental-inappropriate, accidental-illegal,
+        /// deliberate-inappropriate, deliberate-illegal, misuse, bullying.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: String,
+        /// What happened, in a sentence or two.
+        #[arg(long)]
+        summary: String,
+        /// Who is recording it (the safeguarding lead, say).
+        #[arg(long)]
+        by: String,
+        /// The device involved: an address or a network.
+        #[arg(long, value_name = "IP|CIDR")]
+        client: Option<String>,
+        /// The start of the period whose log rows are evidence.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Its end (default: now).
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// The alert that raised it: its client and first attempt are used
+        /// unless --client / --from are given.
+        #[arg(long, value_name = "ID")]
+        alert: Option<i64>,
+        /// How it came to light: alert, report or staff (default: alert
+        /// with --alert, else staff).
+        #[arg(long)]
+        identified: Option<String>,
+        /// Free text about who was involved. hedge records devices and
+        /// groups by itself; type pupils' names here only if your policy
+        /// says the record should hold them.
+        #[arg(long)]
+        involved: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Add an action taken, with who took it (entries are never edited).
+    Note {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        text: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Record where the incident was sent: iwf, ceop, police, lado,
+    /// social-care or none.
+    Refer {
+        id: i64,
+        #[arg(long, value_name = "AGENCY")]
+        to: String,
+        #[arg(long)]
+        by: String,
+        /// When it was referred (default: now).
+        #[arg(long, value_name = "TIME")]
+        on: Option<String>,
+        /// A reference number or a note about the referral.
+        #[arg(long, default_value = "")]
+        text: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Close with a conclusion. Its legal hold stays unless
+    /// --release-hold is given.
+    Close {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        conclusion: String,
+        #[arg(long)]
+        release_hold: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Incidents, newest first.
+    List {
+        /// Only those not yet closed.
+        #[arg(long)]
+        open: bool,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// One incident in full, with its client's log rows for the period
+    /// (recorded as an access to the log).
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+fn send(config: &ConfigArg, request: AdminRequest) -> Result<serde_json::Value> {
+    let config = Config::load(&config.path)?;
+    Ok(call(&config.admin.socket, &request, ANSWER_TIMEOUT)?)
+}
+
+fn time(text: &Option<String>, option: &str) -> Result<Option<i64>> {
+    text.as_deref()
+        .map(|t| {
+            parse_time(t)
+                .map(|t| t.as_millisecond())
+                .map_err(|e| anyhow!("{option}: {e}"))
+        })
+        .transpose()
+}
+
+pub fn run(command: IncidentCommand) -> Result<()> {
+    match command {
+        IncidentCommand::Open {
+            kind,
+            summary,
+            by,
+            client,
+            from,
+            to,
+            alert,
+            identified,
+            involved,
+            config,
+        } => {
+            let request = IncidentRequest {
+                kind: IncidentKind::parse(&kind).map_err(|e| anyhow!("--type: {e}"))?,
+                summary,
+                by,
+                client: client.as_deref().map(client_net).transpose()?,
+                from_ms: time(&from, "--from")?,
+                to_ms: time(&to, "--to")?,
+                alert,
+                identified: identified
+                    .as_deref()
+                    .map(Identified::parse)
+                    .transpose()
+                    .map_err(|e| anyhow!("--identified: {e}"))?,
+                involved,
+            };
+            let incident: Incident =
+                serde_json::from_value(send(&config, AdminRequest::IncidentOpen { request })?)?;
+            println!("incident {} opened: {}", incident.id, incident.kind);
+            if let Some(hold) = incident.hold_id {
+                println!(
+                    "legal hold {hold} keeps the log rows of {} from {} to {}",
+                    incident.client.as_deref().unwrap_or("?"),
+                    incident.from_ms.map(format_local).unwrap_or_default(),
+                    incident.to_ms.map(format_local).unwrap_or_default()
+                );
+            }
+        }
+        IncidentCommand::Note {
+            id,
+            by,
+            text,
+            config,
+        } => {
+            send(&config, AdminRequest::IncidentNote { id, by, text })?;
+            println!("incident {id}: action recorded");
+        }
+        IncidentCommand::Refer {
+            id,
+            to,
+            by,
+            on,
+            text,
+            config,
+        } => {
+            let agency = Agency::parse(&to).map_err(|e| anyhow!("--to: {e}"))?;
+            let referred_ms = time(&on, "--on")?;
+            send(
+                &config,
+                AdminRequest::IncidentRefer {
+                    id,
+                    agency,
+                    by,
+                    referred_ms,
+                    text,
+                },
+            )?;
+            println!("incident {id}: referral to {agency} recorded");
+        }
+        IncidentCommand::Close {
+            id,
+            by,
+            conclusion,
+            release_hold,
+            config,
+        } => {
+            let incident: Incident = serde_json::from_value(send(
+                &config,
+                AdminRequest::IncidentClose {
+                    id,
+                    by,
+                    conclusion,
+                    release_hold,
+                },
+            )?)?;
+            println!("incident {id} closed");
+            match (incident.hold_id, release_hold) {
+                (Some(hold), true) => println!("legal hold {hold} released"),
+                (Some(hold), false) => println!(
+                    "legal hold {hold} stays in force: `hedge logs hold release {hold}` ends it"
+                ),
+                _ => {}
+            }
+        }
+        IncidentCommand::List {
+            open,
+            json,
+            csv,
+            config,
+        } => {
+            let list: Vec<Incident> = serde_json::from_value(send(
+                &config,
+                AdminRequest::IncidentList { open_only: open },
+            )?)?;
+            print_list(&list, json, csv)?;
+        }
+        IncidentCommand::Show { id, json, config } => {
+            let record: IncidentRecord =
+                serde_json::from_value(send(&config, AdminRequest::IncidentShow { id })?)?;
+            if json {
+                let mut value = incident_json(&record.incident);
+                value["rows"] = record
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "time": format_rfc3339(r.at_ms),
+                            "client": r.client.to_string(),
+                            "client_name": r.client_name,
+                            "group": r.group,
+                            "name": inert(&r.name),
+                            "action": r.action.as_str(),
+                            "category": r.category,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_one(&record)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn state(incident: &Incident) -> &'static str {
+    if incident.is_open() { "open" } else { "closed" }
+}
+
+fn referrals(incident: &Incident) -> String {
+    let list: Vec<&str> = incident.referrals().iter().map(|a| a.as_str()).collect();
+    list.join(" ")
+}
+
+/// An incident for JSON, free text made inert.
+fn incident_json(incident: &Incident) -> serde_json::Value {
+    let mut value = serde_json::to_value(incident).unwrap_or_default();
+    value["state"] = json!(state(incident));
+    value["summary"] = json!(inert_text(&incident.summary));
+    value["conclusion"] = json!(incident.conclusion.as_deref().map(inert_text));
+    if let Some(entries) = value["entries"].as_array_mut() {
+        for entry in entries {
+            let text = entry["text"].as_str().map(inert_text);
+            entry["text"] = json!(text);
+        }
+    }
+    value
+}
+
+fn print_list(list: &[Incident], json: bool, csv: bool) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        let mut array = JsonArray::start(&mut out)?;
+        for incident in list {
+            array.push(&incident_json(incident))?;
+        }
+        array.finish()?;
+    } else if csv {
+        writeln!(
+            out,
+            "{}",
+            csv_record(&[
+                "id",
+                "state",
+                "type",
+                "opened",
+                "opened_by",
+                "identified",
+                "involved",
+                "summary",
+                "referred_to",
+                "actions",
+                "closed",
+                "closed_by",
+                "conclusion",
+                "legal_hold",
+            ])
+        )?;
+        for i in list {
+            writeln!(
+                out,
+                "{}",
+                csv_record(&[
+                    &i.id.to_string(),
+                    state(i),
+                    i.kind.as_str(),
+                    &format_rfc3339(i.opened_ms),
+                    &i.opened_by,
+                    i.identified.as_str(),
+                    &inert_text(&i.involved),
+                    &inert_text(&i.summary),
+                    &referrals(i),
+                    &i.entries
+                        .iter()
+                        .filter(|e| e.agency.is_none())
+                        .map(|e| format!("{}: {}", e.by, inert_text(&e.text)))
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                    &i.closed_ms.map(format_rfc3339).unwrap_or_default(),
+                    i.closed_by.as_deref().unwrap_or(""),
+                    &i.conclusion.as_deref().map(inert_text).unwrap_or_default(),
+                    &i.hold_id.map(|h| h.to_string()).unwrap_or_default(),
+                ])
+            )?;
+        }
+    } else if list.is_empty() {
+        eprintln!("no incidents");
+    } else {
+        let mut table = Table::new(&[
+            "ID", "STATE", "TYPE", "OPENED", "BY", "INVOLVED", "REFERRED", "SUMMARY",
+        ]);
+        for i in list {
+            table.push(vec![
+                i.id.to_string(),
+                state(i).into(),
+                i.kind.as_str().into(),
+                format_local(i.opened_ms),
+                i.opened_by.clone(),
+                inert_text(&i.involved),
+                referrals(i),
+                inert_text(&i.summary),
+            ]);
+        }
+        table.print(&mut out)?;
+    }
+    Ok(())
+}
+
+fn print_one(record: &IncidentRecord) -> Result<()> {
+    let i = &record.incident;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "incident {}: {} ({})", i.id, state(i), i.kind)?;
+    writeln!(out, "  summary:     {}", inert_text(&i.summary))?;
+    writeln!(out, "  involved:    {}", inert_text(&i.involved))?;
+    writeln!(out, "  identified:  {}", i.identified)?;
+    if let Some(alert) = i.alert_id {
+        writeln!(out, "  alert:       {alert}")?;
+    }
+    writeln!(
+        out,
+        "  opened:      {} by {} (as {})",
+        format_local(i.opened_ms),
+        i.opened_by,
+        i.opened_user
+    )?;
+    if let Some(hold) = i.hold_id {
+        writeln!(
+            out,
+            "  legal hold:  {hold}, rows of {} from {} to {}",
+            i.client.as_deref().unwrap_or("?"),
+            i.from_ms.map(format_local).unwrap_or_default(),
+            i.to_ms.map(format_local).unwrap_or_default()
+        )?;
+    }
+    for entry in &i.entries {
+        match entry.agency {
+            Some(agency) => writeln!(
+                out,
+                "  {}  referred to {agency} on {} by {}{}",
+                format_local(entry.at_ms),
+                entry.referred_ms.map(format_local).unwrap_or_default(),
+                entry.by,
+                if entry.text.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", inert_text(&entry.text))
+                }
+            )?,
+            None => writeln!(
+                out,
+                "  {}  {}: {}",
+                format_local(entry.at_ms),
+                entry.by,
+                inert_text(&entry.text)
+            )?,
+        }
+    }
+    if let (Some(at), Some(by)) = (i.closed_ms, &i.closed_by) {
+        writeln!(out, "  closed:      {} by {by}", format_local(at))?;
+        writeln!(
+            out,
+            "  conclusion:  {}",
+            i.conclusion.as_deref().map(inert_text).unwrap_or_default()
+        )?;
+    }
+    if record.rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nlog rows ({}, newest first):", record.rows.len())?;
+    let mut table = Table::new(&["TIME", "CLIENT", "ACTION", "NAME", "CATEGORY"]);
+    for row in &record.rows {
+        table.push(vec![
+            format_local(row.at_ms),
+            match &row.client_name {
+                Some(name) => format!("{name} ({})", row.client),
+                None => row.client.to_string(),
+            },
+            row.action.as_str().into(),
+            inert(&row.name),
+            row.category.clone().unwrap_or_default(),
+        ]);
+    }
+    table.print(&mut out)?;
+    Ok(())
+}
