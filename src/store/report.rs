@@ -74,6 +74,10 @@ pub struct Report {
     pub oldest_kept_ms: Option<i64>,
     /// Query-log entries never written during the period.
     pub log_drops: u64,
+    /// Incidents opened in the period by type, and those still open
+    /// (every group: an incident is not filed under one).
+    #[serde(default)]
+    pub incidents: super::IncidentSummary,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +204,9 @@ impl Database {
         report.alerts = self.alert_summary(request).await?;
         report.exemptions = self.exemption_summary(request, context).await?;
         report.holds = self.holds_in(request.from_ms, request.to_ms).await?;
+        report.incidents = self
+            .incident_summary(request.from_ms, request.to_ms)
+            .await?;
         report.audit = self.verify_audit().await?;
         report.oldest_kept_ms = sqlx::query_scalar("SELECT min(at_ms) FROM queries")
             .fetch_one(self.pool())

@@ -166,6 +166,48 @@ pub fn render(report: &Report) -> String {
             line("hold", &id, field, &value);
         }
     }
+    let incidents = &report.incidents;
+    line(
+        "incidents",
+        "totals",
+        "opened",
+        &incidents.opened.to_string(),
+    );
+    line(
+        "incidents",
+        "totals",
+        "closed",
+        &incidents.closed.to_string(),
+    );
+    line(
+        "incidents",
+        "totals",
+        "open",
+        &incidents.open.len().to_string(),
+    );
+    for (kind, n) in &incidents.by_kind {
+        line("incidents", "type", kind, &n.to_string());
+    }
+    for (agency, n) in &incidents.referrals {
+        line("incidents", "referred", agency, &n.to_string());
+    }
+    for incident in &incidents.open {
+        let id = incident.id.to_string();
+        line("open_incident", &id, "type", incident.kind.as_str());
+        line(
+            "open_incident",
+            &id,
+            "opened",
+            &format_rfc3339(incident.opened_ms),
+        );
+        line("open_incident", &id, "opened_by", &incident.opened_by);
+        line(
+            "open_incident",
+            &id,
+            "summary",
+            &crate::admin::alerts::inert_text(&incident.summary),
+        );
+    }
     line("audit", "chain", "rows", &report.audit.rows.to_string());
     line(
         "audit",

@@ -336,6 +336,47 @@ pub fn render(report: &Report) -> String {
         &rows,
     );
 
+    heading(&mut out, "E-safety incidents");
+    let incidents = &report.incidents;
+    paragraph(
+        &mut out,
+        &format!(
+            "{} opened and {} closed in the period; {} open now.",
+            thousands(incidents.opened),
+            thousands(incidents.closed),
+            incidents.open.len()
+        ),
+    );
+    let rows: Vec<Vec<String>> = incidents
+        .by_kind
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(kind, n)| vec![kind.clone(), thousands(*n)])
+        .collect();
+    table(&mut out, &["Type", "Opened in the period"], &[1], &rows);
+    let rows: Vec<Vec<String>> = incidents
+        .open
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.to_string(),
+                i.kind.as_str().into(),
+                format_local(i.opened_ms),
+                i.opened_by.clone(),
+                crate::admin::alerts::inert_text(&i.summary),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        paragraph(&mut out, "Still open:");
+        table(
+            &mut out,
+            &["No.", "Type", "Opened", "By", "Summary"],
+            &[],
+            &rows,
+        );
+    }
+
     heading(&mut out, "Audit trail and the log itself");
     match &report.audit.first_broken {
         None => paragraph(

@@ -188,6 +188,39 @@ pub fn summary_sentences(report: &Report) -> Vec<String> {
         ));
         out.push(sentence);
     }
+    let incidents = &report.incidents;
+    let open = incidents.open.len() as u64;
+    out.push(if incidents.opened == 0 && open == 0 {
+        "No e-safety incidents were recorded.".to_string()
+    } else {
+        let kinds: Vec<String> = incidents
+            .by_kind
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        let mut sentence = format!(
+            "{} {} recorded{}; {} still open",
+            count(incidents.opened, "e-safety incident", "e-safety incidents"),
+            was(incidents.opened),
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", kinds.join(", "))
+            },
+            thousands(open)
+        );
+        if !incidents.referrals.is_empty() {
+            let referrals: Vec<String> = incidents
+                .referrals
+                .iter()
+                .map(|(agency, n)| format!("{agency} {n}"))
+                .collect();
+            sentence.push_str(&format!("; referrals: {}", referrals.join(", ")));
+        }
+        sentence.push('.');
+        sentence
+    });
     out.push(match &report.audit.first_broken {
         None => format!(
             "The audit trail is intact ({} checked).",

@@ -1,8 +1,8 @@
 use super::*;
 use crate::store::{
     Alert, AlertSummary, CategoryCount, ChainCheck, ClientCount, DayCount, Exemption,
-    ExemptionKind, ExemptionScope, ExemptionStatus, ExemptionSummary, GroupCount, LegalHold,
-    NameCount, Totals,
+    ExemptionKind, ExemptionScope, ExemptionStatus, ExemptionSummary, GroupCount, Identified,
+    Incident, IncidentKind, IncidentSummary, LegalHold, NameCount, Totals,
 };
 
 const DAY: i64 = 86_400_000;
@@ -151,6 +151,36 @@ fn sample() -> Report {
         retention_days: 90,
         oldest_kept_ms: Some(NOON - 80 * DAY),
         log_drops: 0,
+        incidents: IncidentSummary {
+            opened: 2,
+            closed: 1,
+            by_kind: vec![
+                ("accidental-inappropriate".into(), 1),
+                ("bullying".into(), 1),
+                ("misuse".into(), 0),
+            ],
+            referrals: vec![("ceop".into(), 1)],
+            open: vec![Incident {
+                id: 9,
+                kind: IncidentKind::Bullying,
+                summary: "messages sent through chat.example.com".into(),
+                identified: Identified::Staff,
+                involved: "10.1.0.5, group pupils".into(),
+                client: None,
+                from_ms: None,
+                to_ms: None,
+                alert_id: None,
+                hold_id: None,
+                opened_ms: NOON,
+                opened_by: "Ms Khan".into(),
+                opened_user: "khan".into(),
+                closed_ms: None,
+                closed_by: None,
+                closed_user: None,
+                conclusion: None,
+                entries: Vec::new(),
+            }],
+        },
     }
 }
 
@@ -191,6 +221,10 @@ fn the_summary_is_sentences_with_the_counts() {
     );
     assert!(text.contains("Logs are kept for 90 days"), "{text}");
     assert!(text.contains("No log entries were lost."), "{text}");
+    assert!(
+        text.contains("2 e-safety incidents were recorded (1 accidental-inappropriate, 1 bullying); 1 still open; referrals: ceop 1."),
+        "{text}"
+    );
 
     let mut quiet = sample();
     quiet.totals = Totals::default();
@@ -232,6 +266,9 @@ fn csv_is_one_long_table() {
         "hold,3,placed_by,Ms Khan",
         "audit,chain,intact,yes",
         "log,drops,count,0",
+        "incidents,type,bullying,1",
+        "incidents,referred,ceop,1",
+        "open_incident,9,summary,messages sent through chat[.]example[.]com",
     ] {
         assert!(csv.lines().any(|l| l == line), "no {line:?} in\n{csv}");
     }

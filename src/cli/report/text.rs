@@ -203,6 +203,44 @@ pub fn render(report: &Report) -> String {
             .collect(),
     );
 
+    let incidents = &report.incidents;
+    out.push_str(&format!(
+        "\nE-SAFETY INCIDENTS\n  {} opened, {} closed in the period; {} open now\n",
+        thousands(incidents.opened),
+        thousands(incidents.closed),
+        incidents.open.len()
+    ));
+    table_into(
+        &mut out,
+        &["TYPE", "OPENED IN THE PERIOD"],
+        incidents
+            .by_kind
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(kind, n)| vec![kind.clone(), thousands(*n)])
+            .collect(),
+    );
+    if !incidents.open.is_empty() {
+        out.push_str("  open:\n");
+        table_into(
+            &mut out,
+            &["ID", "TYPE", "OPENED", "BY", "SUMMARY"],
+            incidents
+                .open
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.id.to_string(),
+                        i.kind.as_str().into(),
+                        format_local(i.opened_ms),
+                        i.opened_by.clone(),
+                        crate::admin::alerts::inert_text(&i.summary),
+                    ]
+                })
+                .collect(),
+        );
+    }
+
     out.push_str("\nAUDIT TRAIL AND LOG\n");
     match &report.audit.first_broken {
         None => out.push_str(&format!(
