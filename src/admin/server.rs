@@ -397,7 +397,11 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
             };
             if result.is_ok() {
                 // Later hits from the same client start a new alert.
-                context.handler.alerts.send(AlertEvent::Acknowledged(id));
+                context
+                    .handler
+                    .alerts
+                    .send_control(AlertEvent::Acknowledged(id))
+                    .await;
                 info!(user = %peer.user, "alert {id} acknowledged by {by}");
             }
             to_response(result)

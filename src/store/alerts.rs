@@ -74,6 +74,18 @@ impl AlertQueue {
         }
     }
 
+    /// Hands over a control event (an acknowledgement), waiting up to a
+    /// few seconds for room: unlike a hit, it must not be lost to a burst.
+    pub async fn send_control(&self, event: AlertEvent) {
+        if let Some(sender) = &self.sender
+            && tokio::time::timeout(std::time::Duration::from_secs(5), sender.send(event))
+                .await
+                .is_err()
+        {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Events dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
