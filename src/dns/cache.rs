@@ -5,7 +5,7 @@
 //! longer. So hedge keeps one cache here, for forwarding and recursion alike,
 //! and runs the resolver without one.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -33,6 +33,9 @@ pub struct CachedAnswer {
     /// Seconds the answer is fresh for, already capped.
     pub ttl: u32,
     pub stored_at: Instant,
+    /// The records as the fast path sends them, encoded at its first use
+    /// (`None`: not an answer the fast path can send).
+    pub encoded: OnceLock<Option<super::wire::EncodedRecords>>,
 }
 
 impl CachedAnswer {
@@ -62,6 +65,7 @@ impl CachedAnswer {
             authorities,
             ttl,
             stored_at: now,
+            encoded: OnceLock::new(),
         }
     }
 

@@ -5,7 +5,7 @@
 //! minimally; answer local zones authoritatively; everything else from the
 //! cache or the upstream, with a stale answer when every upstream fails.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use tracing::{debug, info};
 use crate::config::Config;
 use crate::filter::sources::LoadError;
 use crate::policy::{
-    AllowReason, Block, BlockRule, Client, Decision, ExemptionSet, Snapshot, decide,
+    AllowReason, Block, BlockAnswer, BlockRule, Client, Decision, ExemptionSet, Snapshot, decide,
 };
 use crate::store::{Action, AlertEvent, AlertHit, AlertQueue, QueryLog, QueryRecord, keeps};
 
@@ -29,6 +29,7 @@ use super::cache::{AnswerCache, CacheKey, CacheLookup, CachedAnswer};
 use super::special::special_answer;
 use super::stats::{Breakdown, LatencyHistogram, Stats, bump};
 use super::upstream::{Upstream, UpstreamSetupError};
+use super::wire;
 use super::zones::{LocalZones, ZoneLoadError};
 
 /// How a query arrived, which decides whether its answer may be truncated.
@@ -294,6 +295,112 @@ impl Handler {
         self.limiter.prune(Instant::now(), Duration::from_secs(60));
     }
 
+    /// Answers a plain UDP query straight from its bytes when the answer is
+    /// a fresh cached one or a sinkhole address, writing it to `out`: the
+    /// same bytes, counts and log entry as the general path, without
+    /// decoding a full message or spawning a task. False: nothing was
+    /// done, counted or written, and [`Handler::handle`] must answer.
+    pub fn answer_fast(&self, raw: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        let Some(query) = wire::read_plain_query(raw) else {
+            return false;
+        };
+        let serving = self.serving.load();
+        let ip = src.ip();
+        if !serving.allow.allows(ip) {
+            return false;
+        }
+        let Some(question) = query.decode_name() else {
+            return false;
+        };
+        let name = LowerName::new(&question);
+        let qtype = query.record_type();
+        if serving.zones.covers(&name) || special_answer(&name, qtype).is_some() {
+            return false;
+        }
+        let now = jiff::Timestamp::now();
+        let max_udp = serving.config.server.max_udp_payload;
+        let policy = &serving.policy;
+        let client = policy.identify(ip);
+        let (outcome, rcode) = match self.decide(policy, client, ip, &name, now) {
+            Decision::Block(block) => {
+                let sinkhole;
+                let addresses: &[IpAddr] = match &block.answer {
+                    BlockAnswer::Sinkhole { ipv4, ipv6 } => {
+                        sinkhole = [IpAddr::V4(*ipv4), IpAddr::V6(*ipv6)];
+                        &sinkhole
+                    }
+                    BlockAnswer::LocalData(ips) => ips,
+                    BlockAnswer::NxDomain | BlockAnswer::NoData => return false,
+                };
+                let blocked = blocked_outcome(policy, client.group, &question, &question, &block);
+                let error = (ExtendedError::Blocked as u16, blocked.why.as_str());
+                if !wire::write_addresses(out, &query, addresses, block.ttl, max_udp, error) {
+                    return false;
+                }
+                (blocked.outcome, ResponseCode::NoError)
+            }
+            Decision::Allow(AllowReason::NotBlocked) => {
+                let key = CacheKey { name, rtype: qtype };
+                let CacheLookup::Fresh(cached, left) = serving.cache.get(&key, Instant::now())
+                else {
+                    return false;
+                };
+                let encoded = cached.encoded.get_or_init(|| {
+                    wire::EncodedRecords::encode(
+                        &query,
+                        cached.rcode,
+                        &cached.answers,
+                        &cached.authorities,
+                    )
+                });
+                let Some(encoded) = encoded.as_ref().filter(|e| e.fits(&query)) else {
+                    return false;
+                };
+                // An allowed name whose chain leads into a blocked one is
+                // the general path's to answer.
+                for record in &cached.answers {
+                    if let RData::CNAME(target) = &record.data
+                        && self
+                            .decide(policy, client, ip, &LowerName::from(&target.0), now)
+                            .is_blocked()
+                    {
+                        return false;
+                    }
+                }
+                encoded.write(out, &query, left, max_udp);
+                let outcome = Outcome {
+                    action: Action::Allowed,
+                    mandatory: false,
+                    category: None,
+                    alert: None,
+                    rule: None,
+                    upstream_us: None,
+                };
+                (outcome, cached.rcode)
+            }
+            _ => return false,
+        };
+        // Too big for the client: the general path truncates it.
+        if out.len() > query.udp_limit(max_udp) {
+            return false;
+        }
+        if !self
+            .limiter
+            .admit(ip, serving.config.server.rate_limit_qps, Instant::now())
+        {
+            return false;
+        }
+        debug!(%src, name = %question, %qtype, "query (fast path)");
+        bump(&self.stats.queries);
+        if outcome.action == Action::Blocked {
+            bump(&self.stats.blocked);
+        } else {
+            bump(&self.stats.cache_hits);
+        }
+        self.record(policy, client, &question, qtype, &outcome, rcode, src, now);
+        true
+    }
+
     /// Answers one DNS message. `None` means send nothing (not a query, or
     /// too broken to answer).
     pub async fn handle(
@@ -350,7 +457,18 @@ impl Handler {
         if truncated {
             bump(&self.stats.truncated);
         }
-        self.record(&serving.policy, client, &request, &response, src, now);
+        if let (Some(outcome), Some(query)) = (&response.outcome, request.queries.first()) {
+            self.record(
+                &serving.policy,
+                client,
+                query.name(),
+                query.query_type(),
+                outcome,
+                response.message.metadata.response_code,
+                src,
+                now,
+            );
+        }
         Some(bytes)
     }
 
@@ -360,7 +478,7 @@ impl Handler {
         &self,
         policy: &Snapshot,
         client: Client<'_>,
-        request: &Message,
+        name: &Name,
         outcome: &Outcome,
         src: SocketAddr,
         now: jiff::Timestamp,
@@ -368,8 +486,8 @@ impl Handler {
         let group = &policy.groups[client.group].name;
         self.breakdown
             .count(group, outcome.action, outcome.category.as_deref());
-        if let (Some(category), Some(query)) = (&outcome.alert, request.queries.first()) {
-            let name = query.name().to_lowercase().to_ascii();
+        if let Some(category) = &outcome.alert {
+            let name = name.to_lowercase().to_ascii();
             self.alerts.send(AlertEvent::Hit(AlertHit {
                 at_ms: now.as_millisecond(),
                 client: src.ip(),
@@ -381,41 +499,39 @@ impl Handler {
         }
     }
 
-    /// Hands the query to the query log if its group's level keeps it.
+    /// Counts an answered query and hands it to the query log if its
+    /// group's level keeps it. `name` and `qtype` are the question's.
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
         policy: &Snapshot,
         client: Client<'_>,
-        request: &Message,
-        response: &Response,
+        name: &Name,
+        qtype: RecordType,
+        outcome: &Outcome,
+        rcode: ResponseCode,
         src: SocketAddr,
         now: jiff::Timestamp,
     ) {
-        let Some(outcome) = &response.outcome else {
-            return;
-        };
-        self.count(policy, client, request, outcome, src, now);
+        self.count(policy, client, name, outcome, src, now);
         let group = &policy.groups[client.group];
         // A block of a mandatory category (illegal content) is evidence:
         // kept whatever the group's level.
         if !self.log.is_enabled() || !(outcome.mandatory || keeps(group.log, outcome.action)) {
             return;
         }
-        let Some(query) = request.queries.first() else {
-            return;
-        };
-        let name = query.name().to_lowercase().to_ascii();
+        let name = name.to_lowercase().to_ascii();
         self.log.record(QueryRecord {
             at_ms: now.as_millisecond(),
             client: src.ip(),
             client_name: client.name.map(str::to_string),
             group: Some(group.name.clone()),
             name: name.trim_end_matches('.').to_string(),
-            qtype: u16::from(query.query_type()),
+            qtype: u16::from(qtype),
             action: outcome.action,
             category: outcome.category.clone(),
             rule: outcome.rule.clone(),
-            rcode: u16::from(response.message.metadata.response_code),
+            rcode: u16::from(rcode),
             upstream_us: outcome.upstream_us,
         });
     }
@@ -593,63 +709,12 @@ impl Handler {
         block: &Block,
     ) -> Response {
         bump(&self.stats.blocked);
-        let group = &policy.groups[group];
-        let why = match block.rule {
-            BlockRule::Category { category, .. } => {
-                format!("blocked: category {}", policy.catalogue.get(category).id)
-            }
-            BlockRule::GroupDeny { .. } => format!("blocked: deny list of group {}", group.name),
-            BlockRule::Schedule { rule } => format!(
-                "blocked: schedule {} of group {}",
-                group
-                    .schedule
-                    .rules
-                    .get(rule)
-                    .map_or("?", |r| r.name.as_str()),
-                group.name
-            ),
-        };
-        debug!(name = %query.name(), %why, group = %group.name, "blocked");
-        let depth = match block.rule {
-            BlockRule::Category { depth, .. } | BlockRule::GroupDeny { depth } => depth,
-            BlockRule::Schedule { .. } => listed.num_labels(),
-        };
-        let zone = listed.trim_to(usize::from(depth));
-        let entry = zone.to_lowercase().to_ascii();
-        let entry = entry.trim_end_matches('.');
-        let (category, mut rule) = match block.rule {
-            BlockRule::Category { category, .. } => (
-                Some(policy.catalogue.get(category).id.clone()),
-                format!("list entry {entry}"),
-            ),
-            BlockRule::GroupDeny { .. } => {
-                (None, format!("deny entry {entry} of group {}", group.name))
-            }
-            BlockRule::Schedule { .. } => (None, why.trim_start_matches("blocked: ").to_string()),
-        };
-        if listed != query.name() {
-            let target = listed.to_lowercase().to_ascii();
-            rule = format!("CNAME target {}: {rule}", target.trim_end_matches('.'));
+        let blocked = blocked_outcome(policy, group, query.name(), listed, block);
+        Response {
+            message: answer::blocked(request, query, &block.answer, block.ttl, &blocked.zone),
+            extended_error: Some((ExtendedError::Blocked, blocked.why)),
+            outcome: Some(blocked.outcome),
         }
-        let mut response = Response::with_error(
-            answer::blocked(request, query, &block.answer, block.ttl, &zone),
-            ExtendedError::Blocked,
-            &why,
-        )
-        .logged(Action::Blocked, Some(rule));
-        if let Some(outcome) = &mut response.outcome {
-            outcome.category = category;
-            outcome.alert =
-                crate::policy::alerts::alert_category(&policy.catalogue, block).map(str::to_string);
-            outcome.mandatory = matches!(
-                block.rule,
-                BlockRule::Category {
-                    mandatory: true,
-                    ..
-                }
-            );
-        }
-        response
     }
 
     async fn resolve_upstream(
@@ -723,6 +788,79 @@ impl Handler {
 
 /// TTL of the CNAME a safe-search rewrite answers with.
 const REWRITE_TTL: u32 = 300;
+
+/// What a block means for the log and the client, whichever path answers.
+struct Blocked {
+    /// The Extended DNS Error text ("blocked: category malware").
+    why: String,
+    /// The listed name, for the SOA of a negative answer.
+    zone: Name,
+    outcome: Outcome,
+}
+
+/// Describes `block` of `question` (for a client of `group`); `listed` is
+/// the name the decision was about (the question, or a CNAME target).
+fn blocked_outcome(
+    policy: &Snapshot,
+    group: usize,
+    question: &Name,
+    listed: &Name,
+    block: &Block,
+) -> Blocked {
+    let group = &policy.groups[group];
+    let why = match block.rule {
+        BlockRule::Category { category, .. } => {
+            format!("blocked: category {}", policy.catalogue.get(category).id)
+        }
+        BlockRule::GroupDeny { .. } => format!("blocked: deny list of group {}", group.name),
+        BlockRule::Schedule { rule } => format!(
+            "blocked: schedule {} of group {}",
+            group
+                .schedule
+                .rules
+                .get(rule)
+                .map_or("?", |r| r.name.as_str()),
+            group.name
+        ),
+    };
+    debug!(name = %question, %why, group = %group.name, "blocked");
+    let depth = match block.rule {
+        BlockRule::Category { depth, .. } | BlockRule::GroupDeny { depth } => depth,
+        BlockRule::Schedule { .. } => listed.num_labels(),
+    };
+    let zone = listed.trim_to(usize::from(depth));
+    let entry = zone.to_lowercase().to_ascii();
+    let entry = entry.trim_end_matches('.');
+    let (category, mut rule) = match block.rule {
+        BlockRule::Category { category, .. } => (
+            Some(policy.catalogue.get(category).id.clone()),
+            format!("list entry {entry}"),
+        ),
+        BlockRule::GroupDeny { .. } => {
+            (None, format!("deny entry {entry} of group {}", group.name))
+        }
+        BlockRule::Schedule { .. } => (None, why.trim_start_matches("blocked: ").to_string()),
+    };
+    if listed != question {
+        let target = listed.to_lowercase().to_ascii();
+        rule = format!("CNAME target {}: {rule}", target.trim_end_matches('.'));
+    }
+    let outcome = Outcome {
+        action: Action::Blocked,
+        mandatory: matches!(
+            block.rule,
+            BlockRule::Category {
+                mandatory: true,
+                ..
+            }
+        ),
+        category,
+        alert: crate::policy::alerts::alert_category(&policy.catalogue, block).map(str::to_string),
+        rule: Some(rule),
+        upstream_us: None,
+    };
+    Blocked { why, zone, outcome }
+}
 
 /// A response before EDNS and encoding.
 struct Response {

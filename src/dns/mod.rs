@@ -10,6 +10,7 @@ pub mod server;
 pub mod special;
 pub mod stats;
 pub mod upstream;
+pub mod wire;
 pub mod zones;
 
 pub use handler::{Handler, Transport};

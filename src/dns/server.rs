@@ -1,8 +1,9 @@
 //! Sockets: UDP and TCP listeners on every configured address, each feeding
 //! queries to the shared [`Handler`] and writing back what it answers.
 //!
-//! UDP queries are handled concurrently, up to a bound; past it packets are
-//! dropped rather than queued. TCP connections are capped per client and in
+//! Plain UDP queries with a cached or sinkhole answer are answered in the
+//! receiving task (the fast path); the rest are handled concurrently, up to
+//! a bound, and past it packets are dropped rather than queued. TCP connections are capped per client and in
 //! total, idle or slow ones are closed, and queries on one connection are
 //! answered in order.
 
@@ -130,6 +131,7 @@ async fn serve_udp(
     tracker: TaskTracker,
 ) {
     let mut buf = vec![0u8; UDP_BUFFER];
+    let mut out = Vec::with_capacity(UDP_BUFFER);
     loop {
         let received = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -144,6 +146,20 @@ async fn serve_udp(
                 continue;
             }
         };
+        // Cached answers and sinkholes are answered here, in the receiving
+        // task; everything else in a task of its own.
+        if handler.answer_fast(&buf[..len], src, &mut out) {
+            match socket.try_send_to(&out, src) {
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(error) = socket.send_to(&out, src).await {
+                        debug!(%src, %error, "UDP send failed");
+                    }
+                }
+                Err(error) => debug!(%src, %error, "UDP send failed"),
+            }
+            continue;
+        }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             debug!(%src, "UDP query dropped: too many in flight");
             continue;
