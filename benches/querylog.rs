@@ -153,7 +153,7 @@ async fn writer(base: &Path, names: &[String]) {
     let dir = fresh_dir(base, "burst");
     let storage = Arc::new(Storage::new(dir.join("log.db")));
     storage.try_open().await.unwrap();
-    let (log, handle) = spawn_writer(storage.clone(), BURST as usize);
+    let (log, handle) = spawn_writer(storage.clone(), BURST as usize, Duration::ZERO);
     let start = Instant::now();
     for e in &entries {
         log.record(e.clone());
@@ -171,7 +171,7 @@ async fn writer(base: &Path, names: &[String]) {
     // log that already holds the million rows above.
     for fraction in [0.5, 0.8, 1.0] {
         let rate = (burst * fraction) as u64;
-        let (log, handle) = spawn_writer(storage.clone(), 65_536);
+        let (log, handle) = spawn_writer(storage.clone(), 65_536, Duration::ZERO);
         let seconds = 10;
         let per_tick = rate / 1000;
         let mut sent = 0u64;

@@ -74,6 +74,7 @@ pub async fn answer(
             serde_json::to_value(database.incidents(open_only).await?).unwrap_or_default()
         }
         AdminRequest::IncidentShow { id } => {
+            context.handler.log.flush(super::server::FLUSH_LIMIT).await;
             let incident = database
                 .incident(id)
                 .await?

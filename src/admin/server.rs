@@ -25,6 +25,9 @@ use crate::store::{
 };
 
 /// How long a connection may sit without sending a request.
+/// How long a search or report waits for the query log to write what it
+/// holds (it goes ahead without it after that).
+pub(super) const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The longest request line accepted.
@@ -202,6 +205,8 @@ async fn search(
             "a report is asked for with the report request".into(),
         )));
     }
+    // Queries answered a moment ago are searched too.
+    context.handler.log.flush(FLUSH_LIMIT).await;
     let database = context.storage.get().map_err(SearchError::Store)?.clone();
     let access = database
         .begin_access(&peer.user, peer.uid, kind, &filter)
@@ -484,6 +489,7 @@ async fn report(
     peer: &Peer,
     context: &AdminContext,
 ) -> Result<crate::store::Report, StoreError> {
+    context.handler.log.flush(FLUSH_LIMIT).await;
     let database = context.storage.get()?;
     let handler = &context.handler;
     let config = handler.config();

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::ConfigArg;
 use super::output::{JsonArray, Table, csv_record};
-use super::time::{format_local, format_rfc3339, parse_age, parse_time};
+use super::time::{format_local, format_local_time, format_rfc3339, parse_age, parse_time};
 use crate::admin::{AdminRequest, call, call_streaming};
 use crate::config::Config;
 use crate::store::{
@@ -285,6 +285,14 @@ fn upstream_ms(row: &StoredQuery) -> Option<f64> {
     row.upstream_us.map(|us| f64::from(us) / 1000.0)
 }
 
+/// "1", or "12 to 14:02:21" for a row of repeats.
+fn times_asked(row: &StoredQuery) -> String {
+    match row.last_ms {
+        Some(last) if row.times > 1 => format!("{} to {}", row.times, format_local_time(last)),
+        _ => row.times.to_string(),
+    }
+}
+
 fn row_json(row: &StoredQuery) -> Value {
     json!({
         "time": format_rfc3339(row.at_ms),
@@ -299,6 +307,8 @@ fn row_json(row: &StoredQuery) -> Value {
         "rule": row.rule,
         "rcode": rcode_name(row.rcode),
         "upstream_ms": upstream_ms(row),
+        "times": row.times,
+        "last_time": row.last_ms.map(format_rfc3339),
     })
 }
 
@@ -314,6 +324,8 @@ const CSV_HEADER: &[&str] = &[
     "rule",
     "rcode",
     "upstream_ms",
+    "times",
+    "last_time",
 ];
 
 fn row_csv(row: &StoredQuery) -> String {
@@ -331,6 +343,8 @@ fn row_csv(row: &StoredQuery) -> String {
         upstream_ms(row)
             .map(|ms| format!("{ms:.1}"))
             .unwrap_or_default(),
+        row.times.to_string(),
+        row.last_ms.map(format_rfc3339).unwrap_or_default(),
     ];
     csv_record(&fields.iter().map(String::as_str).collect::<Vec<_>>())
 }
@@ -377,7 +391,7 @@ fn search(args: SearchArgs) -> Result<()> {
         }
         AccessKind::Search | AccessKind::Report | AccessKind::Incident => {
             let mut table = Table::new(&[
-                "TIME", "CLIENT", "GROUP", "ACTION", "TYPE", "NAME", "CATEGORY", "RULE",
+                "TIME", "CLIENT", "GROUP", "ACTION", "TYPE", "NAME", "CATEGORY", "RULE", "TIMES",
             ]);
             call_streaming(&config.admin.socket, &request, ANSWER_TIMEOUT, |part| {
                 for row in rows_of(part)? {
@@ -394,6 +408,7 @@ fn search(args: SearchArgs) -> Result<()> {
                         row.name.clone(),
                         row.category.clone().unwrap_or_default(),
                         row.rule.clone().unwrap_or_default(),
+                        times_asked(&row),
                     ]);
                 }
                 Ok(())

@@ -53,7 +53,11 @@ async fn serve(config: Config) -> Result<()> {
     let started = std::time::Instant::now();
     let admin_socket = admin::server::bind(&config.admin)?;
     let storage = Arc::new(Storage::new(config.logging.database.clone()));
-    let (query_log, writer) = spawn_writer(storage.clone(), config.logging.queue);
+    let (query_log, writer) = spawn_writer(
+        storage.clone(),
+        config.logging.queue,
+        config.logging.repeat_window,
+    );
     let (alert_queue, alert_events) = AlertQueue::new(ALERT_QUEUE);
     let handler = Arc::new(Handler::new(&config, query_log)?.with_alerts(alert_queue));
     let listeners = Listeners::bind(&config.server.listen)?;

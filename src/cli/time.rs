@@ -84,6 +84,14 @@ pub fn format_local(ms: i64) -> String {
     )
 }
 
+/// `09:00:05`: the time of day alone, for a second time in a table row.
+pub fn format_local_time(ms: i64) -> String {
+    zoned(ms).map_or_else(
+        || format!("{ms} ms"),
+        |z| z.strftime("%H:%M:%S").to_string(),
+    )
+}
+
 /// `2026-03-01T09:00:00.123+00:00`: RFC 3339 in local time, for JSON and
 /// CSV (a spreadsheet reads it; the offset keeps it unambiguous).
 pub fn format_rfc3339(ms: i64) -> String {

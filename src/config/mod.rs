@@ -124,6 +124,10 @@ pub struct LoggingConfig {
     /// Entries that may wait for the writer; beyond that they are dropped
     /// and counted, so the DNS path never waits.
     pub queue: usize,
+    /// A device asking the same thing again within this long of the first
+    /// time adds to that row instead of making a new one (zero: a row per
+    /// query).
+    pub repeat_window: Duration,
 }
 
 /// The longest retention hedge accepts (ten years).
@@ -570,6 +574,15 @@ impl Checker<'_> {
                 format!("{queue} is out of range: from 1 to 10000000 entries"),
             );
         }
+        let window = *raw.repeat_window_secs.get_ref();
+        let max_window = crate::store::MAX_REPEAT_WINDOW_MS as u64 / 1000;
+        if window > max_window {
+            self.problem(
+                "logging.repeat_window_secs",
+                &raw.repeat_window_secs,
+                format!("{window} is out of range: from 0 to {max_window} seconds"),
+            );
+        }
         if raw.database.get_ref().trim().is_empty() {
             self.problem(
                 "logging.database",
@@ -581,6 +594,7 @@ impl Checker<'_> {
             database: self.resolve_path(raw.database.get_ref()),
             retention_days,
             queue,
+            repeat_window: Duration::from_secs(window.min(max_window)),
         }
     }
 

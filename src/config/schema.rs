@@ -149,6 +149,8 @@ pub(super) struct RawLogging {
     pub retention_days: Spanned<u32>,
     #[serde(default = "default_queue")]
     pub queue: Spanned<usize>,
+    #[serde(default = "default_repeat_window")]
+    pub repeat_window_secs: Spanned<u64>,
 }
 
 impl Default for RawLogging {
@@ -157,6 +159,7 @@ impl Default for RawLogging {
             database: default_database(),
             retention_days: default_retention_days(),
             queue: default_queue(),
+            repeat_window_secs: default_repeat_window(),
         }
     }
 }
@@ -171,6 +174,10 @@ fn default_retention_days() -> Spanned<u32> {
 
 fn default_queue() -> Spanned<usize> {
     unspanned(65_536)
+}
+
+fn default_repeat_window() -> Spanned<u64> {
+    unspanned(10)
 }
 
 /// Which of a group's queries the query log keeps.

@@ -16,14 +16,22 @@ pub type CountKey = (i64, String, String, String);
 pub struct Tally(BTreeMap<CountKey, i64>);
 
 impl Tally {
-    pub fn add(&mut self, at_ms: i64, group: Option<&str>, action: &str, category: Option<&str>) {
+    /// Counts `times` queries at `at_ms`.
+    pub fn add(
+        &mut self,
+        at_ms: i64,
+        group: Option<&str>,
+        action: &str,
+        category: Option<&str>,
+        times: i64,
+    ) {
         let key = (
             at_ms.div_euclid(BUCKET_MS),
             group.unwrap_or_default().to_string(),
             action.to_string(),
             category.unwrap_or_default().to_string(),
         );
-        *self.0.entry(key).or_default() += 1;
+        *self.0.entry(key).or_default() += times;
     }
 
     /// Adds the tally to the table (`sign` 1), or takes it away (`-1`),

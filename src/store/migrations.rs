@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "incidents",
         include_str!("../../migrations/0007_incidents.sql"),
     ),
+    (
+        8,
+        "query repeats",
+        include_str!("../../migrations/0008_query_repeats.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -14,6 +14,7 @@ mod holds;
 mod incidents;
 mod migrations;
 mod record;
+mod repeats;
 mod report;
 mod retention;
 mod search;
@@ -29,7 +30,10 @@ pub use holds::{HoldRequest, LegalHold, check_person, check_reason};
 pub use incidents::{
     Agency, Identified, Incident, IncidentEntry, IncidentKind, IncidentSummary, NewIncident,
 };
-pub use record::{Action, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key};
+pub use record::{
+    Action, MAX_REPEAT_WINDOW_MS, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key,
+};
+pub use repeats::{Repeats, Row as LogRow};
 pub use report::{
     AlertSummary, CategoryCount, ClientCount, DayCount, ExemptionSummary, GroupCount, NameCount,
     Report, ReportContext, ReportRequest, Totals,

@@ -97,7 +97,21 @@ pub struct StoredQuery {
     pub rule: Option<String>,
     pub rcode: u16,
     pub upstream_us: Option<u32>,
+    /// Times the device asked this within the repeat window (1: once).
+    #[serde(default = "once")]
+    pub times: u32,
+    /// When it last asked, if more than once.
+    #[serde(default)]
+    pub last_ms: Option<i64>,
 }
+
+fn once() -> u32 {
+    1
+}
+
+/// The longest window hedge folds repeats of a query into one row over;
+/// searches from a time look this far back for rows that run into it.
+pub const MAX_REPEAT_WINDOW_MS: i64 = 60_000;
 
 /// The 16-byte key an address is stored under: IPv4 as `::ffff:a.b.c.d`,
 /// so that byte order is address order and a CIDR is one range.

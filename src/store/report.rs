@@ -236,7 +236,7 @@ impl Database {
         let rows_between = |lo: i64, hi: i64| {
             sqlx::query(
                 "SELECT at_ms / ? AS bucket, coalesce(group_name, '') AS group_name, action, \
-                 coalesce(category, '') AS category, count(*) AS n \
+                 coalesce(category, '') AS category, sum(times) AS n \
                  FROM queries INDEXED BY queries_at \
                  WHERE at_ms >= ? AND at_ms < ? AND (? IS NULL OR group_name = ?) \
                  GROUP BY 1, 2, 3, 4",
@@ -373,7 +373,7 @@ impl Database {
             let marks = vec!["?"; context.safeguarding.len()].join(", ");
             let sql = format!(
                 "SELECT client_ip, max(group_name) AS group_name, \
-                 category, count(*) AS n FROM queries INDEXED BY queries_blocked \
+                 category, sum(times) AS n FROM queries INDEXED BY queries_blocked \
                  WHERE category IN ({marks}) AND action = 'blocked' \
                  AND at_ms >= ? AND at_ms < ? AND (? IS NULL OR group_name = ?) \
                  GROUP BY client_ip, category"
@@ -427,7 +427,7 @@ impl Database {
             report.top_clients = clients;
         }
         let rows = sqlx::query(
-            "SELECT name_key, max(category) AS category, count(*) AS n FROM queries \
+            "SELECT name_key, max(category) AS category, sum(times) AS n FROM queries \
              INDEXED BY queries_blocked \
              WHERE action = 'blocked' AND at_ms >= ? AND at_ms < ? \
              AND (? IS NULL OR group_name = ?) \
@@ -628,6 +628,52 @@ mod tests {
             ..ReportContext::default()
         };
         db.report(&request, &context).await.unwrap().totals
+    }
+
+    #[tokio::test]
+    async fn a_row_of_repeats_counts_every_time_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("hedge.db")).await.unwrap();
+        let now = crate::store::now_ms();
+        let start = (now - 10 * DAY).div_euclid(DAY) * DAY;
+        let repeated = |at: i64, times: u32, action, category| crate::store::LogRow {
+            record: row(at, "pupils", action, category),
+            times,
+            last_ms: (times > 1).then_some(at + 5_000),
+        };
+        db.insert_rows(&[
+            repeated(start + 60_000, 7, Action::Blocked, Some("adult")),
+            repeated(start + 2 * 3_600_000, 3, Action::Allowed, None),
+            repeated(start + 2 * 3_600_000 + 1, 1, Action::Blocked, Some("adult")),
+        ])
+        .await
+        .unwrap();
+        // From the counts (whole buckets) and from the rows (a ragged end).
+        for (from, to) in [
+            (start, start + DAY),
+            (start + 1, start + 3 * 3_600_000 + 17),
+        ] {
+            let totals = totals(&db, from, to, None).await;
+            assert_eq!(totals.queries, 11, "{from}..{to}");
+            assert_eq!(totals.blocked, 8);
+            assert_eq!(totals.safeguarding_blocked, 8);
+        }
+        let request = ReportRequest {
+            from_ms: start,
+            to_ms: start + DAY,
+            group: None,
+            time_zone: Some("UTC".into()),
+        };
+        let context = ReportContext {
+            safeguarding: vec!["adult".into()],
+            ..ReportContext::default()
+        };
+        let report = db.report(&request, &context).await.unwrap();
+        assert_eq!(report.top_clients[0].blocked, 8);
+        assert_eq!(report.top_names[0].blocked, 8);
+        // Retention takes the repeats out of the counts with the rows.
+        crate::store::purge(&db, 1, now).await.unwrap();
+        assert_eq!(totals(&db, start, start + DAY, None).await.queries, 0);
     }
 
     #[tokio::test]

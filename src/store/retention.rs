@@ -138,7 +138,7 @@ pub async fn purge(
             }
             ids.push_unseparated(") AND NOT ");
             delete.push(HELD.replace("q.", "queries."));
-            delete.push(" RETURNING at_ms, group_name, action, category");
+            delete.push(" RETURNING at_ms, group_name, action, category, times");
             match delete_counted(database, delete).await {
                 Ok(done) => deleted += done,
                 // Rows already deleted must still be reported (and audited).
@@ -169,8 +169,8 @@ pub async fn purge(
     })
 }
 
-/// Runs `delete` (which returns each deleted row's time, group, action
-/// and category) and takes those rows out of `query_counts`, in one
+/// Runs `delete` (which returns each deleted row's time, group, action,
+/// category and times asked) and takes those rows out of `query_counts`, in one
 /// transaction; the number deleted.
 async fn delete_counted(
     database: &Database,
@@ -188,6 +188,7 @@ async fn delete_counted(
             group.as_deref(),
             &action,
             category.as_deref(),
+            row.try_get("times")?,
         );
     }
     tally.apply(&mut transaction, -1).await?;

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tokio::sync::mpsc;
 
-use super::record::{Action, StoredQuery, ip_from_key, name_from_key, name_key, net_keys};
+use super::record::{
+    Action, MAX_REPEAT_WINDOW_MS, StoredQuery, ip_from_key, name_from_key, name_key, net_keys,
+};
 use super::{Database, StoreError};
 
 /// Which names a search matches.
@@ -134,11 +136,15 @@ impl LogFilter {
         };
         let mut sql = format!(
             "SELECT id, at_ms, client_ip, client_name, group_name, name_key, qtype, action, \
-             category, rule, rcode, upstream_us FROM queries INDEXED BY {index} WHERE 1"
+             category, rule, rcode, upstream_us, times, last_ms FROM queries INDEXED BY {index} \
+             WHERE 1"
         );
         let mut binds = Vec::new();
         if let Some(from) = self.from_ms {
-            sql.push_str(" AND at_ms >= ?");
+            // A row of repeats that began before `from` but went on past it
+            // is found too.
+            sql.push_str(" AND at_ms >= ? AND coalesce(last_ms, at_ms) >= ?");
+            binds.push(Bound::Int(from.saturating_sub(MAX_REPEAT_WINDOW_MS)));
             binds.push(Bound::Int(from));
         }
         if let Some(to) = self.to_ms {
@@ -227,6 +233,9 @@ fn stored_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredQuery, StoreEr
         upstream_us: row
             .try_get::<Option<i64>, _>("upstream_us")?
             .and_then(|us| u32::try_from(us).ok()),
+        times: u32::try_from(row.try_get::<i64, _>("times")?)
+            .map_err(|_| corrupt("times asked out of range"))?,
+        last_ms: row.try_get("last_ms")?,
     })
 }
 
@@ -357,6 +366,28 @@ mod tests {
         };
         assert_eq!(f.plan(), SearchPlan::Category);
         assert_eq!(LogFilter::default().plan(), SearchPlan::Time);
+    }
+
+    #[tokio::test]
+    async fn a_search_from_a_time_finds_repeats_running_into_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("log.db")).await.unwrap();
+        db.insert_rows(&[crate::store::LogRow {
+            record: record(100_000, "10.1.0.5", "www.example.com", Action::Allowed),
+            times: 4,
+            last_ms: Some(108_000),
+        }])
+        .await
+        .unwrap();
+        let from = |from_ms: i64| LogFilter {
+            from_ms: Some(from_ms),
+            ..Default::default()
+        };
+        let found = db.search_all(&from(105_000)).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].times, found[0].last_ms), (4, Some(108_000)));
+        assert!(db.search_all(&from(108_001)).await.unwrap().is_empty());
+        assert_eq!(db.search_all(&from(90_000)).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! The query log's writer: the DNS path hands entries to a bounded channel
-//! without ever waiting; one task commits them in batches, one transaction
-//! per batch. When the database fails the writer keeps its batch and
+//! without ever waiting; one task folds repeats of the same query into one
+//! row ([`Repeats`]) and commits rows in batches, one transaction per batch. When the database fails the writer keeps its batch and
 //! retries with backoff; meanwhile the channel fills and further entries
 //! are dropped and counted, never queued without bound.
 
@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, QueryBuilder};
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::counts::Tally;
 use super::record::{QueryRecord, ip_key, name_key};
+use super::repeats::{Repeats, Row};
 use super::{Database, Storage};
 
 /// Entries committed in one transaction at most.
@@ -26,6 +27,9 @@ const BATCH: usize = 20_000;
 const ROWS_PER_STATEMENT: usize = 500;
 /// After a small batch, wait this long so the next one is larger.
 const FLUSH_PAUSE: Duration = Duration::from_millis(100);
+/// Rows waiting for their repeats at most; past it the oldest is written
+/// early.
+const REPEATS_CAPACITY: usize = 200_000;
 /// Backoff between retries of a failed batch, doubling up to the maximum.
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(30);
@@ -47,6 +51,9 @@ struct Counters {
 #[derive(Debug, Clone)]
 pub struct QueryLog {
     sender: Option<mpsc::Sender<QueryRecord>>,
+    /// Asks the writer to write everything it holds now, rows still
+    /// waiting for repeats included.
+    flusher: Option<mpsc::Sender<oneshot::Sender<()>>>,
     counters: Arc<Counters>,
 }
 
@@ -73,8 +80,25 @@ impl QueryLog {
     pub fn disabled() -> QueryLog {
         QueryLog {
             sender: None,
+            flusher: None,
             counters: Arc::default(),
         }
+    }
+
+    /// Waits (up to `limit`) until everything recorded before the call is
+    /// in the database, so that a search or report sees the latest
+    /// queries. False if the writer did not finish in time (a failing
+    /// database) or is not running.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        let Some(flusher) = &self.flusher else {
+            return false;
+        };
+        let (reply, done) = oneshot::channel();
+        tokio::time::timeout(limit, async {
+            flusher.send(reply).await.is_ok() && done.await.is_ok()
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Hands `record` to the writer, or counts it as dropped when the
@@ -145,13 +169,26 @@ impl WriterHandle {
 /// Starts the writer task on the current runtime. It opens the database
 /// itself, retrying while it cannot, so that a database problem never
 /// stops hedge from answering.
-pub fn spawn_writer(storage: Arc<Storage>, queue: usize) -> (QueryLog, WriterHandle) {
+///
+/// Repeats of a query within `repeat_window` of its first are one row
+/// (`Duration::ZERO`: a row per query).
+pub fn spawn_writer(
+    storage: Arc<Storage>,
+    queue: usize,
+    repeat_window: Duration,
+) -> (QueryLog, WriterHandle) {
     let (sender, receiver) = mpsc::channel(queue.max(1));
+    let (flusher, flushes) = mpsc::channel(64);
     let counters = Arc::new(Counters::default());
     let stop = CancellationToken::new();
     let writer = Writer {
         storage,
         receiver,
+        flushes,
+        repeats: Repeats::new(
+            i64::try_from(repeat_window.as_millis()).unwrap_or(i64::MAX),
+            REPEATS_CAPACITY,
+        ),
         counters: counters.clone(),
         stop: stop.clone(),
         stopping_since: None,
@@ -164,6 +201,7 @@ pub fn spawn_writer(storage: Arc<Storage>, queue: usize) -> (QueryLog, WriterHan
     (
         QueryLog {
             sender: Some(sender),
+            flusher: Some(flusher),
             counters,
         },
         WriterHandle { stop, task },
@@ -173,6 +211,9 @@ pub fn spawn_writer(storage: Arc<Storage>, queue: usize) -> (QueryLog, WriterHan
 struct Writer {
     storage: Arc<Storage>,
     receiver: mpsc::Receiver<QueryRecord>,
+    flushes: mpsc::Receiver<oneshot::Sender<()>>,
+    /// Rows waiting for repeats of their query.
+    repeats: Repeats,
     counters: Arc<Counters>,
     stop: CancellationToken,
     stopping_since: Option<Instant>,
@@ -199,22 +240,52 @@ impl Writer {
         let Some(database) = self.open().await else {
             return;
         };
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut incoming = Vec::with_capacity(BATCH);
+        let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
         loop {
+            // Wake for new entries, to write rows whose window closed, or
+            // to write everything for a search.
+            let mut flushing = Vec::new();
             let received = tokio::select! {
                 biased;
-                received = self.receiver.recv_many(&mut batch, BATCH) => received,
+                Some(reply) = self.flushes.recv() => {
+                    flushing.push(reply);
+                    while let Ok(reply) = self.flushes.try_recv() {
+                        flushing.push(reply);
+                    }
+                    while let Ok(record) = self.receiver.try_recv() {
+                        incoming.push(record);
+                    }
+                    None
+                }
+                received = self.receiver.recv_many(&mut incoming, BATCH) => Some(received),
                 _ = self.stop.cancelled(), if self.stopping_since.is_none() => {
                     self.begin_stopping();
                     continue;
                 }
+                _ = tokio::time::sleep(FLUSH_PAUSE), if !self.repeats.is_empty() => None,
             };
-            if received == 0 {
-                break;
+            let closed = received == Some(0);
+            for record in incoming.drain(..) {
+                self.repeats.add(record, &mut batch);
             }
-            let written = self.write(&database, &batch).await;
+            if closed || !flushing.is_empty() {
+                self.repeats.drain(&mut batch);
+            } else {
+                self.repeats.expire(super::now_ms(), &mut batch);
+            }
             let small = batch.len() < BATCH;
+            let mut written = true;
+            for chunk in batch.chunks(BATCH) {
+                if !self.write(&database, chunk).await {
+                    written = false;
+                    break;
+                }
+            }
             batch.clear();
+            for reply in flushing {
+                let _ = reply.send(());
+            }
             if !written {
                 // Stopping, and the database still fails: what is left
                 // would fail too. Count it rather than hold up the exit.
@@ -222,12 +293,18 @@ impl Writer {
                 while self.receiver.try_recv().is_ok() {
                     left += 1;
                 }
+                let mut waiting = Vec::new();
+                self.repeats.drain(&mut waiting);
+                left += waiting.iter().map(|row| row.times as usize).sum::<usize>();
                 self.drop_entries(left);
+                break;
+            }
+            if closed {
                 break;
             }
             self.warn_about_drops();
             self.record_drops(&database).await;
-            if small && self.stopping_since.is_none() {
+            if small && self.stopping_since.is_none() && received.is_some() {
                 tokio::select! {
                     _ = tokio::time::sleep(FLUSH_PAUSE) => {}
                     _ = self.stop.cancelled() => {}
@@ -301,7 +378,7 @@ impl Writer {
     /// Commits `batch`, retrying with backoff while the database fails.
     /// `false`: hedge is stopping and the database still failed after the
     /// grace period, so the batch was counted as dropped.
-    async fn write(&mut self, database: &Database, batch: &[QueryRecord]) -> bool {
+    async fn write(&mut self, database: &Database, batch: &[Row]) -> bool {
         let mut delay = RETRY_FIRST;
         let mut failed = false;
         loop {
@@ -314,9 +391,8 @@ impl Writer {
             };
             match result {
                 Ok(()) => {
-                    self.counters
-                        .written
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    let entries: u64 = batch.iter().map(|row| u64::from(row.times)).sum();
+                    self.counters.written.fetch_add(entries, Ordering::Relaxed);
                     if failed {
                         info!("query log: writing again");
                         self.storage.note_error(None);
@@ -337,11 +413,9 @@ impl Writer {
                 }
             }
             if self.past_grace() {
-                error!(
-                    "query log: {} entries could not be written before stopping",
-                    batch.len()
-                );
-                self.drop_entries(batch.len());
+                let entries: usize = batch.iter().map(|row| row.times as usize).sum();
+                error!("query log: {entries} entries could not be written before stopping");
+                self.drop_entries(entries);
                 return false;
             }
             self.warn_about_drops();
@@ -382,17 +456,15 @@ impl Writer {
 }
 
 /// Inserts `batch` in one transaction.
-async fn insert(
-    connection: &mut SqliteConnection,
-    batch: &[QueryRecord],
-) -> Result<(), sqlx::Error> {
+async fn insert(connection: &mut SqliteConnection, batch: &[Row]) -> Result<(), sqlx::Error> {
     let mut transaction = connection.begin().await?;
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
         let mut insert = QueryBuilder::new(
             "INSERT INTO queries (at_ms, client_ip, client_name, group_name, name_key, qtype, \
-             action, category, rule, rcode, upstream_us) ",
+             action, category, rule, rcode, upstream_us, times, last_ms) ",
         );
-        insert.push_values(chunk, |mut row, record| {
+        insert.push_values(chunk, |mut row, entry| {
+            let record = &entry.record;
             row.push_bind(record.at_ms)
                 .push_bind(ip_key(record.client).to_vec())
                 .push_bind(record.client_name.as_deref())
@@ -403,17 +475,20 @@ async fn insert(
                 .push_bind(record.category.as_deref())
                 .push_bind(record.rule.as_deref())
                 .push_bind(i64::from(record.rcode))
-                .push_bind(record.upstream_us.map(i64::from));
+                .push_bind(record.upstream_us.map(i64::from))
+                .push_bind(i64::from(entry.times))
+                .push_bind(entry.last_ms);
         });
         insert.build().execute(&mut *transaction).await?;
     }
     let mut tally = Tally::default();
-    for record in batch {
+    for Row { record, times, .. } in batch {
         tally.add(
             record.at_ms,
             record.group.as_deref(),
             record.action.as_str(),
             record.category.as_deref(),
+            i64::from(*times),
         );
     }
     tally.apply(&mut transaction, 1).await?;
@@ -424,7 +499,13 @@ impl Database {
     /// Writes entries directly, outside the writer (imports, tests, and
     /// benchmarks that prepare a large log).
     pub async fn insert_queries(&self, batch: &[QueryRecord]) -> Result<(), super::StoreError> {
+        let rows: Vec<Row> = batch.iter().cloned().map(Row::once).collect();
+        self.insert_rows(&rows).await
+    }
+
+    /// The same for rows that already count their repeats.
+    pub async fn insert_rows(&self, rows: &[Row]) -> Result<(), super::StoreError> {
         let mut connection = self.pool().acquire().await?;
-        Ok(insert(&mut connection, batch).await?)
+        Ok(insert(&mut connection, rows).await?)
     }
 }
