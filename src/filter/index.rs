@@ -14,7 +14,7 @@
 //! and compares names exactly.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 
 use hickory_proto::rr::LowerName;
 
@@ -176,26 +176,17 @@ fn extend(seed: u64, parent: u64, label: &[u8]) -> u64 {
     if h == 0 { 1 } else { h }
 }
 
-/// Hashes that are already random: the builder's map need not hash again.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// Collects entries, then [`IndexBuilder::build`]s the index.
+///
+/// Adding only hashes the name and appends: a million names are sorted
+/// once at the end rather than kept in a map that grows and rehashes.
 pub struct IndexBuilder {
     seed: u64,
-    entries: HashMap<u64, Verdict, BuildHasherDefault<Identity>>,
+    /// (name hash, what one list line said), in the order added.
+    entries: Vec<(u64, u32)>,
+    /// The distinct (category, action) pairs the entries name.
+    actions: Vec<(CategoryId, Action)>,
+    action_ids: HashMap<(CategoryId, Action), u32>,
 }
 
 impl Default for IndexBuilder {
@@ -210,17 +201,39 @@ impl IndexBuilder {
             std::collections::hash_map::RandomState::new().hash_one(0x0068_6564_6765_u64) | 1;
         IndexBuilder {
             seed,
-            entries: HashMap::default(),
+            entries: Vec::new(),
+            actions: Vec::new(),
+            action_ids: HashMap::new(),
         }
+    }
+
+    /// Makes room for about `entries` more entries.
+    pub fn reserve(&mut self, entries: usize) {
+        self.entries.reserve(entries);
     }
 
     /// Records that the list of `category` says `action` about `name`
     /// (normalised, no trailing dot).
     pub fn add(&mut self, name: &str, category: CategoryId, action: &Action) {
         let key = name_hash(self.seed, name);
-        self.entries.entry(key).or_default().add(category, action);
+        // Lines of one list say the same thing: compare with the last
+        // pair before hashing it.
+        let id = match self.actions.last() {
+            Some((c, a)) if *c == category && a == action => self.actions.len() as u32 - 1,
+            _ => match self.action_ids.get(&(category, action.clone())) {
+                Some(&id) => id,
+                None => {
+                    self.actions.push((category, action.clone()));
+                    let id = self.actions.len() as u32 - 1;
+                    self.action_ids.insert((category, action.clone()), id);
+                    id
+                }
+            },
+        };
+        self.entries.push((key, id));
     }
 
+    /// Entries added (a name listed twice counts twice).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -229,18 +242,42 @@ impl IndexBuilder {
         self.entries.is_empty()
     }
 
-    pub fn build(self) -> Index {
-        let len = self.entries.len();
+    pub fn build(mut self) -> Index {
+        // Stable: the entries of one name stay in the order their lists
+        // were read, which decides between RPZ actions.
+        self.entries.sort_by_key(|&(key, _)| key);
+        let len = self.entries.chunk_by(|a, b| a.0 == b.0).count();
         let capacity = (len * 2).max(16);
         let mut keys = vec![0u64; capacity].into_boxed_slice();
         let mut slots = vec![0u32; capacity].into_boxed_slice();
         let mut verdicts: Vec<Verdict> = Vec::new();
         let mut verdict_ids: HashMap<Verdict, u32> = HashMap::new();
-        for (key, verdict) in self.entries {
-            let id = *verdict_ids.entry(verdict).or_insert_with_key(|verdict| {
+        // The verdict of a name listed once, by action.
+        let mut single: Vec<Option<u32>> = vec![None; self.actions.len()];
+        let mut intern = |verdict: Verdict| {
+            *verdict_ids.entry(verdict).or_insert_with_key(|verdict| {
                 verdicts.push(verdict.clone());
                 (verdicts.len() - 1) as u32
-            });
+            })
+        };
+        for run in self.entries.chunk_by(|a, b| a.0 == b.0) {
+            let key = run[0].0;
+            let id = match run {
+                [(_, action)] => *single[*action as usize].get_or_insert_with(|| {
+                    let (category, action) = &self.actions[*action as usize];
+                    let mut verdict = Verdict::default();
+                    verdict.add(*category, action);
+                    intern(verdict)
+                }),
+                _ => {
+                    let mut verdict = Verdict::default();
+                    for (_, action) in run {
+                        let (category, action) = &self.actions[*action as usize];
+                        verdict.add(*category, action);
+                    }
+                    intern(verdict)
+                }
+            };
             let mut slot = home(key, capacity);
             while keys[slot] != 0 {
                 slot = if slot + 1 == capacity { 0 } else { slot + 1 };

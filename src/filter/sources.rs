@@ -53,6 +53,15 @@ pub struct LoadedLists {
 /// index.
 pub fn load(config: &ListsConfig) -> Result<LoadedLists, LoadError> {
     let mut builder = IndexBuilder::new();
+    // About one entry per 24 bytes of list (a name and a line ending).
+    let bytes: u64 = config
+        .sources
+        .iter()
+        .flat_map(|source| files_of(source).unwrap_or_default())
+        .filter_map(|file| std::fs::metadata(file).ok())
+        .map(|meta| meta.len())
+        .sum();
+    builder.reserve(usize::try_from(bytes / 24).unwrap_or(0).min(20_000_000));
     let mut reports = Vec::new();
     for source in &config.sources {
         for file in files_of(source)? {
