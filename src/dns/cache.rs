@@ -16,11 +16,34 @@ pub const MAX_POSITIVE_TTL: u32 = 86_400;
 /// Longest time a negative answer is kept fresh (RFC 2308 suggests 1-3 h).
 pub const MAX_NEGATIVE_TTL: u32 = 3_600;
 
-/// A cache key: the query name (lowercase) and type.
+/// A cache key: the query name (lowercase) in wire form, then the type.
+/// Bytes, so that the fast path looks answers up straight from a packet
+/// ([`WireKey`]) and comparing keys is one `memcmp`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CacheKey {
-    pub name: LowerName,
-    pub rtype: RecordType,
+pub struct CacheKey(Box<[u8]>);
+
+impl CacheKey {
+    pub fn new(name: &LowerName, rtype: RecordType) -> CacheKey {
+        let mut bytes = Vec::with_capacity(name.len() + 3);
+        for label in name.iter() {
+            bytes.push(label.len() as u8);
+            bytes.extend_from_slice(label);
+        }
+        bytes.push(0);
+        bytes.extend_from_slice(&u16::from(rtype).to_be_bytes());
+        CacheKey(bytes.into())
+    }
+}
+
+/// A key borrowed from bytes laid out as [`CacheKey`]'s: a lowercase wire
+/// name and the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WireKey<'a>(pub &'a [u8]);
+
+impl quick_cache::Equivalent<CacheKey> for WireKey<'_> {
+    fn equivalent(&self, key: &CacheKey) -> bool {
+        *self.0 == *key.0
+    }
 }
 
 /// An answer as it came from upstream, with when it arrived.
@@ -104,34 +127,13 @@ pub enum CacheLookup {
     Miss,
 }
 
-struct StaleAware {
-    stale_window: Duration,
-}
-
-impl moka::Expiry<CacheKey, Arc<CachedAnswer>> for StaleAware {
-    fn expire_after_create(
-        &self,
-        _key: &CacheKey,
-        value: &Arc<CachedAnswer>,
-        _now: Instant,
-    ) -> Option<Duration> {
-        Some(Duration::from_secs(u64::from(value.ttl)) + self.stale_window)
-    }
-
-    fn expire_after_update(
-        &self,
-        key: &CacheKey,
-        value: &Arc<CachedAnswer>,
-        now: Instant,
-        _left: Option<Duration>,
-    ) -> Option<Duration> {
-        self.expire_after_create(key, value, now)
-    }
-}
-
 /// A bounded cache of upstream answers.
+///
+/// Eviction is by capacity (quick_cache's S3-FIFO, which keeps what is asked
+/// often); an answer past its TTL and stale window is a miss when looked
+/// up, and replaced when the name is next resolved.
 pub struct AnswerCache {
-    entries: Option<moka::sync::Cache<CacheKey, Arc<CachedAnswer>>>,
+    entries: Option<quick_cache::sync::Cache<CacheKey, Arc<CachedAnswer>>>,
     capacity: u64,
     stale_window: Duration,
 }
@@ -141,10 +143,7 @@ impl AnswerCache {
     /// `stale_window` past its expiry for serve-stale.
     pub fn new(capacity: u64, stale_window: Duration) -> AnswerCache {
         let entries = (capacity > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .expire_after(StaleAware { stale_window })
-                .build()
+            quick_cache::sync::Cache::new(usize::try_from(capacity).unwrap_or(usize::MAX))
         });
         AnswerCache {
             entries,
@@ -160,10 +159,15 @@ impl AnswerCache {
     }
 
     pub fn get(&self, key: &CacheKey, now: Instant) -> CacheLookup {
+        self.lookup(WireKey(&key.0), now)
+    }
+
+    /// The same, for a key read straight from a packet.
+    pub fn lookup(&self, key: WireKey<'_>, now: Instant) -> CacheLookup {
         let Some(entries) = &self.entries else {
             return CacheLookup::Miss;
         };
-        match entries.get(key) {
+        match entries.get(&key) {
             None => CacheLookup::Miss,
             Some(answer) => match answer.remaining(now) {
                 Some(left) => CacheLookup::Fresh(answer, left),
@@ -187,7 +191,7 @@ impl AnswerCache {
     }
 
     pub fn len(&self) -> u64 {
-        self.entries.as_ref().map_or(0, |e| e.entry_count())
+        self.entries.as_ref().map_or(0, |e| e.len() as u64)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -210,10 +214,25 @@ mod tests {
     }
 
     fn key() -> CacheKey {
-        CacheKey {
-            name: LowerName::from(Name::from_str("www.example.org.").unwrap()),
-            rtype: RecordType::A,
-        }
+        CacheKey::new(
+            &LowerName::from(Name::from_str("www.Example.org.").unwrap()),
+            RecordType::A,
+        )
+    }
+
+    #[test]
+    fn keys_are_lowercase_wire_names_and_types() {
+        let cache = AnswerCache::new(100, Duration::ZERO);
+        let t0 = Instant::now();
+        let answer = CachedAnswer::new(ResponseCode::NoError, vec![record(10)], vec![], None, t0);
+        cache.insert(key(), Arc::new(answer));
+        let wire = b"\x03www\x07example\x03org\x00\x00\x01";
+        assert!(matches!(
+            cache.lookup(WireKey(wire), t0),
+            CacheLookup::Fresh(_, 10)
+        ));
+        let aaaa = b"\x03www\x07example\x03org\x00\x00\x1c";
+        assert!(matches!(cache.lookup(WireKey(aaaa), t0), CacheLookup::Miss));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::store::{Action, AlertEvent, AlertHit, AlertQueue, QueryLog, QueryReco
 
 use super::admission::{AllowList, RateLimiter};
 use super::answer::{self, ExtendedError};
-use super::cache::{AnswerCache, CacheKey, CacheLookup, CachedAnswer};
+use super::cache::{AnswerCache, CacheKey, CacheLookup, CachedAnswer, WireKey};
 use super::special::special_answer;
 use super::stats::{Breakdown, LatencyHistogram, Stats, bump};
 use super::upstream::{Upstream, UpstreamSetupError};
@@ -340,8 +340,10 @@ impl Handler {
                 (blocked.outcome, ResponseCode::NoError)
             }
             Decision::Allow(AllowReason::NotBlocked) => {
-                let key = CacheKey { name, rtype: qtype };
-                let CacheLookup::Fresh(cached, left) = serving.cache.get(&key, Instant::now())
+                let mut key = [0u8; 257];
+                let key = query.cache_key(&mut key);
+                let CacheLookup::Fresh(cached, left) =
+                    serving.cache.lookup(WireKey(key), Instant::now())
                 else {
                     return false;
                 };
@@ -724,10 +726,7 @@ impl Handler {
         query: &Query,
         name: LowerName,
     ) -> Response {
-        let key = CacheKey {
-            name,
-            rtype: query.query_type(),
-        };
+        let key = CacheKey::new(&name, query.query_type());
         let now = Instant::now();
         let stale = match serving.cache.get(&key, now) {
             CacheLookup::Fresh(cached, left) => {

@@ -50,6 +50,17 @@ impl PlainQuery<'_> {
         Name::read(&mut BinDecoder::new(self.name)).ok()
     }
 
+    /// The answer cache's key for this question (the name lowercased,
+    /// then the type), written into `buf`.
+    pub fn cache_key<'b>(&self, buf: &'b mut [u8; 257]) -> &'b [u8] {
+        let n = self.name.len();
+        for (to, from) in buf.iter_mut().zip(self.name) {
+            *to = from.to_ascii_lowercase();
+        }
+        buf[n..n + 2].copy_from_slice(&self.qtype.to_be_bytes());
+        &buf[..n + 2]
+    }
+
     pub fn record_type(&self) -> RecordType {
         RecordType::from(self.qtype)
     }
