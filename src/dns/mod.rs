@@ -9,6 +9,7 @@ pub mod handler;
 pub mod server;
 pub mod special;
 pub mod stats;
+mod udp_batch;
 pub mod upstream;
 pub mod wire;
 pub mod zones;

@@ -23,6 +23,7 @@ use tracing::{debug, warn};
 
 use super::handler::{Handler, Transport};
 use super::stats::bump;
+use super::udp_batch::{self, Inbox};
 
 /// UDP queries being answered at once before new ones are dropped.
 const MAX_UDP_IN_FLIGHT: usize = 4096;
@@ -30,6 +31,8 @@ const MAX_UDP_IN_FLIGHT: usize = 4096;
 const MAX_TCP_CONNECTIONS: usize = 1024;
 /// The largest query hedge reads over UDP.
 const UDP_BUFFER: usize = 4096;
+/// The kernel's receive buffer asked for on each UDP socket.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 
 /// Why the server could not start listening.
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +63,20 @@ impl Listeners {
                 protocol,
                 source,
             };
-            let socket =
-                new_socket(addr, Type::DGRAM, Protocol::UDP).map_err(|e| bind_err("UDP", e))?;
-            let socket = UdpSocket::from_std(socket.into()).map_err(|e| bind_err("UDP", e))?;
-            udp.push(Arc::new(socket));
-            let socket = new_socket(addr, Type::STREAM, Protocol::TCP)
+            // One UDP socket per core on the same address (SO_REUSEPORT):
+            // the kernel spreads clients over them, each read by its own
+            // task. The first fixes the port when 0 was asked for.
+            let mut bound = addr;
+            for _ in 0..udp_sockets_per_address() {
+                let socket = new_socket(bound, Type::DGRAM, Protocol::UDP)
+                    .map_err(|e| bind_err("UDP", e))?;
+                let socket = UdpSocket::from_std(socket.into()).map_err(|e| bind_err("UDP", e))?;
+                bound = socket.local_addr().map_err(|e| bind_err("UDP", e))?;
+                udp.push(Arc::new(socket));
+            }
+            // TCP without SO_REUSEPORT: a second hedge on the same address
+            // fails here rather than sharing the port unnoticed.
+            let socket = new_socket(bound, Type::STREAM, Protocol::TCP)
                 .and_then(|s| s.listen(1024).map(|_| s))
                 .map_err(|e| bind_err("TCP", e))?;
             let listener = TcpListener::from_std(socket.into()).map_err(|e| bind_err("TCP", e))?;
@@ -75,10 +87,13 @@ impl Listeners {
 
     /// The addresses actually bound (useful when a port 0 was asked for).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp
-            .iter()
-            .filter_map(|s| s.local_addr().ok())
-            .collect()
+        let mut addrs: Vec<SocketAddr> = Vec::new();
+        for addr in self.udp.iter().filter_map(|s| s.local_addr().ok()) {
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        addrs
     }
 
     /// Starts serving on every socket until `shutdown` is cancelled. Each
@@ -110,6 +125,12 @@ impl Listeners {
     }
 }
 
+/// UDP sockets per listening address: one per core the process may use,
+/// at most 8.
+fn udp_sockets_per_address() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 fn new_socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), kind, Some(protocol))?;
     if addr.is_ipv6() {
@@ -117,6 +138,11 @@ fn new_socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<So
     }
     if kind == Type::STREAM {
         socket.set_reuse_address(true)?;
+    } else {
+        socket.set_reuse_port(true)?;
+        // Room for a burst while the reading task is busy; the kernel caps
+        // it at net.core.rmem_max, which is fine.
+        let _ = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER);
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
@@ -130,51 +156,85 @@ async fn serve_udp(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let mut buf = vec![0u8; UDP_BUFFER];
-    let mut out = Vec::with_capacity(UDP_BUFFER);
+    let mut inbox = Inbox::new(UDP_BUFFER);
+    let mut answers: Vec<Vec<u8>> = (0..udp_batch::BATCH)
+        .map(|_| Vec::with_capacity(512))
+        .collect();
+    let mut to: Vec<SocketAddr> = Vec::with_capacity(udp_batch::BATCH);
     loop {
-        let received = tokio::select! {
+        let ready = tokio::select! {
             _ = shutdown.cancelled() => break,
-            received = socket.recv_from(&mut buf) => received,
+            ready = socket.readable() => ready,
         };
-        let (len, src) = match received {
-            Ok(received) => received,
+        if let Err(error) = ready {
+            debug!(%error, "UDP socket not readable");
+            continue;
+        }
+        match inbox.receive(&socket) {
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
             // ICMP errors from earlier sends surface here on Linux; they say
             // nothing about this socket's health.
             Err(error) => {
                 debug!(%error, "UDP receive error");
                 continue;
             }
-        };
-        // Cached answers and sinkholes are answered here, in the receiving
-        // task; everything else in a task of its own.
-        if handler.answer_fast(&buf[..len], src, &mut out) {
-            match socket.try_send_to(&out, src) {
-                Ok(_) => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    if let Err(error) = socket.send_to(&out, src).await {
-                        debug!(%src, %error, "UDP send failed");
-                    }
-                }
-                Err(error) => debug!(%src, %error, "UDP send failed"),
-            }
-            continue;
         }
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            debug!(%src, "UDP query dropped: too many in flight");
-            continue;
-        };
-        let query = buf[..len].to_vec();
-        let socket = socket.clone();
-        let handler = handler.clone();
-        tracker.spawn(async move {
-            if let Some(response) = handler.handle(&query, src, Transport::Udp).await
-                && let Err(error) = socket.send_to(&response, src).await
-            {
-                debug!(%src, %error, "UDP send failed");
+        // Cached answers and sinkholes are written here, in the receiving
+        // task, and sent together; everything else is answered in a task
+        // of its own.
+        to.clear();
+        for i in 0..inbox.len() {
+            let (query, src) = inbox.get(i);
+            if handler.answer_fast(query, src, &mut answers[to.len()]) {
+                to.push(src);
+                continue;
             }
-            drop(permit);
-        });
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                debug!(%src, "UDP query dropped: too many in flight");
+                continue;
+            };
+            let query = query.to_vec();
+            let socket = socket.clone();
+            let handler = handler.clone();
+            tracker.spawn(async move {
+                if let Some(response) = handler.handle(&query, src, Transport::Udp).await
+                    && let Err(error) = socket.send_to(&response, src).await
+                {
+                    debug!(%src, %error, "UDP send failed");
+                }
+                drop(permit);
+            });
+        }
+        send_answers(&socket, &to, &answers).await;
+    }
+}
+
+/// Sends `answers[i]` to `to[i]`: in one batch while the socket takes them,
+/// then one at a time, waiting for room.
+async fn send_answers(socket: &UdpSocket, to: &[SocketAddr], answers: &[Vec<u8>]) {
+    let replies: Vec<(SocketAddr, &[u8])> = to
+        .iter()
+        .zip(answers)
+        .map(|(to, answer)| (*to, answer.as_slice()))
+        .collect();
+    let mut sent = 0;
+    while sent < replies.len() {
+        match udp_batch::send(socket, &replies[sent..]) {
+            Ok(n) if n > 0 => sent += n,
+            Ok(_) => break,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+            Err(error) => {
+                // One unreachable client must not cost the others: skip it.
+                debug!(to = %replies[sent].0, %error, "UDP send failed");
+                sent += 1;
+            }
+        }
+    }
+    for (to, answer) in &replies[sent..] {
+        if let Err(error) = socket.send_to(answer, *to).await {
+            debug!(%to, %error, "UDP send failed");
+        }
     }
 }
 
