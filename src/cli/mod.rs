@@ -9,11 +9,13 @@ mod control;
 mod exempt;
 mod explain;
 mod incident;
+mod init;
 mod lists;
 mod logs;
 mod output;
 mod report;
 mod serve;
+mod systemd;
 mod time;
 pub use time::format_time;
 
@@ -44,6 +46,9 @@ struct ConfigArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a first configuration for a primary school, secondary school,
+    /// pupil referral unit or foster home, from a few answers, and check it.
+    Init(init::InitArgs),
     /// Run the DNS server in the foreground.
     Serve {
         #[command(flatten)]
@@ -150,6 +155,7 @@ enum ConfigCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(args) => init::run(args),
         Command::Serve { config } => serve::run(&config.path),
         Command::Config {
             command: ConfigCommand::Check { config },

@@ -19,6 +19,8 @@ use crate::config::Config;
 use crate::dns::{Handler, Listeners};
 use crate::store::{AlertQueue, AuditEntry, Storage, spawn_writer};
 
+use super::systemd::Notifier;
+
 /// Safeguarding hits that may wait for the alert task.
 const ALERT_QUEUE: usize = 4096;
 
@@ -30,6 +32,8 @@ const RETENTION_FIRST: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 pub fn run(path: &Path) -> Result<()> {
+    // Before any thread starts: it edits the environment.
+    let notifier = Notifier::from_env();
     init_logging();
     let config = Config::load(path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -37,7 +41,7 @@ pub fn run(path: &Path) -> Result<()> {
         .thread_name("hedge")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, notifier))
 }
 
 fn init_logging() {
@@ -49,7 +53,7 @@ fn init_logging() {
         .init();
 }
 
-async fn serve(config: Config) -> Result<()> {
+async fn serve(config: Config, notifier: Notifier) -> Result<()> {
     let started = std::time::Instant::now();
     let admin_socket = admin::server::bind(&config.admin)?;
     let storage = Arc::new(Storage::new(config.logging.database.clone()));
@@ -102,6 +106,22 @@ async fn serve(config: Config) -> Result<()> {
             shutdown.clone(),
         ));
     }
+    if let Some(every) = super::systemd::watchdog_interval() {
+        tracker.spawn(super::systemd::watchdog(
+            notifier.clone(),
+            handler.clone(),
+            every,
+            shutdown.clone(),
+        ));
+    }
+    notifier.notify(&format!(
+        "READY=1\nSTATUS=answering on {}",
+        bound
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
     tracker.spawn(retention(
         handler.clone(),
@@ -121,10 +141,18 @@ async fn serve(config: Config) -> Result<()> {
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(&handler, &storage).await,
+            _ = hangup.recv() => {
+                notifier.notify(&format!(
+                    "RELOADING=1\nMONOTONIC_USEC={}",
+                    monotonic_usec()
+                ));
+                reload(&handler, &storage).await;
+                notifier.notify("READY=1");
+            }
         }
     }
 
+    notifier.notify("STOPPING=1");
     info!("shutting down: answering queries in flight");
     shutdown.cancel();
     tracker.close();
@@ -156,6 +184,17 @@ async fn reload(handler: &Arc<Handler>, storage: &Storage) {
         }
     };
     record(storage, action, details).await;
+}
+
+/// CLOCK_MONOTONIC in microseconds, as systemd wants it with RELOADING=1.
+fn monotonic_usec() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64) * 1_000_000 + (now.tv_nsec as u64) / 1_000
 }
 
 /// Records a change the server made by itself in the audit trail.

@@ -275,6 +275,17 @@ impl Handler {
         Ok(())
     }
 
+    /// Reads the serving state and decides a name, without counting or
+    /// logging anything: the systemd watchdog pings only after this
+    /// returns, so a server wedged on its state is restarted.
+    pub fn check_serving(&self) {
+        let serving = self.serving.load();
+        let policy = &serving.policy;
+        let name = LowerName::from(Name::from_ascii("hedge.invalid.").expect("a valid name"));
+        let group = policy.identify(std::net::Ipv4Addr::LOCALHOST.into()).group;
+        decide(policy, group, &name, jiff::Timestamp::now());
+    }
+
     /// The policy snapshot in force.
     pub fn policy(&self) -> Arc<Snapshot> {
         self.serving.load().policy.clone()
