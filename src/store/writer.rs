@@ -27,9 +27,9 @@ const BATCH: usize = 20_000;
 const ROWS_PER_STATEMENT: usize = 500;
 /// After a small batch, wait this long so the next one is larger.
 const FLUSH_PAUSE: Duration = Duration::from_millis(100);
-/// Rows waiting for their repeats at most; past it the oldest is written
-/// early.
-const REPEATS_CAPACITY: usize = 200_000;
+/// Rows waiting for their repeats at most (a few MB); past it the oldest
+/// is written early, so a flood of distinct names cannot grow memory.
+const REPEATS_CAPACITY: usize = 50_000;
 /// Backoff between retries of a failed batch, doubling up to the maximum.
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(30);
