@@ -746,8 +746,9 @@ fn write(path: &Path, text: &str, force: bool) -> Result<()> {
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     drop(file);
-    // The server runs as `hedge`: let it read the file, nobody else.
-    chgrp_hedge(&temp);
+    // The server (user hedge, in hedge-admin) and the people who run the
+    // hedge commands may read it; nobody else.
+    chgrp_admin(&temp);
     if path.exists() {
         if !force {
             let _ = std::fs::remove_file(&temp);
@@ -762,9 +763,9 @@ fn write(path: &Path, text: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-fn chgrp_hedge(path: &Path) {
+fn chgrp_admin(path: &Path) {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(name) = std::ffi::CString::new("hedge") else {
+    let Ok(name) = std::ffi::CString::new("hedge-admin") else {
         return;
     };
     let Ok(cpath) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
