@@ -507,3 +507,105 @@ async fn dig_gets_the_same_answers() {
     let out = dig(&["big.upstream.example", "A", "+tcp", "+short"]);
     assert_eq!(out.lines().count(), 40, "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_packets_and_a_response_flood_do_not_stop_serving() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "").await;
+    let wait = Duration::from_millis(500);
+    let header = |id: u16, arcount: u8| {
+        vec![
+            (id >> 8) as u8,
+            id as u8,
+            0x01,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            arcount,
+        ]
+    };
+
+    // A name longer than 255 bytes (five labels of 63): FORMERR.
+    let mut long = header(0x1111, 0);
+    for _ in 0..5 {
+        long.push(63);
+        long.extend_from_slice(&[b'a'; 63]);
+    }
+    long.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let reply = udp_raw_from(local(1), hedge.addr, &long, wait)
+        .await
+        .expect("an answer to an overlong name");
+    let reply = Message::from_vec(&reply).unwrap();
+    assert_eq!(reply.metadata.id, 0x1111);
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+
+    // Class CHAOS: REFUSED, nothing forwarded.
+    let mut chaos = header(0x2222, 0);
+    chaos.extend_from_slice(b"\x07version\x04bind\x00\x00\x10\x00\x03");
+    let reply = udp_raw_from(local(1), hedge.addr, &chaos, wait)
+        .await
+        .expect("an answer to class CH");
+    assert_eq!(
+        Message::from_vec(&reply).unwrap().metadata.response_code,
+        ResponseCode::Refused
+    );
+
+    // An unknown type is forwarded like any other and answered.
+    let mut private = header(0x3333, 0);
+    private.extend_from_slice(b"\x03www\x08upstream\x07example\x00\xff\x00\x00\x01");
+    let reply = udp_raw_from(local(1), hedge.addr, &private, Duration::from_secs(3))
+        .await
+        .expect("an answer to a private-use type");
+    assert_eq!(Message::from_vec(&reply).unwrap().metadata.id, 0x3333);
+
+    // EDNS advertising 100 bytes: treated as 512, the large answer is cut
+    // to fit and flagged TC.
+    let small = query_edns("big.upstream.example.", RecordType::A, 100);
+    let bytes = udp_raw_from(local(1), hedge.addr, &small.to_vec().unwrap(), wait)
+        .await
+        .expect("an answer with a tiny EDNS size");
+    assert!(bytes.len() <= 512, "{} bytes", bytes.len());
+    assert!(Message::from_vec(&bytes).unwrap().metadata.truncation);
+
+    // An EDNS option whose length runs past the record: FORMERR.
+    let mut bad_option = header(0x4444, 1);
+    bad_option.extend_from_slice(b"\x03www\x08upstream\x07example\x00\x00\x01\x00\x01");
+    bad_option.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 6, 0, 10, 0, 40, 1, 2]);
+    let reply = udp_raw_from(local(1), hedge.addr, &bad_option, wait)
+        .await
+        .expect("an answer to a broken EDNS option");
+    assert_eq!(
+        Message::from_vec(&reply).unwrap().metadata.response_code,
+        ResponseCode::FormErr
+    );
+
+    // A flood of responses (QR set) at the listening port, from one
+    // address, while another client asks: the flood gets nothing back,
+    // the client its answers.
+    let flood = tokio::net::UdpSocket::bind((local(7), 0)).await.unwrap();
+    let mut response = query("www.upstream.example.", RecordType::A);
+    response.metadata.message_type = hickory_proto::op::MessageType::Response;
+    let response = response.to_vec().unwrap();
+    let target = hedge.addr;
+    let flooding = tokio::spawn(async move {
+        for _ in 0..20_000 {
+            let _ = flood.send_to(&response, target).await;
+        }
+        let mut buf = [0u8; 512];
+        tokio::time::timeout(Duration::from_millis(300), flood.recv_from(&mut buf))
+            .await
+            .is_err()
+    });
+    for _ in 0..20 {
+        let reply = udp(hedge.addr, &query("www.upstream.example.", RecordType::A)).await;
+        assert_eq!(addresses(&reply), ["192.0.2.10"]);
+    }
+    assert!(flooding.await.unwrap(), "a response was answered");
+    let reply = udp(hedge.addr, &query("printer.school.lan.", RecordType::A)).await;
+    assert_eq!(addresses(&reply), ["192.168.1.20"]);
+}
