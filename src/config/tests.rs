@@ -317,3 +317,26 @@ listen = \"localhost\"
     );
     assert!(defaults.alerts.webhooks.is_empty());
 }
+
+#[test]
+fn the_repeat_window_is_checked() {
+    let text = "[upstream]\nservers = [\"192.0.2.53\"]\n[logging]\nrepeat_window_secs = 61\n";
+    let found = problems(text);
+    let keys: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+    assert_eq!(keys, [(4, "logging.repeat_window_secs")]);
+    assert!(
+        found[0]
+            .message
+            .contains("61 is out of range: from 0 to 60"),
+        "{}",
+        found[0]
+    );
+    let off = check("[upstream]\nservers = [\"192.0.2.53\"]\n[logging]\nrepeat_window_secs = 0\n")
+        .unwrap();
+    assert_eq!(off.logging.repeat_window, std::time::Duration::ZERO);
+    let default = check("[upstream]\nservers = [\"192.0.2.53\"]\n").unwrap();
+    assert_eq!(
+        default.logging.repeat_window,
+        std::time::Duration::from_secs(10)
+    );
+}

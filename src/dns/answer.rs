@@ -146,8 +146,13 @@ pub fn attach_edns(response: &mut Message, request_edns: Option<&Edns>, max_udp_
 /// The most a UDP response to this request may carry: the client's
 /// advertised size (at least 512), never more than our own limit.
 pub fn udp_limit(request_edns: Option<&Edns>, max_udp_payload: u16) -> usize {
-    match request_edns {
-        Some(edns) => usize::from(edns.max_payload().clamp(512, max_udp_payload.max(512))),
+    udp_limit_for(request_edns.map(Edns::max_payload), max_udp_payload)
+}
+
+/// The same from the size the client advertised, if it sent EDNS.
+pub fn udp_limit_for(advertised: Option<u16>, max_udp_payload: u16) -> usize {
+    match advertised {
+        Some(payload) => usize::from(payload.clamp(512, max_udp_payload.max(512))),
         None => CLASSIC_UDP_LIMIT,
     }
 }

@@ -67,10 +67,7 @@ impl PlainQuery<'_> {
 
     /// The most a UDP answer may carry (as `answer::udp_limit`).
     pub fn udp_limit(&self, max_udp_payload: u16) -> usize {
-        match self.edns {
-            Some(edns) => usize::from(edns.payload.clamp(512, max_udp_payload.max(512))),
-            None => super::answer::CLASSIC_UDP_LIMIT,
-        }
+        super::answer::udp_limit_for(self.edns.map(|e| e.payload), max_udp_payload)
     }
 }
 
