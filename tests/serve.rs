@@ -235,43 +235,58 @@ async fn clients_outside_allow_networks_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn clients_over_their_rate_are_refused_others_are_not() {
+async fn a_flooding_client_is_held_to_its_limit_and_reflects_less_than_it_sends() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let upstream = TestUpstream::start().await;
-    let hedge = start_with_zones(&upstream, "rate_limit_qps = 2").await;
+    let hedge = start_with_zones(&upstream, "rate_limit_qps = 20").await;
+    // A big answer (40 addresses), cached, so most of the flood takes the
+    // fast path: what a reflection attack would pick.
+    let big = query_edns("big.upstream.example.", RecordType::A, 4096);
+    let full_size = udp(hedge.addr, &big).await.to_vec().unwrap().len();
 
-    // Twenty queries at once: far more than two a second, however slow the
-    // machine.
-    let burst: Vec<_> = (0..20)
-        .map(|_| {
-            let addr = hedge.addr;
-            tokio::spawn(async move {
-                udp_exchange_from(
-                    local(3),
-                    addr,
-                    &query("printer.school.lan.", RecordType::A),
-                    Duration::from_secs(5),
-                )
-                .await
-                .expect("an answer")
-            })
-        })
-        .collect();
-    let mut answered = 0;
-    let mut refused = 0;
-    for reply in burst {
-        match reply.await.unwrap().metadata.response_code {
-            ResponseCode::NoError => answered += 1,
-            ResponseCode::Refused => refused += 1,
-            other => panic!("unexpected {other}"),
-        }
-    }
-    assert!(answered >= 2, "the first queries are answered ({answered})");
-    assert!(
-        refused >= 1,
-        "a burst of 20 at 2 qps is limited ({refused} refused)"
+    let socket = Arc::new(tokio::net::UdpSocket::bind((local(3), 0)).await.unwrap());
+    let sent = 400;
+    let query_bytes = big.to_vec().unwrap();
+    let (full, slips, other) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
     );
+    let receiver = tokio::spawn({
+        let (socket, full, slips, other) =
+            (socket.clone(), full.clone(), slips.clone(), other.clone());
+        let query_len = query_bytes.len();
+        async move {
+            let mut buf = vec![0u8; 65535];
+            while let Ok(Ok(len)) =
+                tokio::time::timeout(Duration::from_millis(1500), socket.recv(&mut buf)).await
+            {
+                let reply = Message::from_vec(&buf[..len]).unwrap();
+                if reply.metadata.truncation {
+                    assert!(reply.answers.is_empty() && reply.edns.is_none());
+                    assert!(
+                        len <= query_len,
+                        "a slip ({len} bytes) is never larger than the query ({query_len})"
+                    );
+                    slips.fetch_add(1, Ordering::Relaxed);
+                } else if reply.metadata.response_code == ResponseCode::NoError
+                    && reply.answers.len() == 40
+                {
+                    full.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    other.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    let started = std::time::Instant::now();
+    for _ in 0..sent {
+        socket.send_to(&query_bytes, hedge.addr).await.unwrap();
+    }
+    let sending = started.elapsed().as_secs_f64();
 
-    // Another client is not affected.
+    // Another client is served throughout.
     let reply = udp_exchange_from(
         local(4),
         hedge.addr,
@@ -279,8 +294,62 @@ async fn clients_over_their_rate_are_refused_others_are_not() {
         Duration::from_secs(5),
     )
     .await
-    .unwrap();
-    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    .expect("another client is answered");
+    assert_eq!(addresses(&reply), ["192.168.1.20"]);
+    // Over TCP (no forged addresses) the flooding client is told why.
+    let mut stream = tcp_connect_from(local(3), hedge.addr).await.unwrap();
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let bytes = query_edns("printer.school.lan.", RecordType::A, 1232)
+            .to_vec()
+            .unwrap();
+        stream
+            .write_all(&(bytes.len() as u16).to_be_bytes())
+            .await
+            .unwrap();
+        stream.write_all(&bytes).await.unwrap();
+        let len = stream.read_u16().await.unwrap();
+        let mut buf = vec![0; len as usize];
+        stream.read_exact(&mut buf).await.unwrap();
+        let reply = Message::from_vec(&buf).unwrap();
+        assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+        assert_eq!(extended_error(&reply).map(|e| e.0), Some(18));
+    }
+
+    receiver.await.unwrap();
+    let (full, slips, other) = (
+        full.load(Ordering::Relaxed),
+        slips.load(Ordering::Relaxed),
+        other.load(Ordering::Relaxed),
+    );
+    // A burst of a second's worth, then 20 a second while the flood lasted
+    // (with a second's slack for a slow machine).
+    let allowed = 20.0 + 20.0 * (sending + 1.0);
+    assert!(full >= 20, "the first second's worth is answered ({full})");
+    assert!(
+        (full as f64) <= allowed,
+        "{full} full answers in {sending:.2} s at 20 a second"
+    );
+    assert_eq!(other, 0);
+    let over = sent - full;
+    assert!(slips >= 1, "over the limit, some get a truncated reply");
+    assert!(
+        slips <= over / 2 + 1,
+        "at most every second query over the limit is answered ({slips} of {over})"
+    );
+    // Under the limit a big answer is a big answer; over it, what comes
+    // back is at most half the queries, each no larger than the query.
+    eprintln!(
+        "sent {sent} x {} bytes in {sending:.2} s: {full} full answers of {full_size} bytes, {slips} truncated replies",
+        query_bytes.len()
+    );
+    let metrics = hedge.ok(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&metrics).unwrap();
+    assert_eq!(
+        status["stats"]["rate_limit_slips"].as_u64(),
+        Some(slips as u64),
+        "{status}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -448,6 +517,95 @@ async fn tcp_connections_are_capped_per_client() {
     // Another client still gets TCP answers.
     let reply = tcp(hedge.addr, &query("printer.school.lan.", RecordType::A)).await;
     assert_eq!(addresses(&reply), ["192.168.1.20"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_tcp_writers_are_cut_off_and_cannot_hold_more_than_their_share() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(
+        &upstream,
+        "tcp_idle_timeout_secs = 1\ntcp_connections_per_client = 3",
+    )
+    .await;
+    let bytes = query("printer.school.lan.", RecordType::A)
+        .to_vec()
+        .unwrap();
+
+    // Three connections trickling a query a byte every 200 ms: the whole
+    // query would take seconds; hedge gives it one.
+    let started = std::time::Instant::now();
+    let mut trickles = Vec::new();
+    for _ in 0..3 {
+        let stream = tcp_connect_from(local(6), hedge.addr).await.unwrap();
+        let bytes = bytes.clone();
+        trickles.push(tokio::spawn(async move {
+            let (mut read, mut write) = stream.into_split();
+            let writer = tokio::spawn(async move {
+                let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&bytes);
+                for byte in framed {
+                    if write.write_all(&[byte]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+            let mut buf = [0u8; 512];
+            let read = tokio::time::timeout(Duration::from_secs(6), read.read(&mut buf)).await;
+            writer.abort();
+            read
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A fourth from the same client is closed at once.
+    let mut fourth = tcp_connect_from(local(6), hedge.addr).await.unwrap();
+    let mut buf = [0u8; 2];
+    let read = tokio::time::timeout(Duration::from_millis(900), fourth.read(&mut buf))
+        .await
+        .expect("the fourth is closed before the others time out");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    // Another client is answered meanwhile.
+    let reply = tcp(hedge.addr, &query("printer.school.lan.", RecordType::A)).await;
+    assert_eq!(addresses(&reply), ["192.168.1.20"]);
+
+    for trickle in trickles {
+        let read = trickle
+            .await
+            .unwrap()
+            .expect("closed by hedge, not by the test");
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "a slow writer gets no answer, only a closed connection: {read:?}"
+        );
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "cut off after the 1 s idle timeout, not when the query was done ({took:?})"
+    );
+    // The slots are free again.
+    let mut stream = tcp_connect_from(local(6), hedge.addr).await.unwrap();
+    stream
+        .write_all(&(bytes.len() as u16).to_be_bytes())
+        .await
+        .unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let len = tokio::time::timeout(Duration::from_secs(5), stream.read_u16())
+        .await
+        .expect("answered once the slow ones are gone")
+        .unwrap();
+    let mut buf = vec![0; len as usize];
+    stream.read_exact(&mut buf).await.unwrap();
+    assert_eq!(
+        addresses(&Message::from_vec(&buf).unwrap()),
+        ["192.168.1.20"]
+    );
+    let status: serde_json::Value = serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap();
+    assert!(
+        status["stats"]["tcp_refused"].as_u64() >= Some(1),
+        "{status}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

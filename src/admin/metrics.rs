@@ -161,7 +161,7 @@ pub async fn render(handler: &Handler, storage: &Storage) -> String {
     out.family(
         "refused_total",
         "counter",
-        "Queries refused before any decision, by reason (not logged).",
+        "Queries refused before any decision, by reason (not logged; over the rate limit by UDP, most get no reply).",
     );
     out.sample(
         "refused_total",
@@ -172,6 +172,12 @@ pub async fn render(handler: &Handler, storage: &Storage) -> String {
         "refused_total",
         &[("reason", "rate_limited")],
         stats.rate_limited,
+    );
+    out.single(
+        "rate_limit_slips_total",
+        "counter",
+        "UDP queries over the rate limit given an empty truncated reply (the rest get none).",
+        stats.rate_limit_slips,
     );
     out.single(
         "malformed_total",
@@ -214,6 +220,24 @@ pub async fn render(handler: &Handler, storage: &Storage) -> String {
         "counter",
         "Queries answered SERVFAIL because no upstream answered and nothing stale was kept.",
         stats.upstream_failures,
+    );
+    out.single(
+        "upstream_shared_total",
+        "counter",
+        "Queries answered by waiting for the same question already sent upstream.",
+        stats.upstream_shared,
+    );
+    out.single(
+        "upstream_shed_total",
+        "counter",
+        "Queries not sent upstream because max_pending questions were already waiting.",
+        stats.upstream_shed,
+    );
+    out.single(
+        "upstream_pending",
+        "gauge",
+        "Distinct questions waiting for the upstreams now.",
+        handler.upstream_pending() as u64,
     );
     out.family(
         "upstream_latency_seconds",

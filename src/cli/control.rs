@@ -75,6 +75,10 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
         s.upstream_failures, s.stale_answers, s.malformed, s.truncated
     );
     println!(
+        "upstream:    {} shared an identical question already out, {} not sent (max_pending reached)",
+        s.upstream_shared, s.upstream_shed
+    );
+    println!(
         "refused:     {} outside allow_networks, {} over the rate limit, {} TCP connections",
         s.refused_not_allowed, s.rate_limited, s.tcp_refused
     );

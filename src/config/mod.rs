@@ -277,6 +277,9 @@ pub struct UpstreamConfig {
     pub attempts: usize,
     /// Number of answers kept in the cache; 0 disables caching.
     pub cache_size: u64,
+    /// Distinct questions that may wait for the upstreams at once; more are
+    /// answered at once (stale or SERVFAIL) instead of piling up.
+    pub max_pending: usize,
     pub serve_stale: bool,
     /// TTL given to an answer served from an expired cache entry (RFC 8767).
     pub stale_answer_ttl: u32,
@@ -1036,6 +1039,14 @@ impl Checker<'_> {
         if *raw.attempts.get_ref() == 0 {
             self.problem("upstream.attempts", &raw.attempts, "must be at least 1");
         }
+        let max_pending = *raw.max_pending.get_ref();
+        if !(1..=65_536).contains(&max_pending) {
+            self.problem(
+                "upstream.max_pending",
+                &raw.max_pending,
+                format!("{max_pending} is out of range: from 1 to 65536 questions"),
+            );
+        }
         let root_hints = self.resolve_path(raw.root_hints.get_ref());
         if mode == UpstreamMode::Recursive && !root_hints.is_file() {
             self.problem(
@@ -1060,6 +1071,7 @@ impl Checker<'_> {
             timeout: Duration::from_millis(*raw.timeout_ms.get_ref()),
             attempts: *raw.attempts.get_ref(),
             cache_size: raw.cache_size,
+            max_pending: *raw.max_pending.get_ref(),
             serve_stale: raw.serve_stale,
             stale_answer_ttl: raw.stale_answer_ttl,
             stale_max_age: Duration::from_secs(raw.stale_max_age_secs),

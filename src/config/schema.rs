@@ -444,6 +444,8 @@ pub(super) struct RawUpstream {
     pub attempts: Spanned<usize>,
     #[serde(default = "default_cache_size")]
     pub cache_size: u64,
+    #[serde(default = "default_max_pending")]
+    pub max_pending: Spanned<usize>,
     #[serde(default = "default_true")]
     pub serve_stale: bool,
     #[serde(default = "default_stale_answer_ttl")]
@@ -466,6 +468,7 @@ impl Default for RawUpstream {
             timeout_ms: default_timeout_ms(),
             attempts: default_attempts(),
             cache_size: default_cache_size(),
+            max_pending: default_max_pending(),
             serve_stale: true,
             stale_answer_ttl: default_stale_answer_ttl(),
             stale_max_age_secs: default_stale_max_age_secs(),
@@ -486,6 +489,12 @@ fn default_attempts() -> Spanned<usize> {
 
 fn default_cache_size() -> u64 {
     10_000
+}
+
+/// Enough for a school's busiest minute with a slow upstream; each waiting
+/// query holds a few kilobytes.
+fn default_max_pending() -> Spanned<usize> {
+    unspanned(1024)
 }
 
 fn default_true() -> bool {

@@ -340,3 +340,20 @@ fn the_repeat_window_is_checked() {
         std::time::Duration::from_secs(10)
     );
 }
+
+#[test]
+fn the_pending_bound_is_checked() {
+    let text = "[upstream]\nservers = [\"192.0.2.53\"]\nmax_pending = 0\n";
+    let found = problems(text);
+    let keys: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+    assert_eq!(keys, [(3, "upstream.max_pending")]);
+    assert!(
+        found[0]
+            .message
+            .contains("0 is out of range: from 1 to 65536"),
+        "{}",
+        found[0]
+    );
+    let default = check("[upstream]\nservers = [\"192.0.2.53\"]\n").unwrap();
+    assert_eq!(default.upstream.max_pending, 1024);
+}

@@ -1,5 +1,9 @@
 //! Who may use the resolver at all: the allowed networks (so hedge is never an
-//! open resolver) and a per-client token-bucket rate limit.
+//! open resolver) and a per-client token-bucket rate limit. A client over its
+//! limit over UDP may be a forged address (a reflection attack on someone
+//! else), so it gets at most every second query answered, with an empty
+//! truncated reply no larger than the query: a real client retries over TCP,
+//! a victim receives less than was sent in its name.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -30,7 +34,25 @@ impl AllowList {
 struct Bucket {
     tokens: f64,
     last: Instant,
+    /// Queries over the limit since the last one admitted.
+    over: u32,
 }
+
+/// What to do with one query from a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Within the limit: answer it.
+    Admitted,
+    /// Over the limit, and this one gets an empty truncated reply (UDP) so a
+    /// real client knows to retry over TCP.
+    Slip,
+    /// Over the limit: no reply over UDP.
+    Drop,
+}
+
+/// Every `SLIP`-th query over the limit gets a truncated reply (as BIND's
+/// response rate limiting does by default).
+const SLIP: u32 = 2;
 
 /// A token bucket per client address: a client may send `qps` queries a
 /// second, with bursts of up to one second's worth.
@@ -49,24 +71,44 @@ impl Default for RateLimiter {
 
 impl RateLimiter {
     /// Takes one token for `ip`; false when the client is over `qps`.
-    /// A `qps` of 0 means no limit.
+    /// A `qps` of 0 means no limit. A refusal here is not counted towards
+    /// the slips: the caller passes the query on to [`RateLimiter::judge`].
     pub fn admit(&self, ip: IpAddr, qps: u32, now: Instant) -> bool {
+        self.take(ip, qps, now, false) == Admission::Admitted
+    }
+
+    /// Takes one token for `ip`, or says how to treat a query over the
+    /// limit: every [`SLIP`]-th gets a truncated reply, the rest none.
+    pub fn judge(&self, ip: IpAddr, qps: u32, now: Instant) -> Admission {
+        self.take(ip, qps, now, true)
+    }
+
+    fn take(&self, ip: IpAddr, qps: u32, now: Instant, count_over: bool) -> Admission {
         if qps == 0 {
-            return true;
+            return Admission::Admitted;
         }
         let capacity = f64::from(qps);
         let mut bucket = self.buckets.entry(ip.to_canonical()).or_insert(Bucket {
             tokens: capacity,
             last: now,
+            over: 0,
         });
         let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * capacity).min(capacity);
         bucket.last = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
-            true
+            bucket.over = 0;
+            return Admission::Admitted;
+        }
+        if !count_over {
+            return Admission::Drop;
+        }
+        bucket.over = bucket.over.wrapping_add(1);
+        if bucket.over % SLIP == 1 {
+            Admission::Slip
         } else {
-            false
+            Admission::Drop
         }
     }
 
@@ -115,6 +157,28 @@ mod tests {
         assert!(limiter.admit(ip, 5, t1));
         assert!(!limiter.admit(ip, 5, t1));
         assert!(limiter.admit(ip, 0, t1), "0 means no limit");
+    }
+
+    #[test]
+    fn over_the_limit_every_second_query_slips() {
+        let limiter = RateLimiter::default();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limiter.judge(ip, 3, t0), Admission::Admitted);
+        }
+        // A refusal on the fast path's check does not move the count.
+        assert!(!limiter.admit(ip, 3, t0));
+        let over: Vec<Admission> = (0..6).map(|_| limiter.judge(ip, 3, t0)).collect();
+        use Admission::{Drop, Slip};
+        assert_eq!(over, [Slip, Drop, Slip, Drop, Slip, Drop]);
+        // Admitted again: the count starts over.
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(limiter.judge(ip, 3, later), Admission::Admitted);
+        for _ in 0..2 {
+            limiter.judge(ip, 3, later);
+        }
+        assert_eq!(limiter.judge(ip, 3, later), Slip);
     }
 
     #[test]

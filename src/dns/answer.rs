@@ -38,6 +38,15 @@ pub fn response_to(request: &Message, rcode: ResponseCode) -> Message {
     response
 }
 
+/// The reply to a UDP query over its client's rate limit: the question
+/// echoed with TC set, nothing else (no EDNS), so it is never larger than
+/// the query and a real client retries over TCP.
+pub fn slip(request: &Message) -> Message {
+    let mut response = response_to(request, ResponseCode::NoError);
+    response.metadata.truncation = true;
+    response
+}
+
 /// A bare error response for a packet too broken to echo: only the header
 /// fields read from its first bytes.
 pub fn header_only(id: u16, op_code: OpCode, rcode: ResponseCode) -> Message {

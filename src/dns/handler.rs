@@ -23,12 +23,13 @@ use crate::policy::{
 };
 use crate::store::{Action, AlertEvent, AlertHit, AlertQueue, QueryLog, QueryRecord, keeps};
 
-use super::admission::{AllowList, RateLimiter};
+use super::admission::{Admission, AllowList, RateLimiter};
 use super::answer::{self, ExtendedError};
 use super::cache::{AnswerCache, CacheKey, CacheLookup, CachedAnswer, WireKey};
+use super::pending::{Pending, Waited};
 use super::special::special_answer;
 use super::stats::{Breakdown, LatencyHistogram, Stats, bump};
-use super::upstream::{Upstream, UpstreamSetupError};
+use super::upstream::{Upstream, UpstreamAnswer, UpstreamError, UpstreamSetupError};
 use super::wire;
 use super::zones::{LocalZones, ZoneLoadError};
 
@@ -66,8 +67,12 @@ pub struct Serving {
     zones: LocalZones,
     upstream: Upstream,
     cache: Arc<AnswerCache>,
+    pending: Arc<Pending<Resolved>>,
     pub policy: Arc<Snapshot>,
 }
+
+/// What one upstream lookup came to, shared by every query that waited on it.
+type Resolved = Result<Arc<UpstreamAnswer>, Arc<UpstreamError>>;
 
 impl Serving {
     fn build(config: &Config, previous: Option<&Serving>) -> Result<Serving, SetupError> {
@@ -89,12 +94,21 @@ impl Serving {
             }
             _ => Arc::new(AnswerCache::new(config.upstream.cache_size, stale_window)),
         };
+        // Kept across reloads, so a reload in the middle of a pile-up does
+        // not make room for a second one.
+        let pending = match previous {
+            Some(previous) if previous.pending.limit() == config.upstream.max_pending => {
+                previous.pending.clone()
+            }
+            _ => Arc::new(Pending::new(config.upstream.max_pending)),
+        };
         Ok(Serving {
             config: Arc::new(config.clone()),
             allow: AllowList::new(config.server.allow_networks.clone()),
             zones,
             upstream,
             cache,
+            pending,
             policy,
         })
     }
@@ -184,6 +198,11 @@ impl Handler {
     }
 
     /// Answers in the cache now.
+    /// Distinct questions waiting for the upstreams now.
+    pub fn upstream_pending(&self) -> usize {
+        self.serving.load().pending.len()
+    }
+
     pub fn cache_entries(&self) -> u64 {
         self.serving.load().cache.len()
     }
@@ -459,9 +478,41 @@ impl Handler {
         let now = jiff::Timestamp::now();
         let client = serving.policy.identify(src.ip());
         let limit = answer::udp_limit(request.edns.as_ref(), max_udp);
-        let mut response = self
-            .respond(&serving, &request, raw, src, client, now)
-            .await;
+        let admission = if serving.allow.allows(src.ip()) {
+            self.limiter.judge(
+                src.ip(),
+                serving.config.server.rate_limit_qps,
+                Instant::now(),
+            )
+        } else {
+            // Refused below whatever the rate.
+            Admission::Admitted
+        };
+        let mut response = match (admission, transport) {
+            (Admission::Admitted, _) => {
+                self.respond(&serving, &request, raw, src, client, now)
+                    .await
+            }
+            // TCP cannot come from a forged address: say why.
+            (_, Transport::Tcp) => {
+                bump(&self.stats.rate_limited);
+                Response::with_error(
+                    answer::response_to(&request, ResponseCode::Refused),
+                    ExtendedError::Prohibited,
+                    "rate limit",
+                )
+            }
+            (Admission::Slip, Transport::Udp) => {
+                bump(&self.stats.rate_limited);
+                bump(&self.stats.rate_limit_slips);
+                return answer::encode(&answer::slip(&request), transport, limit)
+                    .map(|(bytes, _)| bytes);
+            }
+            (Admission::Drop, Transport::Udp) => {
+                bump(&self.stats.rate_limited);
+                return None;
+            }
+        };
         answer::attach_edns(&mut response.message, request.edns.as_ref(), max_udp);
         if let Some((code, text)) = response.extended_error.take() {
             answer::add_extended_error(&mut response.message, code, &text);
@@ -568,17 +619,6 @@ impl Handler {
                 answer::response_to(request, ResponseCode::Refused),
                 ExtendedError::Prohibited,
                 "client not allowed",
-            );
-        }
-        if !self
-            .limiter
-            .admit(ip, serving.config.server.rate_limit_qps, Instant::now())
-        {
-            bump(&self.stats.rate_limited);
-            return Response::with_error(
-                answer::response_to(request, ResponseCode::Refused),
-                ExtendedError::Prohibited,
-                "rate limit",
             );
         }
         if request.metadata.op_code != OpCode::Query {
@@ -757,19 +797,37 @@ impl Handler {
         let mut fqdn = query.name().clone();
         fqdn.set_fqdn(true);
         let asked = Instant::now();
-        let result = serving.upstream.resolve(&fqdn, query.query_type()).await;
-        let elapsed = asked.elapsed();
-        self.upstream_latency.observe(elapsed);
-        let took = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
-        let response = match result {
-            Ok(fresh) => {
-                let fresh = Arc::new(fresh);
-                serving.cache.insert(key, fresh.clone());
-                Response::plain(cached_response(request, &fresh, fresh.ttl, false))
+        let lookup = || async {
+            let result = serving.upstream.resolve(&fqdn, query.query_type()).await;
+            self.upstream_latency.observe(asked.elapsed());
+            match result {
+                Ok(fresh) => {
+                    let fresh = Arc::new(fresh);
+                    serving.cache.insert(key.clone(), fresh.clone());
+                    Ok(fresh)
+                }
+                Err(error) => {
+                    bump(&self.stats.upstream_errors);
+                    debug!(name = %query.name(), %error, "upstream failed");
+                    Err(Arc::new(error))
+                }
             }
+        };
+        let result = match serving.pending.ask(&key, lookup).await {
+            Waited::Asked(result) => result,
+            Waited::Shared(result) => {
+                bump(&self.stats.upstream_shared);
+                result
+            }
+            Waited::Full => {
+                bump(&self.stats.upstream_shed);
+                Err(Arc::new(UpstreamError::Busy(serving.pending.limit())))
+            }
+        };
+        let took = u32::try_from(asked.elapsed().as_micros()).unwrap_or(u32::MAX);
+        let response = match result {
+            Ok(fresh) => Response::plain(cached_response(request, &fresh, fresh.ttl, false)),
             Err(error) => {
-                bump(&self.stats.upstream_errors);
-                debug!(name = %query.name(), %error, "upstream failed");
                 if let Some(cached) = stale {
                     bump(&self.stats.stale_answers);
                     let ttl = serving.config.upstream.stale_answer_ttl;

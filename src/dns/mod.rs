@@ -6,6 +6,7 @@ pub mod admission;
 pub mod answer;
 pub mod cache;
 pub mod handler;
+pub mod pending;
 pub mod server;
 pub mod special;
 pub mod stats;

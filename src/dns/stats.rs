@@ -38,8 +38,11 @@ counters! {
     malformed,
     /// Clients outside `allow_networks`, answered REFUSED.
     refused_not_allowed,
-    /// Queries over the per-client rate limit, answered REFUSED.
+    /// Queries over the per-client rate limit: over TCP answered REFUSED,
+    /// over UDP every second one an empty truncated reply, the rest nothing.
     rate_limited,
+    /// Of `rate_limited`, the UDP queries given an empty truncated reply.
+    rate_limit_slips,
     /// Answers from the cache while still fresh.
     cache_hits,
     /// Names looked for in the cache and not found fresh there.
@@ -47,6 +50,12 @@ counters! {
     /// Upstream lookups that failed (whether or not a stale answer was
     /// served instead).
     upstream_errors,
+    /// Queries answered by waiting on the same question already sent
+    /// upstream for another query.
+    upstream_shared,
+    /// Queries not sent upstream because `max_pending` questions were
+    /// already waiting (answered stale or SERVFAIL at once).
+    upstream_shed,
     /// Answers served from an expired cache entry because upstreams failed.
     stale_answers,
     /// Queries answered SERVFAIL because no upstream answered.

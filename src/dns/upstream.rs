@@ -41,6 +41,8 @@ pub enum UpstreamError {
     Refused(ResponseCode),
     #[error("{0}")]
     Failed(String),
+    #[error("{0} questions already waiting for the upstreams")]
+    Busy(usize),
 }
 
 /// Why an upstream could not be set up from the configuration.

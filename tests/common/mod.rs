@@ -109,7 +109,7 @@ impl TestUpstream {
 
 /// A UDP socket and a TCP listener on the same port, kept bound (no window
 /// in which another test could take the port).
-async fn bind_pair(addr: SocketAddr) -> (UdpSocket, tokio::net::TcpListener, SocketAddr) {
+pub async fn bind_pair(addr: SocketAddr) -> (UdpSocket, tokio::net::TcpListener, SocketAddr) {
     for _ in 0..50 {
         let udp = UdpSocket::bind(addr).await.unwrap();
         let bound = udp.local_addr().unwrap();
