@@ -521,3 +521,174 @@ async fn a_user_outside_the_admin_group_is_refused() {
     );
     let _ = IpAddr::from([127, 0, 0, 1]);
 }
+
+/// Exemption changes (each acknowledged only once committed) and query-log
+/// writes in full flow, and hedge killed with SIGKILL at a random moment,
+/// several times over: every acknowledged change is on record after each
+/// restart and the audit chain verifies. `HEDGE_KILL_ROUNDS` sets how many
+/// kills (3 by default; the long run in the README uses more).
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_changes_survive_sigkill_at_random_moments() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rounds: usize = std::env::var("HEDGE_KILL_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("kill moments from seed {seed}");
+    let mut random = seed | 1;
+    let mut next = move || {
+        // xorshift: enough to spread the kills.
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        random
+    };
+    let upstream = TestUpstream::start().await;
+    let db_dir = tempfile::TempDir::new().unwrap();
+    let database = db_dir.path().join("h.db");
+    // id -> revoked (as acknowledged)
+    let mut acknowledged: std::collections::BTreeMap<i64, bool> = Default::default();
+    let mut changes = 0;
+
+    for round in 0..=rounds {
+        let hedge = Hedge::start_with(&config(upstream.addr, &database), FILES).await;
+        wait_open(&hedge).await;
+        let listed: Vec<Value> =
+            serde_json::from_str(&hedge.ok(&["exempt", "list", "--json"])).unwrap_or_default();
+        for (id, revoked) in &acknowledged {
+            let found = listed
+                .iter()
+                .find(|e| e["id"].as_i64() == Some(*id))
+                .unwrap_or_else(|| panic!("round {round}: acknowledged exemption {id} is gone"));
+            let state = found["state"].as_str().unwrap();
+            if *revoked {
+                assert_eq!(state, "revoked", "round {round}: exemption {id}");
+            } else {
+                assert!(
+                    state == "active" || state == "revoked",
+                    "round {round}: exemption {id} is {state}"
+                );
+            }
+        }
+        let verified = hedge.ok(&["audit", "verify"]);
+        assert!(verified.contains("intact"), "round {round}: {verified}");
+        let rows: usize = verified
+            .split("intact: ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a row count in {verified:?}"));
+        assert!(
+            rows >= changes,
+            "round {round}: {rows} audit rows for {changes} acknowledged changes"
+        );
+        if round == rounds {
+            eprintln!(
+                "{rounds} kills: {} exemptions and {changes} changes acknowledged, {rows} audit rows, chain intact",
+                acknowledged.len()
+            );
+            break;
+        }
+
+        let stop = Arc::new(AtomicBool::new(false));
+        // Log writes: a pupil asking for name after name.
+        let queries = tokio::spawn({
+            let (stop, addr) = (stop.clone(), hedge.addr);
+            async move {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let name = format!("n{round}-{i}.upstream.example.");
+                    let _ = udp_exchange_from(
+                        local(PUPIL),
+                        addr,
+                        &query(&name, RecordType::A),
+                        Duration::from_millis(500),
+                    )
+                    .await;
+                    i += 1;
+                }
+            }
+        });
+        // Exemption changes: add, and revoke every other one.
+        let worker = std::thread::spawn({
+            let (stop, config_path) = (stop.clone(), hedge.config_path.clone());
+            move || {
+                let mut done: Vec<(i64, bool)> = Vec::new();
+                let mut changes = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let output = run_hedge(
+                        &[
+                            "exempt",
+                            "add",
+                            "bet.upstream.example",
+                            "--client",
+                            "127.0.0.3",
+                            "--reason",
+                            REASON,
+                            "--requested-by",
+                            "T. Teacher",
+                            "--by",
+                            "D. Deputy",
+                            "--until",
+                            "+1h",
+                        ],
+                        &config_path,
+                    );
+                    if !output.status.success() {
+                        continue;
+                    }
+                    let text = String::from_utf8_lossy(&output.stdout);
+                    let id: i64 = text
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or_else(|| panic!("an id in {text:?}"));
+                    done.push((id, false));
+                    // Filed and approved: two audit rows, one change each.
+                    changes += 2;
+                    if id % 2 == 0 {
+                        let output = run_hedge(
+                            &[
+                                "exempt",
+                                "revoke",
+                                &id.to_string(),
+                                "--by",
+                                "H. Head",
+                                "--reason",
+                                "lesson moved to next term",
+                            ],
+                            &config_path,
+                        );
+                        if output.status.success() {
+                            done.last_mut().unwrap().1 = true;
+                            changes += 1;
+                        }
+                    }
+                }
+                (done, changes)
+            }
+        });
+        let moment = 300 + next() % 1500;
+        tokio::time::sleep(Duration::from_millis(moment)).await;
+        hedge.signal("KILL");
+        stop.store(true, Ordering::Relaxed);
+        let (done, added) = worker.join().unwrap();
+        queries.await.unwrap();
+        eprintln!(
+            "round {round}: killed after {moment} ms with {} exemptions acknowledged",
+            done.len()
+        );
+        acknowledged.extend(done);
+        changes += added;
+        drop(hedge);
+    }
+    assert!(
+        acknowledged.values().any(|revoked| *revoked) && acknowledged.values().any(|r| !*r),
+        "additions and revocations were acknowledged before the kills"
+    );
+}

@@ -617,6 +617,21 @@ async fn a_full_queue_counts_drops_and_dns_goes_on() {
         40,
         "what was not dropped is written once the lock goes"
     );
+    let (_, dir) = hedge.terminate_keeping_files();
+    let database = Database::open(&dir.path().join("hedge.db")).await.unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    let recorded: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(dropped), 0) FROM log_drops")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded as u64, dropped,
+        "the drops are on record for reports"
+    );
 }
 
 #[tokio::test]
@@ -722,4 +737,166 @@ async fn a_read_only_database_does_not_stop_answering() {
         .await
         .unwrap();
     assert_eq!(check, "ok");
+}
+
+/// Unmounts a test file system when dropped.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_file_system_does_not_stop_answering_and_writing_resumes() {
+    if own_uid() != 0 {
+        eprintln!("skipped: needs root to mount a small file system");
+        return;
+    }
+    let dir = tempfile::TempDir::new().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m,mode=0755", "hedge-test"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    if !mounted.status.success() {
+        // A container without the right to mount: say so, loudly.
+        eprintln!(
+            "skipped: cannot mount a tmpfs here: {}",
+            String::from_utf8_lossy(&mounted.stderr)
+        );
+        return;
+    }
+    let _unmount = Mounted(dir.path().to_path_buf());
+    let path = dir.path().join("log.db");
+    let upstream = TestUpstream::start().await;
+    let text = config(upstream.addr, "queue = 200\nrepeat_window_secs = 0").replace(
+        "database = \"hedge.db\"",
+        &format!("database = \"{}\"", path.display()),
+    );
+    let hedge = Hedge::start_with(&text, FILES).await;
+    let client = ip("127.0.0.56");
+    for i in 0..5 {
+        ask(
+            &hedge,
+            client,
+            &format!("before{i}.upstream.example."),
+            RecordType::A,
+        )
+        .await;
+    }
+    wait_rows(&hedge, &["--client", "127.0.0.56", "--all"], 5).await;
+
+    // Fill the file system to the last byte.
+    let filler = dir.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0xa5u8; 16 * 1024];
+        while file.write_all(&block).is_ok() {}
+        while file.write_all(&[0]).is_ok() {}
+        let _ = file.sync_all();
+    }
+    let dropped_before = status(&hedge)["log"]["dropped"].as_u64().unwrap();
+    let mut asked = 5;
+    let mut problem = Value::Null;
+    for round in 0..60 {
+        for i in 0..50 {
+            // Answered all the same.
+            ask(
+                &hedge,
+                client,
+                &format!("full{round}x{i}.upstream.example."),
+                RecordType::A,
+            )
+            .await;
+            asked += 1;
+        }
+        problem = status(&hedge)["log"]["problem"].clone();
+        if problem.as_str().is_some_and(|p| p.contains("full")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        problem.as_str().is_some_and(|p| p.contains("full")),
+        "the full disk is reported: {problem}"
+    );
+    let text = hedge.ok(&["status"]);
+    assert!(text.contains("PROBLEM:"), "{text}");
+
+    // Space again: writing resumes, nothing is lost that was not counted.
+    std::fs::remove_file(&filler).unwrap();
+    for _ in 0..400 {
+        let log = &status(&hedge)["log"];
+        if log["problem"].is_null() && log["pending"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ask(&hedge, client, "after.upstream.example.", RecordType::A).await;
+    asked += 1;
+    let log = status(&hedge)["log"].clone();
+    assert!(log["problem"].is_null(), "{log}");
+    let dropped = log["dropped"].as_u64().unwrap() - dropped_before;
+    let mut kept = 0;
+    for _ in 0..100 {
+        kept = search(&hedge, &["--client", "127.0.0.56", "--all"]).len() as u64;
+        if kept + dropped == asked {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        kept + dropped,
+        asked,
+        "every query is written or counted as dropped ({kept} written, {dropped} dropped)"
+    );
+    let (_, _config_dir) = hedge.terminate_keeping_files();
+    let database = Database::open(&path).await.unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    database.close().await;
+}
+
+#[tokio::test]
+async fn the_database_is_private_to_hedge() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let (_upstream, hedge) = start("").await;
+    ask(
+        &hedge,
+        ip("127.0.0.57"),
+        "www.upstream.example.",
+        RecordType::A,
+    )
+    .await;
+    wait_idle_writer(&hedge).await;
+    for file in ["hedge.db", "hedge.db-wal", "hedge.db-shm"] {
+        assert_eq!(mode(&hedge.path(file)), 0o600, "{file}");
+    }
+    assert_eq!(mode(&hedge.path("admin.sock")), 0o660);
+    let (_, dir) = hedge.terminate_keeping_files();
+
+    // One left readable by everyone (an old backup restored carelessly)
+    // loses that at the next start.
+    let path = dir.path().join("hedge.db");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let upstream = TestUpstream::start().await;
+    let text = config(upstream.addr, "").replace(
+        "database = \"hedge.db\"",
+        &format!("database = \"{}\"", path.display()),
+    );
+    let hedge = Hedge::start_with(&text, FILES).await;
+    assert_eq!(mode(&path), 0o640);
+    hedge
+        .wait_for_log("was readable by every user (0644); made it 0640")
+        .await;
 }

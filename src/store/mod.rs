@@ -75,6 +75,49 @@ pub enum StoreError {
     Invalid(String),
 }
 
+/// Makes sure only hedge's user (and its group, if an operator chose so)
+/// can read the database: children's browsing is in it. A new file is made
+/// 0600 before SQLite opens it (SQLite gives its -wal and -shm files the
+/// same mode); an existing one readable by everyone loses that, with a
+/// warning. Failing to change a file hedge does not own is only warned of.
+fn keep_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = PathBuf::from(file);
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o007 == 0 {
+            continue;
+        }
+        let private = mode & 0o770;
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(private)) {
+            Ok(()) => tracing::warn!(
+                "{} was readable by every user ({mode:04o}); made it {private:04o}",
+                file.display()
+            ),
+            Err(error) => tracing::warn!(
+                "{} is readable by every user ({mode:04o}) and cannot be changed: {error}",
+                file.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
 /// An open database with its tables up to date.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -94,6 +137,7 @@ impl Database {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| open(sqlx::Error::Io(e)))?;
         }
+        keep_private(path).map_err(|e| open(sqlx::Error::Io(e)))?;
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(open)?
             .filename(path)
