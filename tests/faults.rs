@@ -119,43 +119,60 @@ async fn a_silent_upstream_gets_servfail_in_time_without_piling_up() {
             })
         })
         .collect();
-    // And forty distinct names: eight may wait, the rest are answered at
-    // once. (The name above holds one of the eight.)
+    // Forty new names from one client: it may hold two of the eight places
+    // (a quarter); the rest are answered at once.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut shed = 0;
-    let mut waiting = Vec::new();
-    for i in 0..40 {
+    let ask = |from: std::net::IpAddr, name: String| {
         let addr = hedge.addr;
-        waiting.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             let asked = Instant::now();
             let reply = udp_exchange_from(
-                local(50),
+                from,
                 addr,
-                &query_edns(&format!("n{i}.slow.example."), RecordType::A, 1232),
+                &query_edns(&name, RecordType::A, 1232),
                 Duration::from_secs(10),
             )
             .await
             .expect("an answer");
             (reply, asked.elapsed())
-        }));
-    }
+        })
+    };
+    let greedy: Vec<_> = (0..40)
+        .map(|i| ask(local(50), format!("n{i}.slow.example.")))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Twenty new names from twenty clients: five places are left.
+    let many: Vec<_> = (0..20)
+        .map(|i| ask(local(100 + i), format!("m{i}.slow.example.")))
+        .collect();
     // Meanwhile, a blocked name is answered without the upstream.
     let reply = udp(hedge.addr, &query("bet.slow.example.", RecordType::A)).await;
     assert_eq!(addresses(&reply), ["0.0.0.0"]);
 
-    for task in waiting {
-        let (reply, took) = task.await.unwrap();
-        assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
-        let (code, text) = extended_error(&reply).expect("an extended error");
-        assert_eq!(code, 22, "No Reachable Authority");
-        if text.contains("already waiting") {
-            shed += 1;
-            assert!(
-                took < Duration::from_millis(1500),
-                "shed at once, not after the timeout ({took:?})"
-            );
+    let shed = |tasks: Vec<tokio::task::JoinHandle<(Message, Duration)>>, why: &str| {
+        let why = why.to_string();
+        async move {
+            let mut count = 0;
+            for task in tasks {
+                let (reply, took) = task.await.unwrap();
+                assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+                let (code, text) = extended_error(&reply).expect("an extended error");
+                assert_eq!(code, 22, "No Reachable Authority");
+                if text.contains(&why) {
+                    count += 1;
+                    assert!(
+                        took < Duration::from_millis(1500),
+                        "shed at once, not after the timeout ({took:?})"
+                    );
+                }
+            }
+            count
         }
-    }
+    };
+    let greedy_shed = shed(greedy, "this client already has 2 questions waiting").await;
+    let many_shed = shed(many, "8 questions already waiting").await;
+    assert_eq!(greedy_shed, 38, "one client holds two places");
+    assert_eq!(many_shed, 15, "the other five places are taken");
     for task in same {
         let reply = task.await.unwrap();
         assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
@@ -173,6 +190,7 @@ async fn a_silent_upstream_gets_servfail_in_time_without_piling_up() {
     let sends = |name: &str| asked.iter().filter(|n| *n == name).count();
     let most = (0..40)
         .map(|i| sends(&format!("n{i}.slow.example.")))
+        .chain((0..20).map(|i| sends(&format!("m{i}.slow.example."))))
         .max()
         .unwrap();
     let same = sends("same.slow.example.");
@@ -185,11 +203,14 @@ async fn a_silent_upstream_gets_servfail_in_time_without_piling_up() {
         distinct.len() <= 8,
         "at most max_pending questions out at once: {distinct:?}"
     );
-    assert!(shed >= 40 - 7, "{shed} of 40 shed");
 
     let status: Value = serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap();
     assert_eq!(status["stats"]["upstream_shared"], 29, "{status}");
-    assert_eq!(status["stats"]["upstream_shed"], shed, "{status}");
+    assert_eq!(
+        status["stats"]["upstream_shed"],
+        greedy_shed + many_shed,
+        "{status}"
+    );
 }
 
 /// An upstream that answers each question with a different kind of

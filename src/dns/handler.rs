@@ -687,7 +687,13 @@ impl Handler {
                 // The CNAME to the safe endpoint, then the endpoint's records.
                 let target_query = Query::query(target.clone(), query.query_type());
                 let mut response = self
-                    .resolve_upstream(serving, request, &target_query, LowerName::from(&target))
+                    .resolve_upstream(
+                        serving,
+                        request,
+                        &target_query,
+                        LowerName::from(&target),
+                        ip,
+                    )
                     .await;
                 let cname = Record::from_rdata(
                     query.name().clone(),
@@ -702,7 +708,9 @@ impl Handler {
                 response
             }
             Decision::Allow(reason) => {
-                let mut response = self.resolve_upstream(serving, request, query, name).await;
+                let mut response = self
+                    .resolve_upstream(serving, request, query, name, ip)
+                    .await;
                 if let (AllowReason::Exemption { id, until_ms }, Some(outcome)) =
                     (reason, &mut response.outcome)
                 {
@@ -776,6 +784,7 @@ impl Handler {
         request: &Message,
         query: &Query,
         name: LowerName,
+        client: IpAddr,
     ) -> Response {
         let key = CacheKey::new(&name, query.query_type());
         let now = Instant::now();
@@ -813,7 +822,11 @@ impl Handler {
                 }
             }
         };
-        let result = match serving.pending.ask(&key, lookup).await {
+        let result = match serving
+            .pending
+            .ask(&key, client.to_canonical(), lookup)
+            .await
+        {
             Waited::Asked(result) => result,
             Waited::Shared(result) => {
                 bump(&self.stats.upstream_shared);
@@ -822,6 +835,10 @@ impl Handler {
             Waited::Full => {
                 bump(&self.stats.upstream_shed);
                 Err(Arc::new(UpstreamError::Busy(serving.pending.limit())))
+            }
+            Waited::ClientFull => {
+                bump(&self.stats.upstream_shed);
+                Err(Arc::new(UpstreamError::ClientBusy(serving.pending.share())))
             }
         };
         let took = u32::try_from(asked.elapsed().as_micros()).unwrap_or(u32::MAX);

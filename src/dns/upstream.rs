@@ -43,6 +43,8 @@ pub enum UpstreamError {
     Failed(String),
     #[error("{0} questions already waiting for the upstreams")]
     Busy(usize),
+    #[error("this client already has {0} questions waiting for the upstreams")]
+    ClientBusy(usize),
 }
 
 /// Why an upstream could not be set up from the configuration.
