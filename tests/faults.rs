@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::A;
-use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
@@ -41,18 +40,6 @@ block = ["gambling"]
 }
 
 const FILES: &[(&str, &str)] = &[("gambling.txt", "bet.slow.example\nbet.junk.example\n")];
-
-/// The Extended DNS Error code and text of a reply.
-fn extended_error(message: &Message) -> Option<(u16, String)> {
-    let edns = message.edns.as_ref()?;
-    match edns.option(EdnsCode::Unknown(15))? {
-        EdnsOption::Unknown(15, data) if data.len() >= 2 => Some((
-            u16::from_be_bytes([data[0], data[1]]),
-            String::from_utf8_lossy(&data[2..]).into_owned(),
-        )),
-        _ => None,
-    }
-}
 
 /// An upstream that reads every query (UDP and TCP) and never answers,
 /// noting each question's name.

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use common::*;
 use hickory_proto::op::{Message, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{RData, RecordType};
 
 const SCHOOL_ZONE: &str = "$ORIGIN school.lan.\n$TTL 3600\n\
@@ -37,17 +36,6 @@ async fn start_with_zones(upstream: &TestUpstream, extra_server: &str) -> Hedge 
         &[("school.zone", SCHOOL_ZONE), ("reverse.zone", REVERSE_ZONE)],
     )
     .await
-}
-
-fn extended_error(message: &Message) -> Option<(u16, String)> {
-    let edns = message.edns.as_ref()?;
-    match edns.option(EdnsCode::Unknown(15))? {
-        EdnsOption::Unknown(15, data) if data.len() >= 2 => Some((
-            u16::from_be_bytes([data[0], data[1]]),
-            String::from_utf8_lossy(&data[2..]).into_owned(),
-        )),
-        _ => None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -197,12 +197,12 @@ impl Handler {
         self.last_reload_ms.load(Ordering::Relaxed)
     }
 
-    /// Answers in the cache now.
     /// Distinct questions waiting for the upstreams now.
     pub fn upstream_pending(&self) -> usize {
         self.serving.load().pending.len()
     }
 
+    /// Answers in the cache now.
     pub fn cache_entries(&self) -> u64 {
         self.serving.load().cache.len()
     }

@@ -457,6 +457,18 @@ pub fn addresses(message: &Message) -> Vec<String> {
         .collect()
 }
 
+/// The Extended DNS Error (RFC 8914) code and text of a reply.
+pub fn extended_error(message: &Message) -> Option<(u16, String)> {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+    match message.edns.as_ref()?.option(EdnsCode::Unknown(15))? {
+        EdnsOption::Unknown(15, data) if data.len() >= 2 => Some((
+            u16::from_be_bytes([data[0], data[1]]),
+            String::from_utf8_lossy(&data[2..]).into_owned(),
+        )),
+        _ => None,
+    }
+}
+
 /// Whether `dig` is installed (CI installs dnsutils).
 pub fn have_dig() -> bool {
     Command::new("dig").arg("-v").output().is_ok()
