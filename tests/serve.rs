@@ -322,7 +322,7 @@ async fn a_flooding_client_is_held_to_its_limit_and_reflects_less_than_it_sends(
     let over = sent - full;
     assert!(slips >= 1, "over the limit, some get a truncated reply");
     assert!(
-        slips <= over / 2 + 1,
+        slips <= over.div_ceil(2),
         "at most every second query over the limit is answered ({slips} of {over})"
     );
     // Under the limit a big answer is a big answer; over it, what comes

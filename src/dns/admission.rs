@@ -34,7 +34,8 @@ impl AllowList {
 struct Bucket {
     tokens: f64,
     last: Instant,
-    /// Queries over the limit since the last one admitted.
+    /// Queries over the limit so far (not reset by an admitted one, so at
+    /// most every second of them is answered however they are spread).
     over: u32,
 }
 
@@ -98,7 +99,6 @@ impl RateLimiter {
         bucket.last = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
-            bucket.over = 0;
             return Admission::Admitted;
         }
         if !count_over {
@@ -172,13 +172,14 @@ mod tests {
         let over: Vec<Admission> = (0..6).map(|_| limiter.judge(ip, 3, t0)).collect();
         use Admission::{Drop, Slip};
         assert_eq!(over, [Slip, Drop, Slip, Drop, Slip, Drop]);
-        // Admitted again: the count starts over.
-        let later = t0 + Duration::from_secs(1);
+        // Admitted again in between: the alternation goes on where it was,
+        // so a client hovering at its limit still gets half at most.
+        let later = t0 + Duration::from_millis(334);
         assert_eq!(limiter.judge(ip, 3, later), Admission::Admitted);
-        for _ in 0..2 {
-            limiter.judge(ip, 3, later);
-        }
         assert_eq!(limiter.judge(ip, 3, later), Slip);
+        let later = later + Duration::from_millis(334);
+        assert_eq!(limiter.judge(ip, 3, later), Admission::Admitted);
+        assert_eq!(limiter.judge(ip, 3, later), Drop);
     }
 
     #[test]

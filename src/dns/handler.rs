@@ -478,15 +478,18 @@ impl Handler {
         let now = jiff::Timestamp::now();
         let client = serving.policy.identify(src.ip());
         let limit = answer::udp_limit(request.edns.as_ref(), max_udp);
-        let admission = if serving.allow.allows(src.ip()) {
-            self.limiter.judge(
-                src.ip(),
-                serving.config.server.rate_limit_qps,
-                Instant::now(),
-            )
-        } else {
+        let qps = serving.config.server.rate_limit_qps;
+        let admission = if !serving.allow.allows(src.ip()) {
             // Refused below whatever the rate.
             Admission::Admitted
+        } else if transport == Transport::Udp {
+            self.limiter.judge(src.ip(), qps, Instant::now())
+        } else if self.limiter.admit(src.ip(), qps, Instant::now()) {
+            Admission::Admitted
+        } else {
+            // Over TCP the refusal below; the UDP replies' alternation is
+            // left as it was.
+            Admission::Drop
         };
         let mut response = match (admission, transport) {
             (Admission::Admitted, _) => {
