@@ -223,6 +223,51 @@ async fn clients_outside_allow_networks_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_flood_from_outside_allow_networks_is_not_reflected() {
+    let upstream = TestUpstream::start().await;
+    let hedge = start_with_zones(&upstream, "allow_networks = [\"127.0.0.1/32\"]").await;
+    // Forged in the name of 127.0.0.2 (outside the allowed networks), from
+    // many ports as a reflection attack would be.
+    let message = query_edns("www.upstream.example.", RecordType::A, 1232)
+        .to_vec()
+        .unwrap();
+    let socket = std::sync::Arc::new(tokio::net::UdpSocket::bind((local(2), 0)).await.unwrap());
+    let receiver = tokio::spawn({
+        let socket = socket.clone();
+        async move {
+            let mut replies = 0;
+            let mut buf = vec![0u8; 4096];
+            while let Ok(Ok(len)) =
+                tokio::time::timeout(Duration::from_millis(1500), socket.recv(&mut buf)).await
+            {
+                let reply = Message::from_vec(&buf[..len]).unwrap();
+                assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+                assert!(reply.answers.is_empty());
+                replies += 1;
+            }
+            replies
+        }
+    });
+    let started = std::time::Instant::now();
+    for _ in 0..500 {
+        socket.send_to(&message, hedge.addr).await.unwrap();
+    }
+    let sending = started.elapsed().as_secs_f64();
+    // The allowed client is answered throughout.
+    let reply = udp(hedge.addr, &query("printer.school.lan.", RecordType::A)).await;
+    assert_eq!(addresses(&reply), ["192.168.1.20"]);
+    let replies = receiver.await.unwrap();
+    eprintln!("500 queries from outside in {sending:.2} s: {replies} refusals sent");
+    assert!(replies >= 1, "a stranger is told it is refused");
+    assert!(
+        (replies as f64) <= 50.0 + 50.0 * (sending + 1.0),
+        "refusals to strangers are held to 50 a second ({replies} in {sending:.2} s)"
+    );
+    let status: serde_json::Value = serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["stats"]["refused_not_allowed"], 500, "all counted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_flooding_client_is_held_to_its_limit_and_reflects_less_than_it_sends() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -146,6 +146,10 @@ impl Serving {
 pub struct Handler {
     serving: ArcSwap<Serving>,
     limiter: RateLimiter,
+    /// One bucket for every UDP refusal to a client outside
+    /// `allow_networks`: those addresses may be forged, and hedge must not
+    /// reflect a flood at whoever owns them.
+    refusals: RateLimiter,
     pub stats: Stats,
     /// Answered queries by group and action, blocks by category.
     pub breakdown: Breakdown,
@@ -174,6 +178,7 @@ impl Handler {
         Ok(Handler {
             serving: ArcSwap::from_pointee(serving),
             limiter: RateLimiter::default(),
+            refusals: RateLimiter::default(),
             stats: Stats::default(),
             breakdown: Breakdown::default(),
             upstream_latency: LatencyHistogram::default(),
@@ -480,6 +485,16 @@ impl Handler {
         let limit = answer::udp_limit(request.edns.as_ref(), max_udp);
         let qps = serving.config.server.rate_limit_qps;
         let admission = if !serving.allow.allows(src.ip()) {
+            if transport == Transport::Udp
+                && !self.refusals.admit(
+                    IpAddr::from([0, 0, 0, 0]),
+                    STRANGER_REFUSALS,
+                    Instant::now(),
+                )
+            {
+                bump(&self.stats.refused_not_allowed);
+                return None;
+            }
             // Refused below whatever the rate.
             Admission::Admitted
         } else if transport == Transport::Udp {
@@ -873,6 +888,10 @@ impl Handler {
         response
     }
 }
+
+/// UDP refusals a second, all together, to clients outside
+/// `allow_networks`; past it they get no reply.
+const STRANGER_REFUSALS: u32 = 50;
 
 /// TTL of the CNAME a safe-search rewrite answers with.
 const REWRITE_TTL: u32 = 300;

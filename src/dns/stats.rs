@@ -36,7 +36,8 @@ counters! {
     queries,
     /// Packets that could not be parsed (answered FORMERR or dropped).
     malformed,
-    /// Clients outside `allow_networks`, answered REFUSED.
+    /// Queries from clients outside `allow_networks`: answered REFUSED (by
+    /// UDP at most 50 a second in all, the rest not at all).
     refused_not_allowed,
     /// Queries over the per-client rate limit: over TCP answered REFUSED,
     /// over UDP every second one an empty truncated reply, the rest nothing.
