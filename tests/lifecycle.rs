@@ -67,6 +67,20 @@ fn config_check_reports_every_problem_with_line_and_key() {
         err.contains("hedge.toml:3: upstream.cache_sise: unknown field `cache_sise`"),
         "{err}"
     );
+
+    // A bound that would stop every upstream lookup.
+    std::fs::write(
+        &path,
+        "[upstream]\nservers = [\"192.0.2.1\"]\nmax_pending = 0\n",
+    )
+    .unwrap();
+    let out = run_hedge(&["config", "check"], &path);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("hedge.toml:3: upstream.max_pending: 0 is out of range: from 1 to 65536"),
+        "{err}"
+    );
 }
 
 #[test]

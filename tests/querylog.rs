@@ -148,6 +148,15 @@ async fn insert(path: &Path, rows: &[QueryRecord]) {
     database.close().await;
 }
 
+/// SQLite finds nothing wrong with the file.
+async fn assert_intact(database: &Database) {
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -619,11 +628,7 @@ async fn a_full_queue_counts_drops_and_dns_goes_on() {
     );
     let (_, dir) = hedge.terminate_keeping_files();
     let database = Database::open(&dir.path().join("hedge.db")).await.unwrap();
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(database.pool())
-        .await
-        .unwrap();
-    assert_eq!(check, "ok");
+    assert_intact(&database).await;
     let recorded: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(dropped), 0) FROM log_drops")
         .fetch_one(database.pool())
         .await
@@ -732,11 +737,7 @@ async fn a_read_only_database_does_not_stop_answering() {
     assert_eq!(rows.len(), 6);
     assert_eq!(status(&hedge)["log"]["problem"], Value::Null);
     let database = Database::open(&path).await.unwrap();
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(database.pool())
-        .await
-        .unwrap();
-    assert_eq!(check, "ok");
+    assert_intact(&database).await;
 }
 
 /// Unmounts a test file system when dropped.
@@ -858,11 +859,7 @@ async fn a_full_file_system_does_not_stop_answering_and_writing_resumes() {
     );
     let (_, _config_dir) = hedge.terminate_keeping_files();
     let database = Database::open(&path).await.unwrap();
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(database.pool())
-        .await
-        .unwrap();
-    assert_eq!(check, "ok");
+    assert_intact(&database).await;
     database.close().await;
 }
 

@@ -206,20 +206,8 @@ async fn clients_outside_allow_networks_are_refused() {
 
     // TCP is held to the same rule.
     let mut stream = tcp_connect_from(local(2), hedge.addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let bytes = message.to_vec().unwrap();
-    stream
-        .write_all(&(bytes.len() as u16).to_be_bytes())
-        .await
-        .unwrap();
-    stream.write_all(&bytes).await.unwrap();
-    let len = stream.read_u16().await.unwrap();
-    let mut buf = vec![0; len as usize];
-    stream.read_exact(&mut buf).await.unwrap();
-    assert_eq!(
-        Message::from_vec(&buf).unwrap().metadata.response_code,
-        ResponseCode::Refused
-    );
+    let reply = tcp_exchange(&mut stream, &message).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -331,23 +319,10 @@ async fn a_flooding_client_is_held_to_its_limit_and_reflects_less_than_it_sends(
     assert_eq!(addresses(&reply), ["192.168.1.20"]);
     // Over TCP (no forged addresses) the flooding client is told why.
     let mut stream = tcp_connect_from(local(3), hedge.addr).await.unwrap();
-    {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let bytes = query_edns("printer.school.lan.", RecordType::A, 1232)
-            .to_vec()
-            .unwrap();
-        stream
-            .write_all(&(bytes.len() as u16).to_be_bytes())
-            .await
-            .unwrap();
-        stream.write_all(&bytes).await.unwrap();
-        let len = stream.read_u16().await.unwrap();
-        let mut buf = vec![0; len as usize];
-        stream.read_exact(&mut buf).await.unwrap();
-        let reply = Message::from_vec(&buf).unwrap();
-        assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
-        assert_eq!(extended_error(&reply).map(|e| e.0), Some(18));
-    }
+    let printer = query_edns("printer.school.lan.", RecordType::A, 1232);
+    let reply = tcp_exchange(&mut stream, &printer).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+    assert_eq!(extended_error(&reply).map(|e| e.0), Some(18));
 
     receiver.await.unwrap();
     let (full, slips, other) = (
@@ -619,20 +594,11 @@ async fn slow_tcp_writers_are_cut_off_and_cannot_hold_more_than_their_share() {
     );
     // The slots are free again.
     let mut stream = tcp_connect_from(local(6), hedge.addr).await.unwrap();
-    stream
-        .write_all(&(bytes.len() as u16).to_be_bytes())
-        .await
-        .unwrap();
-    stream.write_all(&bytes).await.unwrap();
-    let len = tokio::time::timeout(Duration::from_secs(5), stream.read_u16())
-        .await
-        .expect("answered once the slow ones are gone")
-        .unwrap();
-    let mut buf = vec![0; len as usize];
-    stream.read_exact(&mut buf).await.unwrap();
+    let reply = tcp_exchange(&mut stream, &query("printer.school.lan.", RecordType::A)).await;
     assert_eq!(
-        addresses(&Message::from_vec(&buf).unwrap()),
-        ["192.168.1.20"]
+        addresses(&reply),
+        ["192.168.1.20"],
+        "answered once the slow ones are gone"
     );
     let status: serde_json::Value = serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap();
     assert!(

@@ -79,8 +79,8 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
         s.upstream_shared, s.upstream_shed
     );
     println!(
-        "refused:     {} outside allow_networks, {} over the rate limit, {} TCP connections",
-        s.refused_not_allowed, s.rate_limited, s.tcp_refused
+        "refused:     {} outside allow_networks, {} over the rate limit ({} given a truncated reply), {} TCP connections",
+        s.refused_not_allowed, s.rate_limited, s.rate_limit_slips, s.tcp_refused
     );
     let log = &report.log;
     println!(

@@ -224,7 +224,9 @@ async fn housekeeping(handler: Arc<Handler>, shutdown: CancellationToken) {
         let now = handler.stats.snapshot();
         let limited = now.rate_limited - last.rate_limited;
         if limited > 0 {
-            warn!("{limited} queries refused over the per-client rate limit in the last minute");
+            warn!(
+                "{limited} queries over the per-client rate limit in the last minute: they got at most an empty truncated reply (UDP) or REFUSED (TCP)"
+            );
         }
         last = now;
     }

@@ -484,7 +484,10 @@ impl Handler {
         let client = serving.policy.identify(src.ip());
         let limit = answer::udp_limit(request.edns.as_ref(), max_udp);
         let qps = serving.config.server.rate_limit_qps;
-        let admission = if !serving.allow.allows(src.ip()) {
+        let mut response = if !serving.allow.allows(src.ip()) {
+            bump(&self.stats.refused_not_allowed);
+            // By UDP these may be forged: a few refusals a second in all,
+            // then silence, so hedge reflects no flood at their owner.
             if transport == Transport::Udp
                 && !self.refusals.admit(
                     IpAddr::from([0, 0, 0, 0]),
@@ -492,43 +495,50 @@ impl Handler {
                     Instant::now(),
                 )
             {
-                bump(&self.stats.refused_not_allowed);
                 return None;
             }
-            // Refused below whatever the rate.
-            Admission::Admitted
-        } else if transport == Transport::Udp {
-            self.limiter.judge(src.ip(), qps, Instant::now())
-        } else if self.limiter.admit(src.ip(), qps, Instant::now()) {
-            Admission::Admitted
+            debug!(%src, "refused: not in allow_networks");
+            // Counted, not logged: anyone can send these (forged, in a
+            // flood), and they must not push pupils' entries out.
+            Response::with_error(
+                answer::response_to(&request, ResponseCode::Refused),
+                ExtendedError::Prohibited,
+                "client not allowed",
+            )
         } else {
-            // Over TCP the refusal below; the UDP replies' alternation is
-            // left as it was.
-            Admission::Drop
-        };
-        let mut response = match (admission, transport) {
-            (Admission::Admitted, _) => {
-                self.respond(&serving, &request, raw, src, client, now)
-                    .await
-            }
-            // TCP cannot come from a forged address: say why.
-            (_, Transport::Tcp) => {
-                bump(&self.stats.rate_limited);
-                Response::with_error(
-                    answer::response_to(&request, ResponseCode::Refused),
-                    ExtendedError::Prohibited,
-                    "rate limit",
-                )
-            }
-            (Admission::Slip, Transport::Udp) => {
-                bump(&self.stats.rate_limited);
-                bump(&self.stats.rate_limit_slips);
-                return answer::encode(&answer::slip(&request), transport, limit)
-                    .map(|(bytes, _)| bytes);
-            }
-            (Admission::Drop, Transport::Udp) => {
-                bump(&self.stats.rate_limited);
-                return None;
+            let admission = if transport == Transport::Udp {
+                self.limiter.judge(src.ip(), qps, Instant::now())
+            } else if self.limiter.admit(src.ip(), qps, Instant::now()) {
+                Admission::Admitted
+            } else {
+                // Refused below; the UDP replies' alternation is left as
+                // it was.
+                Admission::Drop
+            };
+            match (admission, transport) {
+                (Admission::Admitted, _) => {
+                    self.respond(&serving, &request, raw, src, client, now)
+                        .await
+                }
+                // TCP cannot come from a forged address: say why.
+                (_, Transport::Tcp) => {
+                    bump(&self.stats.rate_limited);
+                    Response::with_error(
+                        answer::response_to(&request, ResponseCode::Refused),
+                        ExtendedError::Prohibited,
+                        "rate limit",
+                    )
+                }
+                (Admission::Slip, Transport::Udp) => {
+                    bump(&self.stats.rate_limited);
+                    bump(&self.stats.rate_limit_slips);
+                    return answer::encode(&answer::slip(&request), transport, limit)
+                        .map(|(bytes, _)| bytes);
+                }
+                (Admission::Drop, Transport::Udp) => {
+                    bump(&self.stats.rate_limited);
+                    return None;
+                }
             }
         };
         answer::attach_edns(&mut response.message, request.edns.as_ref(), max_udp);
@@ -628,17 +638,6 @@ impl Handler {
         now: jiff::Timestamp,
     ) -> Response {
         let ip = src.ip();
-        if !serving.allow.allows(ip) {
-            bump(&self.stats.refused_not_allowed);
-            debug!(%src, "refused: not in allow_networks");
-            // Counted, not logged: anyone can send these (forged, in a
-            // flood), and they must not push pupils' entries out.
-            return Response::with_error(
-                answer::response_to(request, ResponseCode::Refused),
-                ExtendedError::Prohibited,
-                "client not allowed",
-            );
-        }
         if request.metadata.op_code != OpCode::Query {
             return Response::plain(answer::response_to(request, ResponseCode::NotImp));
         }

@@ -416,6 +416,12 @@ pub async fn udp(to: SocketAddr, message: &Message) -> Message {
 /// A query over a new TCP connection from 127.0.0.1.
 pub async fn tcp(to: SocketAddr, message: &Message) -> Message {
     let mut stream = TcpStream::connect(to).await.unwrap();
+    tcp_exchange(&mut stream, message).await
+}
+
+/// One query and its answer over an open TCP connection (length-prefixed,
+/// RFC 1035 4.2.2); the answer must come within 5 s.
+pub async fn tcp_exchange(stream: &mut TcpStream, message: &Message) -> Message {
     let bytes = message.to_vec().unwrap();
     stream
         .write_all(&(bytes.len() as u16).to_be_bytes())
