@@ -5,15 +5,23 @@
 //! file, the line and the key, and all problems that can be found in one pass
 //! are reported together, so an operator fixes a file in one round.
 
-mod catalogue;
+pub mod catalogue;
 mod error;
+mod list_format;
+pub mod name;
 mod safesearch;
+mod schedule;
 mod schema;
 mod upstream_spec;
 
-pub use catalogue::load_catalogue;
+pub use catalogue::{
+    Catalogue, Category, CategoryId, CategorySet, DefaultSource, MAX_CATEGORIES, load_catalogue,
+};
 pub use error::{ConfigError, ConfigProblem};
-pub use safesearch::built_in_safe_search;
+pub use list_format::ListFormat;
+pub use name::{NameProblem, normalize};
+pub use safesearch::{Engine, SafeSearch, YoutubeMode, built_in_safe_search};
+pub use schedule::{Schedule, ScheduleRule, parse_clock, parse_days};
 pub use schema::{BlockingMode, LogLevel};
 pub use upstream_spec::{UpstreamSpec, UpstreamTransport};
 
@@ -24,10 +32,6 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
 use toml::Spanned;
-
-use crate::filter::{Catalogue, CategoryId, CategorySet, ListFormat, normalize};
-use crate::policy::safesearch::YoutubeMode;
-use crate::policy::schedule::{Schedule, ScheduleRule, parse_clock, parse_days};
 
 /// Where `hedge` looks for its configuration when `-c` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/hedge/hedge.toml";
@@ -129,6 +133,10 @@ pub struct LoggingConfig {
     /// query).
     pub repeat_window: Duration,
 }
+
+/// The longest `[logging] repeat_window_secs`: rows of repeats are kept in
+/// memory that long, and searches look back that far for them.
+pub const MAX_REPEAT_WINDOW: Duration = Duration::from_secs(60);
 
 /// The longest retention hedge accepts (ten years).
 pub const MAX_RETENTION_DAYS: u32 = 3650;
@@ -578,7 +586,7 @@ impl Checker<'_> {
             );
         }
         let window = *raw.repeat_window_secs.get_ref();
-        let max_window = crate::store::MAX_REPEAT_WINDOW_MS as u64 / 1000;
+        let max_window = MAX_REPEAT_WINDOW.as_secs();
         if window > max_window {
             self.problem(
                 "logging.repeat_window_secs",

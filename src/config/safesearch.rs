@@ -1,12 +1,14 @@
-//! Reading the safe-search rewrite table (`lists/safesearch.toml`, built in).
+//! The safe-search rewrite table (`lists/safesearch.toml`, built in): which
+//! names a search engine answers on and the safe endpoint for each. How a
+//! query is rewritten with it is `policy`'s business.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use hickory_proto::rr::Name;
 use serde::Deserialize;
 
-use crate::filter::normalize;
-use crate::policy::safesearch::{Engine, SafeSearch};
+use super::normalize;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,4 +71,52 @@ pub(crate) fn safe_search_from_str(text: &str, path: &Path) -> Result<SafeSearch
         });
     }
     Ok(SafeSearch::new(engines))
+}
+
+/// How YouTube is restricted for a group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum YoutubeMode {
+    #[default]
+    Strict,
+    Moderate,
+    /// Leave YouTube alone (the other engines are still enforced).
+    Off,
+}
+
+/// One search engine's rewrite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    pub id: String,
+    pub target: Name,
+    pub moderate_target: Option<Name>,
+    /// Where the engine documents this.
+    pub source: String,
+    /// Exact names (normalised, no trailing dot).
+    pub names: Vec<String>,
+    /// `www.google.*`: the labels before the `*`.
+    pub patterns: Vec<Vec<String>>,
+}
+
+/// The rewrite table, compiled for lookups.
+#[derive(Debug, Clone, Default)]
+pub struct SafeSearch {
+    pub(crate) engines: Vec<Engine>,
+    pub(crate) exact: HashMap<String, usize>,
+}
+
+impl SafeSearch {
+    pub fn new(engines: Vec<Engine>) -> SafeSearch {
+        let mut exact = HashMap::new();
+        for (i, engine) in engines.iter().enumerate() {
+            for name in &engine.names {
+                exact.insert(name.clone(), i);
+            }
+        }
+        SafeSearch { engines, exact }
+    }
+
+    pub fn engines(&self) -> &[Engine] {
+        &self.engines
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::filter::ListFormat;
+use super::{ListFormat, YoutubeMode};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -304,7 +304,7 @@ pub(super) struct RawGroup {
     #[serde(default)]
     pub safe_search: bool,
     #[serde(default)]
-    pub youtube: crate::policy::safesearch::YoutubeMode,
+    pub youtube: YoutubeMode,
     #[serde(default = "default_timezone")]
     pub timezone: Spanned<String>,
     #[serde(default)]

@@ -180,10 +180,7 @@ fn safe_search_and_youtube_modes_are_read() {
     let config = check("[upstream]\nservers = [\"192.0.2.1\"]\n[[groups]]\nname = \"p\"\nsafe_search = true\nyoutube = \"moderate\"\n").unwrap();
     let group = config.groups.iter().find(|g| g.name == "p").unwrap();
     assert!(group.safe_search);
-    assert_eq!(
-        group.youtube,
-        crate::policy::safesearch::YoutubeMode::Moderate
-    );
+    assert_eq!(group.youtube, super::YoutubeMode::Moderate);
     let found = problems(
         "[upstream]\nservers = [\"192.0.2.1\"]\n[[groups]]\nname = \"p\"\nyoutube = \"loose\"\n",
     );

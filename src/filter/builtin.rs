@@ -1,7 +1,7 @@
 //! Lists the project maintains itself, compiled into hedge and loaded for
 //! their category in every configuration (beside any configured sources).
 
-use super::parse::ListFormat;
+use crate::config::ListFormat;
 
 /// A list shipped inside hedge.
 pub struct BuiltinList {

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ListsConfig, SourceLocation};
 
-use super::parse::{ListFormat, MAX_LIST_TEXT, detect, parse};
+use super::parse::{MAX_LIST_TEXT, detect, parse};
+use crate::config::ListFormat;
 
 /// What happened to one URL source.
 #[derive(Debug, Clone, PartialEq, Eq)]

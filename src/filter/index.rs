@@ -18,8 +18,8 @@ use std::hash::BuildHasher;
 
 use hickory_proto::rr::LowerName;
 
-use super::catalogue::{CategoryId, CategorySet};
 use super::parse::{Action, RpzAction};
+use crate::config::{CategoryId, CategorySet};
 
 /// What the lists say about one name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]

@@ -3,14 +3,12 @@
 //! and immutable once built.
 
 pub mod builtin;
-pub mod catalogue;
 pub mod download;
 pub mod index;
-pub mod name;
 pub mod parse;
 pub mod sources;
 
-pub use catalogue::{Catalogue, Category, CategoryId, CategorySet};
+// The catalogue and name normalisation are configuration (config/).
+pub use crate::config::{Catalogue, Category, CategoryId, CategorySet, ListFormat, normalize};
 pub use index::{Index, IndexBuilder, Match, Matches, Verdict};
-pub use name::normalize;
-pub use parse::{Action, ListEntry, ListFormat, ParseReport, RpzAction, SkipReason};
+pub use parse::{Action, ListEntry, ParseReport, RpzAction, SkipReason};

@@ -7,9 +7,9 @@ use std::time::SystemTime;
 use crate::config::{ListsConfig, SourceConfig, SourceLocation};
 
 use super::builtin::{BUILTIN_LISTS, BuiltinList};
-use super::catalogue::CategoryId;
 use super::index::{Index, IndexBuilder};
-use super::parse::{ListEntry, ListFormat, ParseReport, detect, parse, read_list};
+use super::parse::{ListEntry, ParseReport, detect, parse, read_list};
+use crate::config::{CategoryId, ListFormat};
 
 /// What loading one file of one source found.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use super::safesearch::YoutubeMode;
-use super::schedule::Schedule;
+use crate::config::Schedule;
+use crate::config::YoutubeMode;
 use crate::config::{BlockingMode, GroupConfig, LogLevel};
 use crate::filter::{Action, CategoryId, CategorySet, Index, IndexBuilder};
 

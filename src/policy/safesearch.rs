@@ -1,57 +1,11 @@
 //! Safe search: which names a search engine answers on, and the safe
 //! endpoint hedge points them at (`lists/safesearch.toml`).
 
-use std::collections::HashMap;
-
 use hickory_proto::rr::{LowerName, Name};
 
-/// How YouTube is restricted for a group.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum YoutubeMode {
-    #[default]
-    Strict,
-    Moderate,
-    /// Leave YouTube alone (the other engines are still enforced).
-    Off,
-}
-
-/// One search engine's rewrite.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Engine {
-    pub id: String,
-    pub target: Name,
-    pub moderate_target: Option<Name>,
-    /// Where the engine documents this.
-    pub source: String,
-    /// Exact names (normalised, no trailing dot).
-    pub names: Vec<String>,
-    /// `www.google.*`: the labels before the `*`.
-    pub patterns: Vec<Vec<String>>,
-}
-
-/// The rewrite table, compiled for lookups.
-#[derive(Debug, Clone, Default)]
-pub struct SafeSearch {
-    engines: Vec<Engine>,
-    exact: HashMap<String, usize>,
-}
+use crate::config::{Engine, SafeSearch, YoutubeMode};
 
 impl SafeSearch {
-    pub fn new(engines: Vec<Engine>) -> SafeSearch {
-        let mut exact = HashMap::new();
-        for (i, engine) in engines.iter().enumerate() {
-            for name in &engine.names {
-                exact.insert(name.clone(), i);
-            }
-        }
-        SafeSearch { engines, exact }
-    }
-
-    pub fn engines(&self) -> &[Engine] {
-        &self.engines
-    }
-
     /// The engine and safe endpoint for `name`, if it is a search engine's
     /// name that safe search rewrites.
     pub fn rewrite(&self, name: &LowerName, youtube: YoutubeMode) -> Option<(&Engine, &Name)> {

@@ -11,7 +11,7 @@ use crate::filter::{Catalogue, Index};
 
 use super::clients::{Client, ClientTable};
 use super::groups::Group;
-use super::safesearch::SafeSearch;
+use crate::config::SafeSearch;
 
 pub struct Snapshot {
     pub catalogue: Catalogue,

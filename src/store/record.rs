@@ -111,7 +111,7 @@ fn once() -> u32 {
 
 /// The longest window hedge folds repeats of a query into one row over;
 /// searches from a time look this far back for rows that run into it.
-pub const MAX_REPEAT_WINDOW_MS: i64 = 60_000;
+pub const MAX_REPEAT_WINDOW_MS: i64 = crate::config::MAX_REPEAT_WINDOW.as_millis() as i64;
 
 /// The 16-byte key an address is stored under: IPv4 as `::ffff:a.b.c.d`,
 /// so that byte order is address order and a CIDR is one range.

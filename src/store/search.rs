@@ -35,10 +35,9 @@ impl NamePattern {
         let name = match crate::filter::normalize(rest) {
             Ok(name) => name,
             // Searching for what clients asked, not what lists may hold.
-            Err(
-                crate::filter::name::NameProblem::Reserved
-                | crate::filter::name::NameProblem::IpAddress,
-            ) => rest.trim_end_matches('.').to_ascii_lowercase(),
+            Err(crate::config::NameProblem::Reserved | crate::config::NameProblem::IpAddress) => {
+                rest.trim_end_matches('.').to_ascii_lowercase()
+            }
             Err(problem) => return Err(format!("--name {text:?}: {problem}")),
         };
         Ok(if suffix {

@@ -8,37 +8,7 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
-use serde::Deserialize;
-
-use super::name::{NameProblem, normalize};
-
-/// The formats hedge reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ListFormat {
-    /// One name per line.
-    Plain,
-    /// `0.0.0.0 name [name...]`, as in /etc/hosts.
-    Hosts,
-    /// `||name^` blocks, `@@||name^` allows; other rules are skipped.
-    Adblock,
-    /// `*.name`, one per line.
-    Wildcard,
-    /// A DNS Response Policy Zone file.
-    Rpz,
-}
-
-impl fmt::Display for ListFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ListFormat::Plain => "plain",
-            ListFormat::Hosts => "hosts",
-            ListFormat::Adblock => "adblock",
-            ListFormat::Wildcard => "wildcard",
-            ListFormat::Rpz => "rpz",
-        })
-    }
-}
+use crate::config::{ListFormat, NameProblem, normalize};
 
 /// What an RPZ entry asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
