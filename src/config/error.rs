@@ -1,5 +1,6 @@
 //! Configuration errors that name the file, line and key of every problem.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +28,18 @@ impl ConfigProblem {
     pub(crate) fn from_toml(file: &Path, text: &str, error: &toml::de::Error) -> Self {
         let offset = error.span().map(|s| s.start).unwrap_or(0);
         let message = error.message().trim().to_string();
-        let mut key = key_at(text, offset);
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let mut key = match missing {
+            // No line holds a missing key: name it within its entry
+            // (`clients[2].group`), whose header the line points at.
+            Some(field) => match table_at(text, offset, true) {
+                table if table.is_empty() => field.to_string(),
+                table => format!("{table}.{field}"),
+            },
+            None => key_at(text, offset),
+        };
         if key.is_empty() {
             // No key to name (a table header, say): show the line itself.
             key = line_text(text, offset);
@@ -104,19 +116,8 @@ fn line_text(text: &str, offset: usize) -> String {
 /// own errors, which carry a position but not the key.
 fn key_at(text: &str, offset: usize) -> String {
     let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let mut table = String::new();
-    for line in before.lines() {
-        let line = line.trim();
-        if let Some(header) = line
-            .strip_prefix("[[")
-            .and_then(|l| l.split("]]").next())
-            .or_else(|| line.strip_prefix('[').and_then(|l| l.split(']').next()))
-        {
-            table = header.trim().to_string();
-        }
-    }
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let table = table_at(text, offset, false);
+    let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let line = text[line_start..].lines().next().unwrap_or("");
     let key = line
         .split('=')
@@ -129,4 +130,61 @@ fn key_at(text: &str, offset: usize) -> String {
         (false, true) => table,
         (false, false) => format!("{table}.{key}"),
     }
+}
+
+/// The table an offset falls in: the last header before it. With
+/// `numbered`, each array-of-tables entry is named by its position,
+/// counting from 1 (`groups[2].schedule[1]`).
+fn table_at(text: &str, offset: usize, numbered: bool) -> String {
+    let offset = offset.min(text.len());
+    // Headers before the offset; for a missing key, its entry's own header
+    // line too.
+    let end = if numbered {
+        text[offset..].find('\n').map_or(text.len(), |i| offset + i)
+    } else {
+        offset
+    };
+    let mut table = String::new();
+    // Entries seen of each array of tables, by its numbered path.
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    // The entry in force of each array of tables, by its plain path.
+    let mut current: HashMap<String, usize> = HashMap::new();
+    for line in text[..end].lines() {
+        let line = line.trim();
+        let (header, is_array) = match line.strip_prefix("[[") {
+            Some(rest) => (rest.split("]]").next(), true),
+            None => (
+                line.strip_prefix('[').and_then(|l| l.split(']').next()),
+                false,
+            ),
+        };
+        let Some(header) = header else { continue };
+        if !numbered {
+            table = header.trim().to_string();
+            continue;
+        }
+        let parts: Vec<&str> = header.split('.').map(str::trim).collect();
+        let (mut plain, mut path) = (String::new(), String::new());
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                plain.push('.');
+                path.push('.');
+            }
+            plain.push_str(part);
+            path.push_str(part);
+            let entry = if is_array && i + 1 == parts.len() {
+                let count = counts.entry(path.clone()).or_default();
+                *count += 1;
+                current.insert(plain.clone(), *count);
+                Some(*count)
+            } else {
+                current.get(&plain).copied()
+            };
+            if let Some(entry) = entry {
+                path.push_str(&format!("[{entry}]"));
+            }
+        }
+        table = path;
+    }
+    table
 }

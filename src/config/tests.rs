@@ -354,3 +354,24 @@ fn the_pending_bound_is_checked() {
     let default = check("[upstream]\nservers = [\"192.0.2.53\"]\n").unwrap();
     assert_eq!(default.upstream.max_pending, 1024);
 }
+
+#[test]
+fn a_missing_key_is_named_within_its_entry() {
+    let found = problems(
+        "[upstream]\nservers = [\"192.0.2.1\"]\n[[groups]]\nname = \"p\"\n\n[[clients]]\nname = \"a\"\naddress = \"10.0.0.4\"\ngroup = \"p\"\n\n[[clients]]\nname = \"tablet\"\naddress = \"10.0.0.5\"\n",
+    );
+    assert_eq!(
+        (found[0].line, found[0].key.as_str()),
+        (11, "clients[2].group"),
+        "{found:#?}"
+    );
+    assert!(found[0].message.contains("missing field `group`"));
+    let found = problems(
+        "[upstream]\nservers = [\"192.0.2.1\"]\n[[groups]]\nname = \"p\"\n[[groups]]\nname = \"q\"\n[[groups.schedule]]\nname = \"bed\"\ndays = \"all\"\nfrom = \"21:00\"\n",
+    );
+    assert_eq!(
+        (found[0].line, found[0].key.as_str()),
+        (7, "groups[2].schedule[1].to"),
+        "{found:#?}"
+    );
+}
