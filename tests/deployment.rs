@@ -309,8 +309,9 @@ fn the_unit_runs_what_the_package_installs_where_init_writes() {
         unit_values(&unit, "CapabilityBoundingSet"),
         ["CAP_NET_BIND_SERVICE"]
     );
-    // init's default directories are the ones systemd makes for the unit.
-    assert_eq!(unit_values(&unit, "StateDirectory"), ["hedge hedge/lists"]);
+    // init's default directories are the ones systemd makes for the unit
+    // (lists/ inside it comes from hedge.tmpfiles, shared with hedge-admin).
+    assert_eq!(unit_values(&unit, "StateDirectory"), ["hedge"]);
     assert_eq!(unit_values(&unit, "RuntimeDirectory"), ["hedge"]);
     let help = Command::new(hedge_bin())
         .args(["init", "--help"])
@@ -428,4 +429,137 @@ async fn the_server_tells_systemd_what_it_is_doing() {
         assert_eq!(message, "WATCHDOG=1");
     }
     assert!(child.wait().unwrap().success());
+}
+
+/// Runs `hedge` as uid and gid 65534 (nobody) with `groups` as its
+/// supplementary groups.
+fn hedge_as_nobody(binary: &Path, groups: &[u32], args: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let groups: Vec<libc::gid_t> = groups.to_vec();
+    let mut command = Command::new(binary);
+    command.args(args);
+    // SAFETY: setgroups, setgid and setuid are async-signal-safe; the
+    // groups go first, while the child may still change them.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setgroups(groups.len(), groups.as_ptr()) == 0
+                && libc::setgid(65534) == 0
+                && libc::setuid(65534) == 0
+            {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn a_member_of_hedge_admin_reads_the_list_cache_and_not_the_database() {
+    if common::own_uid() != 0 {
+        eprintln!("skipped: needs root to make files as other users");
+        return;
+    }
+    if Command::new("systemd-tmpfiles").arg("--version").output().is_err() {
+        eprintln!("skipped: systemd-tmpfiles is not installed");
+        return;
+    }
+    // A root with the package's users (hedge 990, hedge-admin 991), laid
+    // out by the package's own tmpfiles.d file.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\nhedge:x:990:990::/var/lib/hedge:/usr/sbin/nologin\nnobody:x:65534:65534::/:/usr/sbin/nologin\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/group"),
+        "root:x:0:\nhedge:x:990:\nhedge-admin:x:991:hedge\nnogroup:x:65534:\n",
+    )
+    .unwrap();
+    let tmpfiles = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/hedge.tmpfiles");
+    let made = Command::new("systemd-tmpfiles")
+        .arg("--create")
+        .arg(format!("--root={}", root.display()))
+        .arg(&tmpfiles)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let state = std::fs::metadata(root.join("var/lib/hedge")).unwrap();
+    assert_eq!((state.mode() & 0o7777, state.uid()), (0o751, 990));
+    let lists = root.join("var/lib/hedge/lists");
+    let meta = std::fs::metadata(&lists).unwrap();
+    assert_eq!((meta.mode() & 0o7777, meta.gid()), (0o2770, 991));
+
+    // hedge (umask 0027, as its unit sets) writes a list and its database.
+    let list = lists.join("gambling.txt");
+    let wrote = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 0027 && echo bet.example > {} && umask 0077 && echo x > {}",
+            list.display(),
+            root.join("var/lib/hedge/hedge.db").display()
+        ))
+        .uid(990)
+        .gid(990)
+        .status()
+        .unwrap();
+    assert!(wrote.success());
+    assert_eq!(std::fs::metadata(&list).unwrap().gid(), 991);
+
+    let etc = root.join("etc/hedge");
+    let config = etc.join("hedge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[upstream]\nservers = [\"192.0.2.1\"]\n[logging]\ndatabase = \"{}\"\n[lists]\ncache_dir = \"{}\"\n[categories.gambling]\nsources = [\"{}\"]\n[[groups]]\nname = \"pupils\"\nnetworks = [\"10.0.0.0/8\"]\nblock = [\"gambling\"]\n",
+            root.join("var/lib/hedge/hedge.db").display(),
+            lists.display(),
+            list.display()
+        ),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(&config, Some(0), Some(991)).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let binary = root.join("hedge");
+    std::fs::copy(hedge_bin(), &binary).unwrap();
+    let args = [
+        "explain",
+        "www.bet.example",
+        "--client",
+        "10.0.0.5",
+        "-c",
+        config.to_str().unwrap(),
+    ];
+
+    let member = hedge_as_nobody(&binary, &[991], &args);
+    let out = text(&member.stdout);
+    assert!(member.status.success(), "{out}{}", text(&member.stderr));
+    assert!(out.contains("gambling"), "{out}");
+    // A member may add to the cache (what `hedge lists update` does).
+    let update = hedge_as_nobody(
+        Path::new("/bin/sh"),
+        &[991],
+        &["-c", &format!("echo more.example > {}/new.txt", lists.display())],
+    );
+    assert!(update.status.success(), "{}", text(&update.stderr));
+    // But not read the database, nor the cache without the group.
+    let database = hedge_as_nobody(
+        Path::new("/bin/cat"),
+        &[991],
+        &[root.join("var/lib/hedge/hedge.db").to_str().unwrap()],
+    );
+    assert!(!database.status.success());
+    let stranger = hedge_as_nobody(
+        Path::new("/bin/cat"),
+        &[],
+        &[list.to_str().unwrap()],
+    );
+    assert!(!stranger.status.success());
 }
