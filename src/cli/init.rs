@@ -61,9 +61,6 @@ impl AgeBand {
 
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// Where to write the configuration.
-    #[arg(short = 'c', long = "config", default_value = crate::config::DEFAULT_CONFIG_PATH, value_name = "FILE")]
-    pub path: PathBuf,
     /// The kind of setting.
     #[arg(long, value_enum)]
     pub setting: Option<Setting>,
@@ -129,27 +126,28 @@ struct Answers {
     listen: Vec<String>,
 }
 
-pub fn run(args: InitArgs) -> Result<()> {
-    if args.path.exists() && !args.force {
+/// Writes the configuration to `path` (the global `-c`).
+pub fn run(args: InitArgs, path: &Path) -> Result<()> {
+    if path.exists() && !args.force {
         bail!(
             "{} already exists; hedge init does not replace a configuration unless given --force (the old one is then kept as {}.bak)",
-            args.path.display(),
-            args.path.display()
+            path.display(),
+            path.display()
         );
     }
     let interactive = !args.no_questions && std::io::stdin().is_terminal();
     let answers = gather(&args, interactive)?;
     let text = render(&answers, &args.data_dir, &args.run_dir);
-    write(&args.path, &text, args.force)?;
+    write(path, &text, args.force)?;
     println!(
         "wrote {} for {}",
-        args.path.display(),
+        path.display(),
         answers.setting.describe()
     );
-    super::config_check::run(&args.path).with_context(|| {
+    super::config_check::run(path).with_context(|| {
         format!(
             "the configuration hedge init wrote does not check; please report this ({})",
-            args.path.display()
+            path.display()
         )
     })?;
     println!(
