@@ -171,3 +171,55 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("hedge").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_arguments_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_is_taken_before_or_after_the_subcommand() {
+        let default = parse(&["status"]).unwrap();
+        assert_eq!(default.config, Path::new(DEFAULT_CONFIG_PATH));
+        for args in [
+            &["-c", "/x.toml", "exempt", "list"][..],
+            &["exempt", "list", "-c", "/x.toml"],
+            &["exempt", "--config", "/x.toml", "list"],
+            &["logs", "hold", "list", "--all", "-c", "/x.toml"],
+            &["init", "--setting", "primary", "-c", "/x.toml"],
+        ] {
+            assert_eq!(
+                parse(args).unwrap().config,
+                Path::new("/x.toml"),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn listings_take_json_or_csv_not_both() {
+        let cli = parse(&["alerts", "list", "--csv"]).unwrap();
+        let Command::Alerts {
+            command: alerts::AlertsCommand::List { output, .. },
+        } = cli.command
+        else {
+            panic!("not alerts list");
+        };
+        assert!(output.csv && !output.json);
+        let error = parse(&["audit", "list", "--json", "--csv"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert_eq!(error.exit_code(), 2);
+    }
+}
