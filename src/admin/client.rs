@@ -1,9 +1,11 @@
-//! The CLI side of the admin socket: one request, one response.
+//! The CLI side of the admin socket: one request, one typed response.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde::de::DeserializeOwned;
 
 use super::protocol::{AdminRequest, AdminResponse};
 
@@ -24,25 +26,31 @@ pub enum AdminClientError {
     Refused(String),
 }
 
-/// Sends `request` and returns the result of a successful response; a
-/// refusal comes back as [`AdminClientError::Refused`] with the reason.
-pub fn call(
+/// Sends `request` and returns the result of a successful response as a
+/// `T`; a refusal comes back as [`AdminClientError::Refused`] with the
+/// reason, a result that is not a `T` as [`AdminClientError::BadResponse`].
+pub fn call<T: DeserializeOwned>(
     socket: &Path,
     request: &AdminRequest,
     timeout: Duration,
-) -> Result<serde_json::Value, AdminClientError> {
-    call_streaming(socket, request, timeout, |_| Ok(()))
+) -> Result<T, AdminClientError> {
+    call_streaming(socket, request, timeout, |_: serde::de::IgnoredAny| Ok(()))
 }
 
 /// Like [`call`], for requests answered over several lines (a search):
-/// each partial result goes to `part` as it arrives; the last line's result
-/// is returned. `timeout` bounds the wait for each line.
-pub fn call_streaming(
+/// each partial result goes to `part` as a `P` as it arrives; the last
+/// line's result is returned as a `T`. `timeout` bounds the wait for each
+/// line.
+pub fn call_streaming<P: DeserializeOwned, T: DeserializeOwned>(
     socket: &Path,
     request: &AdminRequest,
     timeout: Duration,
-    mut part: impl FnMut(serde_json::Value) -> std::io::Result<()>,
-) -> Result<serde_json::Value, AdminClientError> {
+    mut part: impl FnMut(P) -> std::io::Result<()>,
+) -> Result<T, AdminClientError> {
+    let bad = |error: serde_json::Error| AdminClientError::BadResponse {
+        path: socket.to_path_buf(),
+        message: error.to_string(),
+    };
     let io = |source: std::io::Error| AdminClientError::Io {
         path: socket.to_path_buf(),
         source,
@@ -82,8 +90,8 @@ pub fn call_streaming(
             ));
         }
         if !response.more {
-            return Ok(response.result);
+            return serde_json::from_value(response.result).map_err(bad);
         }
-        part(response.result).map_err(io)?;
+        part(serde_json::from_value(response.result).map_err(bad)?).map_err(io)?;
     }
 }

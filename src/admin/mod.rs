@@ -12,4 +12,4 @@ pub mod protocol;
 pub mod server;
 
 pub use client::{AdminClientError, call, call_streaming};
-pub use protocol::{AdminRequest, AdminResponse, StatusReport};
+pub use protocol::{AdminRequest, AdminResponse, ReloadReport, StatusReport};

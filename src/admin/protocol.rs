@@ -225,3 +225,12 @@ pub struct StatusReport {
     #[serde(default)]
     pub alerts_open: Option<u64>,
 }
+
+/// The answer to [`AdminRequest::Reload`]: what is in force now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// Distinct names in the new index.
+    pub index_names: usize,
+    /// List files loaded (URL sources not yet downloaded left out).
+    pub list_files: usize,
+}

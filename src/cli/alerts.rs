@@ -1,19 +1,18 @@
 //! `hedge alerts`: the safeguarding alerts the server raised, and their
 //! acknowledgement by a named person (recorded in the audit trail).
 
-use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
-use serde_json::json;
+use serde::Serialize;
 
-use super::ConfigArg;
-use super::output::{JsonArray, Table, csv_record};
+use super::output::{Listing, OutputFlags, print_listing};
+use super::running_server::RunningServer;
 use super::time::{format_local, format_rfc3339, parse_time};
+use crate::admin::AdminRequest;
 use crate::admin::alerts::inert;
-use crate::admin::{AdminRequest, call};
-use crate::config::Config;
 use crate::store::{Alert, AlertSelection};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -23,8 +22,6 @@ pub enum AlertsCommand {
     /// Alerts, newest first: when, which client, which category, how many
     /// attempts, and who acknowledged them.
     List {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Only alerts not yet acknowledged.
         #[arg(long)]
         open: bool,
@@ -34,19 +31,12 @@ pub enum AlertsCommand {
         since: Option<String>,
         #[arg(long, default_value_t = 1000)]
         limit: u64,
-        /// Print one JSON array.
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// Print CSV with a header row (names made inert: example[.]com).
-        #[arg(long)]
-        csv: bool,
+        /// (Names are made inert in every shape: example[.]com.)
+        #[command(flatten)]
+        output: OutputFlags,
     },
     /// One alert in full, with where it was delivered.
-    Show {
-        id: i64,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Show { id: i64 },
     /// Record that an alert was seen and dealt with. Later attempts by the
     /// same client raise a new alert.
     Ack {
@@ -57,25 +47,17 @@ pub enum AlertsCommand {
         /// What was done, in a sentence.
         #[arg(long)]
         note: String,
-        #[command(flatten)]
-        config: ConfigArg,
     },
 }
 
-fn send(config: &ConfigArg, request: AdminRequest) -> Result<serde_json::Value> {
-    let config = Config::load(&config.path)?;
-    Ok(call(&config.admin.socket, &request, ANSWER_TIMEOUT)?)
-}
-
-pub fn run(command: AlertsCommand) -> Result<()> {
+pub fn run(command: AlertsCommand, config: &Path) -> Result<()> {
+    let server = RunningServer::of_file(config, ANSWER_TIMEOUT)?;
     match command {
         AlertsCommand::List {
-            config,
             open,
             since,
             limit,
-            json,
-            csv,
+            output,
         } => {
             let since_ms = match since {
                 Some(text) => parse_time(&text)
@@ -88,24 +70,17 @@ pub fn run(command: AlertsCommand) -> Result<()> {
                 since_ms,
                 limit,
             };
-            let value = send(&config, AdminRequest::AlertList { selection })?;
-            let alerts: Vec<Alert> = serde_json::from_value(value)?;
-            print_list(&alerts, json, csv)
+            let alerts: Vec<Alert> = server.call(AdminRequest::AlertList { selection })?;
+            print_listing(alerts.iter().map(AlertRow::of), output)?;
+            Ok(())
         }
-        AlertsCommand::Show { id, config } => {
-            let value = send(&config, AdminRequest::AlertShow { id })?;
-            let alert: Alert = serde_json::from_value(value)?;
+        AlertsCommand::Show { id } => {
+            let alert: Alert = server.call(AdminRequest::AlertShow { id })?;
             print_one(&alert);
             Ok(())
         }
-        AlertsCommand::Ack {
-            id,
-            by,
-            note,
-            config,
-        } => {
-            let value = send(&config, AdminRequest::AlertAck { id, by, note })?;
-            let alert: Alert = serde_json::from_value(value)?;
+        AlertsCommand::Ack { id, by, note } => {
+            let alert: Alert = server.call(AdminRequest::AlertAck { id, by, note })?;
             println!(
                 "alert {} acknowledged by {} ({} attempt(s) by {} in {})",
                 alert.id,
@@ -127,82 +102,82 @@ fn state(alert: &Alert) -> &'static str {
     }
 }
 
-fn print_list(alerts: &[Alert], json: bool, csv: bool) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if json {
-        let mut array = JsonArray::start(&mut out)?;
-        for alert in alerts {
-            let mut value = serde_json::to_value(alert)?;
-            value["state"] = json!(state(alert));
-            value["first"] = json!(format_rfc3339(alert.first_ms));
-            value["last"] = json!(format_rfc3339(alert.last_ms));
-            array.push(&value)?;
+/// An alert as `hedge alerts list` prints it (JSON adds `state`, `first`
+/// and `last` to the stored fields).
+#[derive(Serialize)]
+struct AlertRow<'a> {
+    #[serde(flatten)]
+    alert: &'a Alert,
+    state: &'static str,
+    first: String,
+    last: String,
+}
+
+impl AlertRow<'_> {
+    fn of(alert: &Alert) -> AlertRow<'_> {
+        AlertRow {
+            alert,
+            state: state(alert),
+            first: format_rfc3339(alert.first_ms),
+            last: format_rfc3339(alert.last_ms),
         }
-        array.finish()?;
-    } else if csv {
-        writeln!(
-            out,
-            "{}",
-            csv_record(&[
-                "id",
-                "state",
-                "first",
-                "last",
-                "hits",
-                "client",
-                "client_name",
-                "group",
-                "category",
-                "name",
-                "acknowledged",
-                "acknowledged_by",
-                "note",
-            ])
-        )?;
-        for alert in alerts {
-            writeln!(
-                out,
-                "{}",
-                csv_record(&[
-                    &alert.id.to_string(),
-                    state(alert),
-                    &format_rfc3339(alert.first_ms),
-                    &format_rfc3339(alert.last_ms),
-                    &alert.hits.to_string(),
-                    &alert.client.to_string(),
-                    alert.client_name.as_deref().unwrap_or(""),
-                    &alert.group,
-                    &alert.category,
-                    &inert(&alert.name),
-                    &alert.acked_ms.map(format_rfc3339).unwrap_or_default(),
-                    alert.acked_by.as_deref().unwrap_or(""),
-                    alert.ack_note.as_deref().unwrap_or(""),
-                ])
-            )?;
-        }
-    } else if alerts.is_empty() {
-        eprintln!("no alerts");
-    } else {
-        let mut table = Table::new(&[
-            "ID", "STATE", "FIRST", "HITS", "CLIENT", "GROUP", "CATEGORY", "NAME", "ACK BY",
-        ]);
-        for alert in alerts {
-            table.push(vec![
-                alert.id.to_string(),
-                state(alert).to_string(),
-                format_local(alert.first_ms),
-                alert.hits.to_string(),
-                alert.who(),
-                alert.group.clone(),
-                alert.category.clone(),
-                inert(&alert.name),
-                alert.acked_by.clone().unwrap_or_default(),
-            ]);
-        }
-        table.print(&mut out)?;
     }
-    Ok(())
+}
+
+impl Listing for AlertRow<'_> {
+    const TABLE_HEADERS: &'static [&'static str] = &[
+        "ID", "STATE", "FIRST", "HITS", "CLIENT", "GROUP", "CATEGORY", "NAME", "ACK BY",
+    ];
+    const CSV_HEADERS: &'static [&'static str] = &[
+        "id",
+        "state",
+        "first",
+        "last",
+        "hits",
+        "client",
+        "client_name",
+        "group",
+        "category",
+        "name",
+        "acknowledged",
+        "acknowledged_by",
+        "note",
+    ];
+    const EMPTY: &'static str = "no alerts";
+
+    fn table_cells(&self) -> Vec<String> {
+        let alert = self.alert;
+        vec![
+            alert.id.to_string(),
+            self.state.to_string(),
+            format_local(alert.first_ms),
+            alert.hits.to_string(),
+            alert.who(),
+            alert.group.clone(),
+            alert.category.clone(),
+            inert(&alert.name),
+            alert.acked_by.clone().unwrap_or_default(),
+        ]
+    }
+
+    fn csv_cells(&self) -> Vec<String> {
+        let alert = self.alert;
+        vec![
+            alert.id.to_string(),
+            self.state.to_string(),
+            self.first.clone(),
+            self.last.clone(),
+            alert.hits.to_string(),
+            alert.client.to_string(),
+            alert.client_name.clone().unwrap_or_default(),
+            alert.group.clone(),
+            alert.category.clone(),
+            inert(&alert.name),
+            alert.acked_ms.map(format_rfc3339).unwrap_or_default(),
+            alert.acked_by.clone().unwrap_or_default(),
+            alert.ack_note.clone().unwrap_or_default(),
+        ]
+    }
 }
 
 fn print_one(alert: &Alert) {

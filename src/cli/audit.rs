@@ -1,18 +1,17 @@
 //! `hedge audit`: the append-only record of every change made through
 //! hedge, and the check that nobody has rewritten it.
 
-use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use serde_json::json;
+use serde::Serialize;
 
-use super::ConfigArg;
-use super::output::{JsonArray, Table, csv_record};
+use super::output::{Listing, OutputFlags, print_listing};
+use super::running_server::RunningServer;
 use super::time::{format_local, format_rfc3339, parse_time};
-use crate::admin::{AdminRequest, call};
-use crate::config::Config;
+use crate::admin::AdminRequest;
 use crate::store::{AuditRow, ChainCheck};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
@@ -22,45 +21,34 @@ pub enum AuditCommand {
     /// Changes from a time on, oldest first: who (OS user and the person
     /// named), what, and the details.
     List {
-        #[command(flatten)]
-        config: ConfigArg,
         /// From this time (RFC 3339, a date, or an age such as 7d);
         /// default: 30 days ago.
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
         #[arg(long, default_value_t = 1000)]
         limit: u64,
-        /// Print one JSON array.
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// Print CSV with a header row.
-        #[arg(long)]
-        csv: bool,
+        #[command(flatten)]
+        output: OutputFlags,
     },
     /// Recompute the hash chain; name the first row that does not match.
     /// Exit code 1 if any does.
-    Verify {
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Verify,
     /// Every row with its hashes, as one JSON array (or CSV), for an
     /// archive outside the machine.
     Export {
-        #[command(flatten)]
-        config: ConfigArg,
+        /// Print CSV with a header row instead.
         #[arg(long)]
         csv: bool,
     },
 }
 
-pub fn run(command: AuditCommand) -> Result<()> {
+pub fn run(command: AuditCommand, config: &Path) -> Result<()> {
+    let server = RunningServer::of_file(config, ANSWER_TIMEOUT)?;
     match command {
         AuditCommand::List {
-            config,
             since,
             limit,
-            json,
-            csv,
+            output,
         } => {
             let since_ms = match since {
                 Some(text) => parse_time(&text)
@@ -68,17 +56,12 @@ pub fn run(command: AuditCommand) -> Result<()> {
                     .as_millisecond(),
                 None => jiff::Timestamp::now().as_millisecond() - 30 * 86_400_000,
             };
-            let rows = fetch(&config, since_ms, limit)?;
-            print(&rows, json, csv, false)
+            let rows: Vec<AuditRow> = server.call(AdminRequest::AuditList { since_ms, limit })?;
+            print_listing(rows.iter().map(AuditEntry::of), output)?;
+            Ok(())
         }
-        AuditCommand::Verify { config } => {
-            let config = Config::load(&config.path)?;
-            let value = call(
-                &config.admin.socket,
-                &AdminRequest::AuditVerify,
-                ANSWER_TIMEOUT,
-            )?;
-            let check: ChainCheck = serde_json::from_value(value)?;
+        AuditCommand::Verify => {
+            let check: ChainCheck = server.call(AdminRequest::AuditVerify)?;
             match check.first_broken {
                 None => {
                     println!(
@@ -97,77 +80,132 @@ pub fn run(command: AuditCommand) -> Result<()> {
                 ),
             }
         }
-        AuditCommand::Export { config, csv } => {
-            let rows = fetch(&config, i64::MIN, u64::MAX)?;
-            print(&rows, !csv, csv, true)
+        AuditCommand::Export { csv } => {
+            let rows: Vec<AuditRow> = server.call(AdminRequest::AuditList {
+                since_ms: i64::MIN,
+                limit: u64::MAX,
+            })?;
+            let output = OutputFlags { json: !csv, csv };
+            print_listing(rows.iter().map(HashedAuditEntry::of), output)?;
+            Ok(())
         }
     }
 }
 
-fn fetch(config: &ConfigArg, since_ms: i64, limit: u64) -> Result<Vec<AuditRow>> {
-    let config = Config::load(&config.path)?;
-    let value = call(
-        &config.admin.socket,
-        &AdminRequest::AuditList { since_ms, limit },
-        ANSWER_TIMEOUT,
-    )?;
-    Ok(serde_json::from_value(value)?)
+/// An audit row as `hedge audit list` prints it: its time in RFC 3339 and
+/// its details as JSON rather than text; the hashes left out.
+#[derive(Serialize)]
+struct AuditEntry<'a> {
+    id: i64,
+    at_ms: i64,
+    time: String,
+    actor: &'a str,
+    person: &'a Option<String>,
+    action: &'a str,
+    details: serde_json::Value,
+    /// The details exactly as stored (and hashed), for CSV.
+    #[serde(skip)]
+    details_text: &'a str,
 }
 
-fn print(rows: &[AuditRow], json: bool, csv: bool, hashes: bool) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if json {
-        let mut array = JsonArray::start(&mut out)?;
-        for row in rows {
-            let mut value = serde_json::to_value(row)?;
-            value["time"] = json!(format_rfc3339(row.at_ms));
-            value["details"] = serde_json::from_str(&row.details).unwrap_or(json!(row.details));
-            if !hashes {
-                let object = value.as_object_mut().expect("rows are objects");
-                object.remove("prev_hash");
-                object.remove("hash");
-            }
-            array.push(&value)?;
+impl AuditEntry<'_> {
+    fn of(row: &AuditRow) -> AuditEntry<'_> {
+        AuditEntry {
+            id: row.id,
+            at_ms: row.at_ms,
+            time: format_rfc3339(row.at_ms),
+            actor: &row.actor,
+            person: &row.person,
+            action: &row.action,
+            details: serde_json::from_str(&row.details)
+                .unwrap_or_else(|_| serde_json::Value::String(row.details.clone())),
+            details_text: &row.details,
         }
-        array.finish()?;
-    } else if csv {
-        let mut header = vec!["id", "time", "actor", "person", "action", "details"];
-        if hashes {
-            header.extend(["prev_hash", "hash"]);
-        }
-        writeln!(out, "{}", csv_record(&header))?;
-        for row in rows {
-            let id = row.id.to_string();
-            let time = format_rfc3339(row.at_ms);
-            let mut fields = vec![
-                id.as_str(),
-                time.as_str(),
-                row.actor.as_str(),
-                row.person.as_deref().unwrap_or(""),
-                row.action.as_str(),
-                row.details.as_str(),
-            ];
-            if hashes {
-                fields.extend([row.prev_hash.as_str(), row.hash.as_str()]);
-            }
-            writeln!(out, "{}", csv_record(&fields))?;
-        }
-    } else if rows.is_empty() {
-        eprintln!("no audit rows in that period");
-    } else {
-        let mut table = Table::new(&["ID", "TIME", "USER", "PERSON", "ACTION", "DETAILS"]);
-        for row in rows {
-            table.push(vec![
-                row.id.to_string(),
-                format_local(row.at_ms),
-                row.actor.clone(),
-                row.person.clone().unwrap_or_default(),
-                row.action.clone(),
-                row.details.clone(),
-            ]);
-        }
-        table.print(&mut out)?;
     }
-    Ok(())
+}
+
+impl Listing for AuditEntry<'_> {
+    const TABLE_HEADERS: &'static [&'static str] =
+        &["ID", "TIME", "USER", "PERSON", "ACTION", "DETAILS"];
+    const CSV_HEADERS: &'static [&'static str] =
+        &["id", "time", "actor", "person", "action", "details"];
+    const EMPTY: &'static str = "no audit rows in that period";
+
+    fn table_cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            format_local(self.at_ms),
+            self.actor.to_string(),
+            self.person.clone().unwrap_or_default(),
+            self.action.to_string(),
+            self.details_text.to_string(),
+        ]
+    }
+
+    fn csv_cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.time.clone(),
+            self.actor.to_string(),
+            self.person.clone().unwrap_or_default(),
+            self.action.to_string(),
+            self.details_text.to_string(),
+        ]
+    }
+}
+
+/// An audit row as `hedge audit export` writes it: as listed, with the
+/// previous row's hash and its own.
+#[derive(Serialize)]
+struct HashedAuditEntry<'a> {
+    #[serde(flatten)]
+    entry: AuditEntry<'a>,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+impl HashedAuditEntry<'_> {
+    fn of(row: &AuditRow) -> HashedAuditEntry<'_> {
+        HashedAuditEntry {
+            entry: AuditEntry::of(row),
+            prev_hash: &row.prev_hash,
+            hash: &row.hash,
+        }
+    }
+}
+
+impl Listing for HashedAuditEntry<'_> {
+    const TABLE_HEADERS: &'static [&'static str] = &[
+        "ID",
+        "TIME",
+        "USER",
+        "PERSON",
+        "ACTION",
+        "DETAILS",
+        "PREV HASH",
+        "HASH",
+    ];
+    const CSV_HEADERS: &'static [&'static str] = &[
+        "id",
+        "time",
+        "actor",
+        "person",
+        "action",
+        "details",
+        "prev_hash",
+        "hash",
+    ];
+    const EMPTY: &'static str = "the audit trail is empty";
+
+    fn table_cells(&self) -> Vec<String> {
+        let mut cells = self.entry.table_cells();
+        cells.extend([self.prev_hash.to_string(), self.hash.to_string()]);
+        cells
+    }
+
+    fn csv_cells(&self) -> Vec<String> {
+        let mut cells = self.entry.csv_cells();
+        cells.extend([self.prev_hash.to_string(), self.hash.to_string()]);
+        cells
+    }
 }

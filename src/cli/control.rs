@@ -6,24 +6,19 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::admin::{AdminRequest, StatusReport, call};
-use crate::config::Config;
+use super::running_server::RunningServer;
+use crate::admin::{AdminRequest, ReloadReport, StatusReport};
 
 /// Long enough for a reload of large lists on a Raspberry Pi.
-const RELOAD_TIMEOUT: Duration = Duration::from_secs(120);
+pub(super) const RELOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub fn status(config_path: &Path, json: bool) -> Result<()> {
-    let config = Config::load(config_path)?;
-    let value = call(
-        &config.admin.socket,
-        &AdminRequest::Status,
-        Duration::from_secs(10),
-    )?;
+    let server = RunningServer::of_file(config_path, Duration::from_secs(10))?;
+    let report: StatusReport = server.call(AdminRequest::Status)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    let report: StatusReport = serde_json::from_value(value)?;
     let s = report.stats;
     println!(
         "hedge {} running for {}s on {}",
@@ -94,15 +89,11 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
 }
 
 pub fn reload(config_path: &Path) -> Result<()> {
-    let config = Config::load(config_path)?;
-    let value = call(
-        &config.admin.socket,
-        &AdminRequest::Reload { cause: None },
-        RELOAD_TIMEOUT,
-    )?;
+    let server = RunningServer::of_file(config_path, RELOAD_TIMEOUT)?;
+    let reloaded: ReloadReport = server.call(AdminRequest::Reload { cause: None })?;
     println!(
         "reloaded: {} names from {} list file(s)",
-        value["index_names"], value["list_files"]
+        reloaded.index_names, reloaded.list_files
     );
     Ok(())
 }

@@ -3,19 +3,18 @@
 //! running server, which checks the rules and records it in the audit
 //! trail with the OS user who ran the command.
 
-use std::io::Write;
 use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde::Serialize;
 
-use super::ConfigArg;
-use super::output::{JsonArray, Table, csv_record};
+use super::output::{Listing, OutputFlags, print_listing};
+use super::running_server::RunningServer;
 use super::time::{format_local, format_rfc3339, parse_age, parse_time};
-use crate::admin::{AdminRequest, call};
-use crate::config::Config;
+use crate::admin::AdminRequest;
 use crate::store::{Exemption, ExemptionKind, ExemptionScope, ExemptionSelection, NewExemption};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,16 +34,12 @@ pub enum ExemptCommand {
     },
     /// Approve a pending request: in force within a second.
     Approve {
-        #[command(flatten)]
-        config: ConfigArg,
         id: i64,
         #[arg(long, value_name = "APPROVER")]
         by: String,
     },
     /// Reject a pending request, saying why.
     Reject {
-        #[command(flatten)]
-        config: ConfigArg,
         id: i64,
         #[arg(long, value_name = "APPROVER")]
         by: String,
@@ -53,8 +48,6 @@ pub enum ExemptCommand {
     },
     /// End an exemption now (or withdraw a pending request).
     Revoke {
-        #[command(flatten)]
-        config: ConfigArg,
         id: i64,
         #[arg(long, value_name = "PERSON")]
         by: String,
@@ -64,8 +57,6 @@ pub enum ExemptCommand {
     /// Exemptions, newest first (every one unless a filter is given). The
     /// CSV is the report for the local cluster.
     List {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Approved and not yet ended.
         #[arg(long, group = "which")]
         active: bool,
@@ -75,23 +66,15 @@ pub enum ExemptCommand {
         /// Approved and ended.
         #[arg(long, group = "which")]
         expired: bool,
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        #[arg(long)]
-        csv: bool,
+        #[command(flatten)]
+        output: OutputFlags,
     },
     /// Everything about one exemption.
-    Show {
-        #[command(flatten)]
-        config: ConfigArg,
-        id: i64,
-    },
+    Show { id: i64 },
 }
 
 #[derive(Debug, Args)]
 pub struct RequestArgs {
-    #[command(flatten)]
-    config: ConfigArg,
     /// The name to allow; it covers every name below it.
     #[arg(required_unless_present = "bypass", conflicts_with = "bypass")]
     name: Option<String>,
@@ -168,17 +151,12 @@ fn new_exemption(args: &RequestArgs) -> Result<NewExemption> {
     })
 }
 
-fn send(config: &ConfigArg, request: AdminRequest) -> Result<serde_json::Value> {
-    let config = Config::load(&config.path)?;
-    Ok(call(&config.admin.socket, &request, ANSWER_TIMEOUT)?)
-}
-
-pub fn run(command: ExemptCommand) -> Result<()> {
+pub fn run(command: ExemptCommand, config: &Path) -> Result<()> {
+    let server = RunningServer::of_file(config, ANSWER_TIMEOUT)?;
     match command {
         ExemptCommand::Request(args) => {
             let request = new_exemption(&args)?;
-            let value = send(&args.config, AdminRequest::ExemptRequest { request })?;
-            let e: Exemption = serde_json::from_value(value)?;
+            let e: Exemption = server.call(AdminRequest::ExemptRequest { request })?;
             println!(
                 "exemption {} filed: {} for {}, {} to {}",
                 e.id,
@@ -194,40 +172,23 @@ pub fn run(command: ExemptCommand) -> Result<()> {
         }
         ExemptCommand::Add { request, by } => {
             let new = new_exemption(&request)?;
-            let value = send(
-                &request.config,
-                AdminRequest::ExemptAdd { request: new, by },
-            )?;
-            let e: Exemption = serde_json::from_value(value)?;
+            let e: Exemption = server.call(AdminRequest::ExemptAdd { request: new, by })?;
             print_decided(&e);
         }
-        ExemptCommand::Approve { config, id, by } => {
-            let value = send(&config, AdminRequest::ExemptApprove { id, by })?;
-            let e: Exemption = serde_json::from_value(value)?;
+        ExemptCommand::Approve { id, by } => {
+            let e: Exemption = server.call(AdminRequest::ExemptApprove { id, by })?;
             print_decided(&e);
         }
-        ExemptCommand::Reject {
-            config,
-            id,
-            by,
-            reason,
-        } => {
-            let value = send(&config, AdminRequest::ExemptReject { id, by, reason })?;
-            let e: Exemption = serde_json::from_value(value)?;
+        ExemptCommand::Reject { id, by, reason } => {
+            let e: Exemption = server.call(AdminRequest::ExemptReject { id, by, reason })?;
             println!(
                 "exemption {} rejected by {}",
                 e.id,
                 e.decided_by.unwrap_or_default()
             );
         }
-        ExemptCommand::Revoke {
-            config,
-            id,
-            by,
-            reason,
-        } => {
-            let value = send(&config, AdminRequest::ExemptRevoke { id, by, reason })?;
-            let e: Exemption = serde_json::from_value(value)?;
+        ExemptCommand::Revoke { id, by, reason } => {
+            let e: Exemption = server.call(AdminRequest::ExemptRevoke { id, by, reason })?;
             println!(
                 "exemption {} revoked: {} for {} is filtered again",
                 e.id,
@@ -236,12 +197,10 @@ pub fn run(command: ExemptCommand) -> Result<()> {
             );
         }
         ExemptCommand::List {
-            config,
             active,
             pending,
             expired,
-            json,
-            csv,
+            output,
         } => {
             let selection = if active {
                 ExemptionSelection::Active
@@ -252,13 +211,12 @@ pub fn run(command: ExemptCommand) -> Result<()> {
             } else {
                 ExemptionSelection::All
             };
-            let value = send(&config, AdminRequest::ExemptList { selection })?;
-            let list: Vec<Exemption> = serde_json::from_value(value)?;
-            print_list(&list, json, csv)?;
+            let list: Vec<Exemption> = server.call(AdminRequest::ExemptList { selection })?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            print_listing(list.iter().map(|e| ExemptionRow::at(e, now)), output)?;
         }
-        ExemptCommand::Show { config, id } => {
-            let value = send(&config, AdminRequest::ExemptShow { id })?;
-            let e: Exemption = serde_json::from_value(value)?;
+        ExemptCommand::Show { id } => {
+            let e: Exemption = server.call(AdminRequest::ExemptShow { id })?;
             print_one(&e);
         }
     }
@@ -284,93 +242,94 @@ fn scope_text(scope: &ExemptionScope) -> String {
     }
 }
 
-fn print_list(list: &[Exemption], json: bool, csv: bool) -> Result<()> {
-    let now = jiff::Timestamp::now().as_millisecond();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if json {
-        let mut array = JsonArray::start(&mut out)?;
-        for e in list {
-            let mut value = serde_json::to_value(e)?;
-            value["state"] = json!(e.state(now));
-            value["from"] = json!(format_rfc3339(e.from_ms));
-            value["until"] = json!(format_rfc3339(e.until_ms));
-            array.push(&value)?;
+/// An exemption as `hedge exempt list` prints it: with its state at the
+/// time of listing and its period in RFC 3339 (JSON adds `state`, `from`
+/// and `until` to the stored fields).
+#[derive(Serialize)]
+struct ExemptionRow<'a> {
+    #[serde(flatten)]
+    exemption: &'a Exemption,
+    state: &'static str,
+    from: String,
+    until: String,
+}
+
+impl ExemptionRow<'_> {
+    fn at(exemption: &Exemption, now_ms: i64) -> ExemptionRow<'_> {
+        ExemptionRow {
+            exemption,
+            state: exemption.state(now_ms),
+            from: format_rfc3339(exemption.from_ms),
+            until: format_rfc3339(exemption.until_ms),
         }
-        array.finish()?;
-    } else if csv {
-        writeln!(
-            out,
-            "{}",
-            csv_record(&[
-                "id",
-                "state",
-                "kind",
-                "name",
-                "scope",
-                "from",
-                "until",
-                "reason",
-                "requested_by",
-                "requested",
-                "approver",
-                "decided",
-                "decision_reason",
-                "revoked_by",
-                "revoked",
-                "revoke_reason",
-            ])
-        )?;
-        for e in list {
-            writeln!(
-                out,
-                "{}",
-                csv_record(&[
-                    &e.id.to_string(),
-                    e.state(now),
-                    if e.kind == ExemptionKind::Bypass {
-                        "bypass"
-                    } else {
-                        "site"
-                    },
-                    e.name.as_deref().unwrap_or(""),
-                    &scope_text(&e.scope),
-                    &format_rfc3339(e.from_ms),
-                    &format_rfc3339(e.until_ms),
-                    &e.reason,
-                    &e.requested_by,
-                    &format_rfc3339(e.requested_ms),
-                    e.decided_by.as_deref().unwrap_or(""),
-                    &e.decided_ms.map(format_rfc3339).unwrap_or_default(),
-                    e.decision_reason.as_deref().unwrap_or(""),
-                    e.revoked_by.as_deref().unwrap_or(""),
-                    &e.revoked_ms.map(format_rfc3339).unwrap_or_default(),
-                    e.revoke_reason.as_deref().unwrap_or(""),
-                ])
-            )?;
-        }
-    } else if list.is_empty() {
-        eprintln!("no exemptions");
-    } else {
-        let mut table = Table::new(&[
-            "ID", "STATE", "WHAT", "FOR", "FROM", "UNTIL", "ASKED BY", "APPROVER", "REASON",
-        ]);
-        for e in list {
-            table.push(vec![
-                e.id.to_string(),
-                e.state(now).to_string(),
-                e.name.clone().unwrap_or_else(|| "BYPASS".into()),
-                scope_text(&e.scope),
-                format_local(e.from_ms),
-                format_local(e.until_ms),
-                e.requested_by.clone(),
-                e.decided_by.clone().unwrap_or_default(),
-                e.reason.clone(),
-            ]);
-        }
-        table.print(&mut out)?;
     }
-    Ok(())
+}
+
+impl Listing for ExemptionRow<'_> {
+    const TABLE_HEADERS: &'static [&'static str] = &[
+        "ID", "STATE", "WHAT", "FOR", "FROM", "UNTIL", "ASKED BY", "APPROVER", "REASON",
+    ];
+    const CSV_HEADERS: &'static [&'static str] = &[
+        "id",
+        "state",
+        "kind",
+        "name",
+        "scope",
+        "from",
+        "until",
+        "reason",
+        "requested_by",
+        "requested",
+        "approver",
+        "decided",
+        "decision_reason",
+        "revoked_by",
+        "revoked",
+        "revoke_reason",
+    ];
+    const EMPTY: &'static str = "no exemptions";
+
+    fn table_cells(&self) -> Vec<String> {
+        let e = self.exemption;
+        vec![
+            e.id.to_string(),
+            self.state.to_string(),
+            e.name.clone().unwrap_or_else(|| "BYPASS".into()),
+            scope_text(&e.scope),
+            format_local(e.from_ms),
+            format_local(e.until_ms),
+            e.requested_by.clone(),
+            e.decided_by.clone().unwrap_or_default(),
+            e.reason.clone(),
+        ]
+    }
+
+    fn csv_cells(&self) -> Vec<String> {
+        let e = self.exemption;
+        vec![
+            e.id.to_string(),
+            self.state.to_string(),
+            if e.kind == ExemptionKind::Bypass {
+                "bypass"
+            } else {
+                "site"
+            }
+            .to_string(),
+            e.name.clone().unwrap_or_default(),
+            scope_text(&e.scope),
+            self.from.clone(),
+            self.until.clone(),
+            e.reason.clone(),
+            e.requested_by.clone(),
+            format_rfc3339(e.requested_ms),
+            e.decided_by.clone().unwrap_or_default(),
+            e.decided_ms.map(format_rfc3339).unwrap_or_default(),
+            e.decision_reason.clone().unwrap_or_default(),
+            e.revoked_by.clone().unwrap_or_default(),
+            e.revoked_ms.map(format_rfc3339).unwrap_or_default(),
+            e.revoke_reason.clone().unwrap_or_default(),
+        ]
+    }
 }
 
 fn print_one(e: &Exemption) {

@@ -3,22 +3,22 @@
 //! every shape (`example[.]com`), and so are addresses in free text.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
-use serde_json::json;
+use serde::Serialize;
 
-use super::ConfigArg;
 use super::logs::client_net;
-use super::output::{JsonArray, Table, csv_record};
+use super::output::{Listing, OutputFlags, Table, print_listing};
+use super::running_server::RunningServer;
 use super::time::{format_local, format_rfc3339, parse_time};
+use crate::admin::AdminRequest;
 use crate::admin::alerts::{inert, inert_text};
 use crate::admin::incidents::IncidentRecord;
 use crate::admin::protocol::IncidentRequest;
-use crate::admin::{AdminRequest, call};
-use crate::config::Config;
-use crate::store::{Agency, Identified, Incident, IncidentKind};
+use crate::store::{Agency, Identified, Incident, IncidentKind, StoredQuery};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -60,8 +60,6 @@ pub enum IncidentCommand {
         /// says the record should hold them.
         #[arg(long)]
         involved: Option<String>,
-        #[command(flatten)]
-        config: ConfigArg,
     },
     /// Add an action taken, with who took it (entries are never edited).
     Note {
@@ -70,8 +68,6 @@ pub enum IncidentCommand {
         by: String,
         #[arg(long)]
         text: String,
-        #[command(flatten)]
-        config: ConfigArg,
     },
     /// Record where the incident was sent: iwf, ceop, police, lado,
     /// social-care or none.
@@ -87,8 +83,6 @@ pub enum IncidentCommand {
         /// A reference number or a note about the referral.
         #[arg(long, default_value = "")]
         text: String,
-        #[command(flatten)]
-        config: ConfigArg,
     },
     /// Close with a conclusion. Its legal hold stays unless
     /// --release-hold is given.
@@ -100,20 +94,14 @@ pub enum IncidentCommand {
         conclusion: String,
         #[arg(long)]
         release_hold: bool,
-        #[command(flatten)]
-        config: ConfigArg,
     },
     /// Incidents, newest first.
     List {
         /// Only those not yet closed.
         #[arg(long)]
         open: bool,
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        #[arg(long)]
-        csv: bool,
         #[command(flatten)]
-        config: ConfigArg,
+        output: OutputFlags,
     },
     /// One incident in full, with its client's log rows for the period
     /// (recorded as an access to the log).
@@ -121,14 +109,7 @@ pub enum IncidentCommand {
         id: i64,
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        config: ConfigArg,
     },
-}
-
-fn send(config: &ConfigArg, request: AdminRequest) -> Result<serde_json::Value> {
-    let config = Config::load(&config.path)?;
-    Ok(call(&config.admin.socket, &request, ANSWER_TIMEOUT)?)
 }
 
 fn time(text: &Option<String>, option: &str) -> Result<Option<i64>> {
@@ -141,7 +122,8 @@ fn time(text: &Option<String>, option: &str) -> Result<Option<i64>> {
         .transpose()
 }
 
-pub fn run(command: IncidentCommand) -> Result<()> {
+pub fn run(command: IncidentCommand, config: &Path) -> Result<()> {
+    let server = RunningServer::of_file(config, ANSWER_TIMEOUT)?;
     match command {
         IncidentCommand::Open {
             kind,
@@ -153,7 +135,6 @@ pub fn run(command: IncidentCommand) -> Result<()> {
             alert,
             identified,
             involved,
-            config,
         } => {
             let request = IncidentRequest {
                 kind: IncidentKind::parse(&kind).map_err(|e| anyhow!("--type: {e}"))?,
@@ -170,8 +151,7 @@ pub fn run(command: IncidentCommand) -> Result<()> {
                     .map_err(|e| anyhow!("--identified: {e}"))?,
                 involved,
             };
-            let incident: Incident =
-                serde_json::from_value(send(&config, AdminRequest::IncidentOpen { request })?)?;
+            let incident: Incident = server.call(AdminRequest::IncidentOpen { request })?;
             println!("incident {} opened: {}", incident.id, incident.kind);
             if let Some(hold) = incident.hold_id {
                 println!(
@@ -182,13 +162,8 @@ pub fn run(command: IncidentCommand) -> Result<()> {
                 );
             }
         }
-        IncidentCommand::Note {
-            id,
-            by,
-            text,
-            config,
-        } => {
-            send(&config, AdminRequest::IncidentNote { id, by, text })?;
+        IncidentCommand::Note { id, by, text } => {
+            let _: Incident = server.call(AdminRequest::IncidentNote { id, by, text })?;
             println!("incident {id}: action recorded");
         }
         IncidentCommand::Refer {
@@ -197,20 +172,16 @@ pub fn run(command: IncidentCommand) -> Result<()> {
             by,
             on,
             text,
-            config,
         } => {
             let agency = Agency::parse(&to).map_err(|e| anyhow!("--to: {e}"))?;
             let referred_ms = time(&on, "--on")?;
-            send(
-                &config,
-                AdminRequest::IncidentRefer {
-                    id,
-                    agency,
-                    by,
-                    referred_ms,
-                    text,
-                },
-            )?;
+            let _: Incident = server.call(AdminRequest::IncidentRefer {
+                id,
+                agency,
+                by,
+                referred_ms,
+                text,
+            })?;
             println!("incident {id}: referral to {agency} recorded");
         }
         IncidentCommand::Close {
@@ -218,17 +189,13 @@ pub fn run(command: IncidentCommand) -> Result<()> {
             by,
             conclusion,
             release_hold,
-            config,
         } => {
-            let incident: Incident = serde_json::from_value(send(
-                &config,
-                AdminRequest::IncidentClose {
-                    id,
-                    by,
-                    conclusion,
-                    release_hold,
-                },
-            )?)?;
+            let incident: Incident = server.call(AdminRequest::IncidentClose {
+                id,
+                by,
+                conclusion,
+                release_hold,
+            })?;
             println!("incident {id} closed");
             match (incident.hold_id, release_hold) {
                 (Some(hold), true) => println!("legal hold {hold} released"),
@@ -238,39 +205,19 @@ pub fn run(command: IncidentCommand) -> Result<()> {
                 _ => {}
             }
         }
-        IncidentCommand::List {
-            open,
-            json,
-            csv,
-            config,
-        } => {
-            let list: Vec<Incident> = serde_json::from_value(send(
-                &config,
-                AdminRequest::IncidentList { open_only: open },
-            )?)?;
-            print_list(&list, json, csv)?;
+        IncidentCommand::List { open, output } => {
+            let list: Vec<Incident> =
+                server.call(AdminRequest::IncidentList { open_only: open })?;
+            print_listing(list.into_iter().map(IncidentRow::of), output)?;
         }
-        IncidentCommand::Show { id, json, config } => {
-            let record: IncidentRecord =
-                serde_json::from_value(send(&config, AdminRequest::IncidentShow { id })?)?;
+        IncidentCommand::Show { id, json } => {
+            let record: IncidentRecord = server.call(AdminRequest::IncidentShow { id })?;
             if json {
-                let mut value = incident_json(&record.incident);
-                value["rows"] = record
-                    .rows
-                    .iter()
-                    .map(|r| {
-                        json!({
-                            "time": format_rfc3339(r.at_ms),
-                            "client": r.client.to_string(),
-                            "client_name": r.client_name,
-                            "group": r.group,
-                            "name": inert(&r.name),
-                            "action": r.action.as_str(),
-                            "category": r.category,
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                let shown = IncidentShown {
+                    incident: IncidentRow::of(record.incident.clone()),
+                    rows: record.rows.iter().map(EvidenceRow::of).collect(),
+                };
+                println!("{}", serde_json::to_string_pretty(&shown)?);
             } else {
                 print_one(&record)?;
             }
@@ -288,99 +235,123 @@ fn referrals(incident: &Incident) -> String {
     list.join(" ")
 }
 
-/// An incident for JSON, free text made inert.
-fn incident_json(incident: &Incident) -> serde_json::Value {
-    let mut value = serde_json::to_value(incident).unwrap_or_default();
-    value["state"] = json!(state(incident));
-    value["summary"] = json!(inert_text(&incident.summary));
-    value["conclusion"] = json!(incident.conclusion.as_deref().map(inert_text));
-    if let Some(entries) = value["entries"].as_array_mut() {
-        for entry in entries {
-            let text = entry["text"].as_str().map(inert_text);
-            entry["text"] = json!(text);
-        }
-    }
-    value
+/// An incident as it is listed: free text made inert (`summary`, the
+/// conclusion and the entries' text, in every shape), with its state.
+#[derive(Serialize)]
+struct IncidentRow {
+    #[serde(flatten)]
+    incident: Incident,
+    state: &'static str,
 }
 
-fn print_list(list: &[Incident], json: bool, csv: bool) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if json {
-        let mut array = JsonArray::start(&mut out)?;
-        for incident in list {
-            array.push(&incident_json(incident))?;
+impl IncidentRow {
+    fn of(mut incident: Incident) -> IncidentRow {
+        incident.summary = inert_text(&incident.summary);
+        incident.conclusion = incident.conclusion.as_deref().map(inert_text);
+        for entry in &mut incident.entries {
+            entry.text = inert_text(&entry.text);
         }
-        array.finish()?;
-    } else if csv {
-        writeln!(
-            out,
-            "{}",
-            csv_record(&[
-                "id",
-                "state",
-                "type",
-                "opened",
-                "opened_by",
-                "identified",
-                "involved",
-                "summary",
-                "referred_to",
-                "actions",
-                "closed",
-                "closed_by",
-                "conclusion",
-                "legal_hold",
-            ])
-        )?;
-        for i in list {
-            writeln!(
-                out,
-                "{}",
-                csv_record(&[
-                    &i.id.to_string(),
-                    state(i),
-                    i.kind.as_str(),
-                    &format_rfc3339(i.opened_ms),
-                    &i.opened_by,
-                    i.identified.as_str(),
-                    &inert_text(&i.involved),
-                    &inert_text(&i.summary),
-                    &referrals(i),
-                    &i.entries
-                        .iter()
-                        .filter(|e| e.agency.is_none())
-                        .map(|e| format!("{}: {}", e.by, inert_text(&e.text)))
-                        .collect::<Vec<_>>()
-                        .join(" | "),
-                    &i.closed_ms.map(format_rfc3339).unwrap_or_default(),
-                    i.closed_by.as_deref().unwrap_or(""),
-                    &i.conclusion.as_deref().map(inert_text).unwrap_or_default(),
-                    &i.hold_id.map(|h| h.to_string()).unwrap_or_default(),
-                ])
-            )?;
+        IncidentRow {
+            state: state(&incident),
+            incident,
         }
-    } else if list.is_empty() {
-        eprintln!("no incidents");
-    } else {
-        let mut table = Table::new(&[
-            "ID", "STATE", "TYPE", "OPENED", "BY", "INVOLVED", "REFERRED", "SUMMARY",
-        ]);
-        for i in list {
-            table.push(vec![
-                i.id.to_string(),
-                state(i).into(),
-                i.kind.as_str().into(),
-                format_local(i.opened_ms),
-                i.opened_by.clone(),
-                inert_text(&i.involved),
-                referrals(i),
-                inert_text(&i.summary),
-            ]);
-        }
-        table.print(&mut out)?;
     }
-    Ok(())
+}
+
+impl Listing for IncidentRow {
+    const TABLE_HEADERS: &'static [&'static str] = &[
+        "ID", "STATE", "TYPE", "OPENED", "BY", "INVOLVED", "REFERRED", "SUMMARY",
+    ];
+    const CSV_HEADERS: &'static [&'static str] = &[
+        "id",
+        "state",
+        "type",
+        "opened",
+        "opened_by",
+        "identified",
+        "involved",
+        "summary",
+        "referred_to",
+        "actions",
+        "closed",
+        "closed_by",
+        "conclusion",
+        "legal_hold",
+    ];
+    const EMPTY: &'static str = "no incidents";
+
+    fn table_cells(&self) -> Vec<String> {
+        let i = &self.incident;
+        vec![
+            i.id.to_string(),
+            self.state.into(),
+            i.kind.as_str().into(),
+            format_local(i.opened_ms),
+            i.opened_by.clone(),
+            inert_text(&i.involved),
+            referrals(i),
+            i.summary.clone(),
+        ]
+    }
+
+    fn csv_cells(&self) -> Vec<String> {
+        let i = &self.incident;
+        vec![
+            i.id.to_string(),
+            self.state.into(),
+            i.kind.as_str().into(),
+            format_rfc3339(i.opened_ms),
+            i.opened_by.clone(),
+            i.identified.as_str().into(),
+            inert_text(&i.involved),
+            i.summary.clone(),
+            referrals(i),
+            i.entries
+                .iter()
+                .filter(|e| e.agency.is_none())
+                .map(|e| format!("{}: {}", e.by, e.text))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            i.closed_ms.map(format_rfc3339).unwrap_or_default(),
+            i.closed_by.clone().unwrap_or_default(),
+            i.conclusion.clone().unwrap_or_default(),
+            i.hold_id.map(|h| h.to_string()).unwrap_or_default(),
+        ]
+    }
+}
+
+/// `hedge incident show --json`: the incident and its evidence rows.
+#[derive(Serialize)]
+struct IncidentShown<'a> {
+    #[serde(flatten)]
+    incident: IncidentRow,
+    rows: Vec<EvidenceRow<'a>>,
+}
+
+/// A log row kept as evidence, its name made inert.
+#[derive(Serialize)]
+struct EvidenceRow<'a> {
+    time: String,
+    client: String,
+    client_name: &'a Option<String>,
+    group: &'a Option<String>,
+    name: String,
+    action: &'static str,
+    category: &'a Option<String>,
+}
+
+impl EvidenceRow<'_> {
+    fn of(row: &StoredQuery) -> EvidenceRow<'_> {
+        EvidenceRow {
+            time: format_rfc3339(row.at_ms),
+            client: row.client.to_string(),
+            client_name: &row.client_name,
+            group: &row.group,
+            name: inert(&row.name),
+            action: row.action.as_str(),
+            category: &row.category,
+        }
+    }
 }
 
 fn print_one(record: &IncidentRecord) -> Result<()> {

@@ -9,6 +9,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::format_time;
+use super::running_server::RunningServer;
+use crate::admin::{AdminRequest, ReloadReport};
 use crate::config::Config;
 use crate::filter::sources::load;
 
@@ -107,7 +109,8 @@ pub fn stats(config_path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// A time in RFC 3339, in UTC (the `Z` shows the zone).
+/// Downloads the URL sources, then asks the running server (if any) to
+/// reload them.
 pub fn update(config_path: &Path) -> Result<()> {
     use crate::filter::download::{Fetched, update_all};
     let config = Config::load(config_path)?;
@@ -128,14 +131,12 @@ pub fn update(config_path: &Path) -> Result<()> {
             }
         }
     }
-    match crate::admin::call(
-        &config.admin.socket,
-        &crate::admin::AdminRequest::Reload {
-            cause: Some("lists update".into()),
-        },
-        std::time::Duration::from_secs(120),
-    ) {
-        Ok(value) => println!("server reloaded: {} names in force", value["index_names"]),
+    let server = RunningServer::of(&config, super::control::RELOAD_TIMEOUT);
+    let reload = AdminRequest::Reload {
+        cause: Some("lists update".into()),
+    };
+    match server.call::<ReloadReport>(reload) {
+        Ok(reloaded) => println!("server reloaded: {} names in force", reloaded.index_names),
         Err(crate::admin::AdminClientError::NotRunning { .. }) => {
             println!("hedge is not running; it will use these lists when it starts")
         }

@@ -14,6 +14,7 @@ mod lists;
 mod logs;
 mod output;
 mod report;
+mod running_server;
 mod serve;
 mod systemd;
 mod time;
@@ -33,15 +34,18 @@ use crate::config::DEFAULT_CONFIG_PATH;
     about = "A DNS filtering resolver for schools and homes"
 )]
 struct Cli {
+    /// The configuration file (for `init`, where to write it). Taken
+    /// before or after the subcommand.
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        default_value = DEFAULT_CONFIG_PATH,
+        value_name = "FILE"
+    )]
+    config: PathBuf,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, clap::Args)]
-struct ConfigArg {
-    /// The configuration file.
-    #[arg(short = 'c', long = "config", default_value = DEFAULT_CONFIG_PATH, value_name = "FILE")]
-    path: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,10 +54,7 @@ enum Command {
     /// pupil referral unit or foster home, from a few answers, and check it.
     Init(init::InitArgs),
     /// Run the DNS server in the foreground.
-    Serve {
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Serve,
     /// Work with the configuration file.
     Config {
         #[command(subcommand)]
@@ -67,22 +68,15 @@ enum Command {
         /// The client's address, which decides its group.
         #[arg(long, value_name = "IP")]
         client: std::net::IpAddr,
-        #[command(flatten)]
-        config: ConfigArg,
     },
     /// Show what the running server is doing.
     Status {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Make the running server re-read its configuration, zones and lists.
-    Reload {
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Reload,
     /// Block lists: what they hold, and downloading them.
     Lists {
         #[command(subcommand)]
@@ -126,8 +120,6 @@ enum ListsCommand {
     /// Per category: sources, names loaded, lines skipped and why, last
     /// update, and entries DNS cannot enforce (URL paths).
     Stats {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -135,50 +127,41 @@ enum ListsCommand {
     /// Download every https:// list source (only when it changed), keep the
     /// old copy when a download fails or holds no usable entry, then make
     /// the running server reload.
-    Update {
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Update,
 }
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Check a configuration file (and the zone and root hints files it
     /// names) without starting anything; print every problem found.
-    Check {
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Check,
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let config = cli.config.as_path();
     let result = match cli.command {
-        Command::Init(args) => init::run(args),
-        Command::Serve { config } => serve::run(&config.path),
+        Command::Init(args) => init::run(args, config),
+        Command::Serve => serve::run(config),
         Command::Config {
-            command: ConfigCommand::Check { config },
-        } => config_check::run(&config.path),
-        Command::Explain {
-            name,
-            client,
-            config,
-        } => explain::run(&config.path, &name, client),
+            command: ConfigCommand::Check,
+        } => config_check::run(config),
+        Command::Explain { name, client } => explain::run(config, &name, client),
         Command::Lists {
-            command: ListsCommand::Stats { config, json },
-        } => lists::stats(&config.path, json),
+            command: ListsCommand::Stats { json },
+        } => lists::stats(config, json),
         Command::Lists {
-            command: ListsCommand::Update { config },
-        } => lists::update(&config.path),
-        Command::Status { config, json } => control::status(&config.path, json),
-        Command::Reload { config } => control::reload(&config.path),
-        Command::Logs { command } => logs::run(command),
-        Command::Audit { command } => audit::run(command),
-        Command::Exempt { command } => exempt::run(command),
-        Command::Alerts { command } => alerts::run(command),
-        Command::Report(args) => report::run(args),
-        Command::Incident { command } => incident::run(command),
+            command: ListsCommand::Update,
+        } => lists::update(config),
+        Command::Status { json } => control::status(config, json),
+        Command::Reload => control::reload(config),
+        Command::Logs { command } => logs::run(command, config),
+        Command::Audit { command } => audit::run(command, config),
+        Command::Exempt { command } => exempt::run(command, config),
+        Command::Alerts { command } => alerts::run(command, config),
+        Command::Report(args) => report::run(args, config),
+        Command::Incident { command } => incident::run(command, config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -186,5 +169,57 @@ pub fn main() -> ExitCode {
             eprintln!("hedge: {error:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("hedge").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_arguments_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_is_taken_before_or_after_the_subcommand() {
+        let default = parse(&["status"]).unwrap();
+        assert_eq!(default.config, Path::new(DEFAULT_CONFIG_PATH));
+        for args in [
+            &["-c", "/x.toml", "exempt", "list"][..],
+            &["exempt", "list", "-c", "/x.toml"],
+            &["exempt", "--config", "/x.toml", "list"],
+            &["logs", "hold", "list", "--all", "-c", "/x.toml"],
+            &["init", "--setting", "primary", "-c", "/x.toml"],
+        ] {
+            assert_eq!(
+                parse(args).unwrap().config,
+                Path::new("/x.toml"),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn listings_take_json_or_csv_not_both() {
+        let cli = parse(&["alerts", "list", "--csv"]).unwrap();
+        let Command::Alerts {
+            command: alerts::AlertsCommand::List { output, .. },
+        } = cli.command
+        else {
+            panic!("not alerts list");
+        };
+        assert!(output.csv && !output.json);
+        let error = parse(&["audit", "list", "--json", "--csv"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert_eq!(error.exit_code(), 2);
     }
 }

@@ -114,8 +114,8 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
             shutdown.clone(),
         ));
     }
-    notifier.notify(&format!(
-        "READY=1\nSTATUS=answering on {}",
+    notifier.ready(&format!(
+        "answering on {}",
         bound
             .iter()
             .map(ToString::to_string)
@@ -142,17 +142,14 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
-                notifier.notify(&format!(
-                    "RELOADING=1\nMONOTONIC_USEC={}",
-                    monotonic_usec()
-                ));
+                notifier.reloading();
                 reload(&handler, &storage).await;
-                notifier.notify("READY=1");
+                notifier.reloaded();
             }
         }
     }
 
-    notifier.notify("STOPPING=1");
+    notifier.stopping();
     info!("shutting down: answering queries in flight");
     shutdown.cancel();
     tracker.close();
@@ -184,17 +181,6 @@ async fn reload(handler: &Arc<Handler>, storage: &Storage) {
         }
     };
     record(storage, action, details).await;
-}
-
-/// CLOCK_MONOTONIC in microseconds, as systemd wants it with RELOADING=1.
-fn monotonic_usec() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    (now.tv_sec as u64) * 1_000_000 + (now.tv_nsec as u64) / 1_000
 }
 
 /// Records a change the server made by itself in the audit trail.

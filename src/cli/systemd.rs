@@ -3,7 +3,12 @@
 //! tasks still run and its serving state can be read, so that a wedged
 //! server is restarted.
 //!
-//! Outside systemd (`NOTIFY_SOCKET` unset) every call does nothing.
+//! The states, the monotonic clock that `RELOADING=1` carries and the
+//! watchdog period come from the `sd-notify` crate. `NOTIFY_SOCKET` is read
+//! once and cleared before any thread starts (the crate's own `notify`
+//! reads it at every call), so the datagram is sent here, to the socket
+//! read then. Outside systemd (`NOTIFY_SOCKET` unset) every call does
+//! nothing.
 
 use std::io;
 use std::os::unix::net::UnixDatagram;
@@ -11,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sd_notify::NotifyState;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -30,8 +36,8 @@ enum Target {
 }
 
 impl Notifier {
-    /// Reads `NOTIFY_SOCKET` (and forgets it, so that child processes
-    /// cannot speak for the server).
+    /// Reads `NOTIFY_SOCKET` and clears it, so that child processes cannot
+    /// speak for the server. Call it before any other thread starts.
     pub fn from_env() -> Notifier {
         let socket = std::env::var_os("NOTIFY_SOCKET").map(|value| {
             let bytes = value.as_encoded_bytes();
@@ -45,23 +51,47 @@ impl Notifier {
         Notifier { socket }
     }
 
-    /// Sends `state` lines (`READY=1`, `STATUS=...`).
-    pub fn notify(&self, state: &str) {
+    /// Answering: `READY=1` with what it answers on as the status.
+    pub fn ready(&self, status: &str) {
+        self.notify(&[NotifyState::Ready, NotifyState::Status(status)]);
+    }
+
+    /// Ready again after a reload.
+    pub fn reloaded(&self) {
+        self.notify(&[NotifyState::Ready]);
+    }
+
+    /// Re-reading the configuration: `RELOADING=1` with the monotonic
+    /// time systemd needs to tell this reload from an earlier one.
+    pub fn reloading(&self) {
+        match NotifyState::monotonic_usec_now() {
+            Ok(now) => self.notify(&[NotifyState::Reloading, now]),
+            Err(error) => warn!(%error, "cannot read the monotonic clock for systemd"),
+        }
+    }
+
+    pub fn stopping(&self) {
+        self.notify(&[NotifyState::Stopping]);
+    }
+
+    /// Sends `states` as one message, one `KEY=value` a line.
+    fn notify(&self, states: &[NotifyState<'_>]) {
         let Some(target) = &self.socket else { return };
-        if let Err(error) = send(target, state) {
+        let message: Vec<String> = states.iter().map(ToString::to_string).collect();
+        if let Err(error) = send(target, &message.join("\n")) {
             warn!(%error, "cannot notify systemd");
         }
     }
 }
 
-fn send(target: &Target, state: &str) -> io::Result<()> {
+fn send(target: &Target, message: &str) -> io::Result<()> {
     let socket = UnixDatagram::unbound()?;
     match target {
-        Target::Path(path) => socket.send_to(state.as_bytes(), path)?,
+        Target::Path(path) => socket.send_to(message.as_bytes(), path)?,
         Target::Abstract(name) => {
             use std::os::linux::net::SocketAddrExt;
             let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
-            socket.send_to_addr(state.as_bytes(), &addr)?
+            socket.send_to_addr(message.as_bytes(), &addr)?
         }
     };
     Ok(())
@@ -70,13 +100,9 @@ fn send(target: &Target, state: &str) -> io::Result<()> {
 /// How often systemd wants a watchdog ping (half its `WatchdogSec=`), if
 /// it watches this process.
 pub fn watchdog_interval() -> Option<Duration> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    if let Ok(pid) = std::env::var("WATCHDOG_PID")
-        && pid.parse::<u32>().ok() != Some(std::process::id())
-    {
-        return None;
-    }
-    (usec > 0).then(|| Duration::from_micros(usec / 2))
+    sd_notify::watchdog_enabled()
+        .filter(|period| !period.is_zero())
+        .map(|period| period / 2)
 }
 
 /// Pings the watchdog every `every` while the runtime runs this task and
@@ -95,7 +121,7 @@ pub async fn watchdog(
             _ = tick.tick() => {}
         }
         handler.check_serving();
-        notifier.notify("WATCHDOG=1");
+        notifier.notify(&[NotifyState::Watchdog]);
     }
 }
 
@@ -111,11 +137,21 @@ mod tests {
         let notifier = Notifier {
             socket: Some(Target::Path(path)),
         };
-        notifier.notify("READY=1\nSTATUS=answering");
         let mut buf = [0u8; 64];
+        notifier.ready("answering");
         let n = listener.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"READY=1\nSTATUS=answering");
+        notifier.reloading();
+        let n = listener.recv(&mut buf).unwrap();
+        let reloading = std::str::from_utf8(&buf[..n]).unwrap();
+        let usec = reloading
+            .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
+            .unwrap();
+        assert!(usec.parse::<u64>().unwrap() > 0, "{reloading}");
+        notifier.stopping();
+        let n = listener.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"STOPPING=1");
         // No socket: nothing happens.
-        Notifier { socket: None }.notify("READY=1");
+        Notifier { socket: None }.ready("answering");
     }
 }

@@ -8,10 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::{ReportFormat, render};
-use crate::admin::{AdminRequest, call};
-use crate::cli::ConfigArg;
+use crate::admin::AdminRequest;
+use crate::cli::running_server::RunningServer;
 use crate::cli::time::parse_time;
-use crate::config::Config;
 use crate::store::{Report, ReportRequest};
 
 /// Gathering reads the whole period: give it time on a small machine.
@@ -19,8 +18,6 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    #[command(flatten)]
-    config: ConfigArg,
     /// The start (RFC 3339, a date meaning local midnight, or an age such
     /// as 7d); default: 7 days ago.
     #[arg(long, value_name = "TIME")]
@@ -55,7 +52,7 @@ fn end_time(text: &str) -> Result<i64, String> {
     Ok(next.timestamp().as_millisecond())
 }
 
-pub fn run(args: ReportArgs) -> Result<()> {
+pub fn run(args: ReportArgs, config: &Path) -> Result<()> {
     let now = jiff::Timestamp::now().as_millisecond();
     let from_ms = match &args.from {
         Some(text) => parse_time(text)
@@ -70,19 +67,14 @@ pub fn run(args: ReportArgs) -> Result<()> {
     if to_ms <= from_ms {
         bail!("--to must be after --from");
     }
-    let config = Config::load(&args.config.path)?;
+    let server = RunningServer::of_file(config, ANSWER_TIMEOUT)?;
     let request = ReportRequest {
         from_ms,
         to_ms,
         group: args.group.clone(),
         time_zone: jiff::tz::TimeZone::system().iana_name().map(str::to_string),
     };
-    let value = call(
-        &config.admin.socket,
-        &AdminRequest::Report { request },
-        ANSWER_TIMEOUT,
-    )?;
-    let report: Report = serde_json::from_value(value)?;
+    let report: Report = server.call(AdminRequest::Report { request })?;
     let text = render(&report, args.format);
     match &args.out {
         Some(path) => {
