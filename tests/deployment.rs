@@ -461,7 +461,11 @@ fn a_member_of_hedge_admin_reads_the_list_cache_and_not_the_database() {
         eprintln!("skipped: needs root to make files as other users");
         return;
     }
-    if Command::new("systemd-tmpfiles").arg("--version").output().is_err() {
+    if Command::new("systemd-tmpfiles")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipped: systemd-tmpfiles is not installed");
         return;
     }
@@ -546,7 +550,10 @@ fn a_member_of_hedge_admin_reads_the_list_cache_and_not_the_database() {
     let update = hedge_as_nobody(
         Path::new("/bin/sh"),
         &[991],
-        &["-c", &format!("echo more.example > {}/new.txt", lists.display())],
+        &[
+            "-c",
+            &format!("echo more.example > {}/new.txt", lists.display()),
+        ],
     );
     assert!(update.status.success(), "{}", text(&update.stderr));
     // But not read the database, nor the cache without the group.
@@ -556,10 +563,6 @@ fn a_member_of_hedge_admin_reads_the_list_cache_and_not_the_database() {
         &[root.join("var/lib/hedge/hedge.db").to_str().unwrap()],
     );
     assert!(!database.status.success());
-    let stranger = hedge_as_nobody(
-        Path::new("/bin/cat"),
-        &[],
-        &[list.to_str().unwrap()],
-    );
+    let stranger = hedge_as_nobody(Path::new("/bin/cat"), &[], &[list.to_str().unwrap()]);
     assert!(!stranger.status.success());
 }

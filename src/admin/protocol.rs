@@ -1,12 +1,14 @@
 //! The requests and responses on the admin socket, shared by the server and
-//! the CLI. One JSON object per line each way.
+//! the CLI. One JSON object per line each way. Each request names one
+//! operation of [`crate::service`]; a response carries its typed result
+//! as JSON.
 
 use serde::{Deserialize, Serialize};
 
-use crate::dns::StatsSnapshot;
+use crate::service::IncidentRequest;
 use crate::store::{
-    AccessKind, Agency, AlertSelection, ExemptionSelection, HoldRequest, Identified, IncidentKind,
-    LogFilter, LogStatus, NewExemption, ReportRequest,
+    AccessKind, Agency, AlertSelection, ExemptionSelection, HoldRequest, LogFilter, NewExemption,
+    ReportRequest,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,30 +141,6 @@ pub enum AdminRequest {
     },
 }
 
-/// An incident as asked for on the command line; the server works out
-/// who was involved and fills in what an alert already says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IncidentRequest {
-    pub kind: IncidentKind,
-    pub summary: String,
-    pub by: String,
-    #[serde(default)]
-    pub client: Option<ipnet::IpNet>,
-    #[serde(default)]
-    pub from_ms: Option<i64>,
-    #[serde(default)]
-    pub to_ms: Option<i64>,
-    #[serde(default)]
-    pub alert: Option<i64>,
-    /// Default: `alert` with an alert, else `staff`.
-    #[serde(default)]
-    pub identified: Option<Identified>,
-    /// Free text about who was involved, only if the operator chooses.
-    #[serde(default)]
-    pub involved: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdminResponse {
     pub ok: bool,
@@ -197,40 +175,4 @@ impl AdminResponse {
             more: false,
         }
     }
-}
-
-/// The answer to [`AdminRequest::Status`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatusReport {
-    pub version: String,
-    pub config: String,
-    pub uptime_secs: u64,
-    pub listening: Vec<String>,
-    pub stats: StatsSnapshot,
-    pub index_names: usize,
-    pub list_files: usize,
-    pub lists_not_downloaded: usize,
-    pub lists_loaded_at: String,
-    pub groups: Vec<String>,
-    /// The upstream servers (or recursion) in use.
-    pub upstream: String,
-    /// Categories in the catalogue, and how many some group blocks.
-    pub categories: usize,
-    pub categories_blocked: usize,
-    pub log: LogStatus,
-    /// Exemptions in force now, and requests waiting for an approver.
-    pub exemptions_active: usize,
-    pub exemptions_pending: usize,
-    /// Safeguarding alerts not yet acknowledged (`None`: database closed).
-    #[serde(default)]
-    pub alerts_open: Option<u64>,
-}
-
-/// The answer to [`AdminRequest::Reload`]: what is in force now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReloadReport {
-    /// Distinct names in the new index.
-    pub index_names: usize,
-    /// List files loaded (URL sources not yet downloaded left out).
-    pub list_files: usize,
 }

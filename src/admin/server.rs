@@ -1,37 +1,35 @@
-//! The server side of the admin socket.
+//! The server side of the admin socket: framing (a line each way, each
+//! at most 64 KiB), the peer's credentials, and a search's rows streamed
+//! back as they are read. What each request does is in `service`.
 
 use std::io;
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
+use super::dispatch::answer;
 use super::peer::{Peer, group_entry, is_allowed};
-use super::protocol::{AdminRequest, AdminResponse, StatusReport};
+use super::protocol::{AdminRequest, AdminResponse};
 use crate::config::AdminConfig;
-use crate::dns::Handler;
-use crate::policy::{ExemptionSet, check_approval, check_request};
-use crate::store::{
-    AccessKind, AlertEvent, AuditEntry, Database, Exemption, ExemptionSelection, LogFilter,
-    NewExemption, ReportContext, ReportRequest, Storage, StoreError, check_person, check_reason,
-    now_ms,
-};
+use crate::service::{Actor, Search, Service, ServiceError};
+use crate::store::{AccessKind, LogFilter};
 
 /// How long a connection may sit without sending a request.
-/// How long a search or report waits for the query log to write what it
-/// holds (it goes ahead without it after that).
-pub(super) const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
-const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+const IDLE: Duration = Duration::from_secs(60);
 
-/// The longest request line accepted.
-const MAX_REQUEST: u64 = 64 * 1024;
+/// The longest request line accepted; a longer one is refused and the
+/// connection closed.
+const MAX_REQUEST: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminSocketError {
@@ -84,19 +82,11 @@ pub fn bind(config: &AdminConfig) -> Result<UnixListener, AdminSocketError> {
     Ok(listener)
 }
 
-/// What the admin server needs to answer.
-pub struct AdminContext {
-    pub handler: Arc<Handler>,
-    pub storage: Arc<Storage>,
-    pub started: Instant,
-    pub listening: Vec<SocketAddr>,
-}
-
 /// Serves connections until `shutdown`, then removes the socket file.
 pub async fn serve(
     listener: UnixListener,
     path: PathBuf,
-    context: Arc<AdminContext>,
+    service: Arc<Service>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -109,14 +99,14 @@ pub async fn serve(
             Ok((stream, _)) => stream,
             Err(error) => {
                 warn!(%error, "admin socket accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let context = context.clone();
+        let service = service.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
-            if let Err(error) = connection(stream, &context, &shutdown).await {
+            if let Err(error) = connection(stream, &service, &shutdown).await {
                 debug!(%error, "admin connection ended");
             }
         });
@@ -124,14 +114,16 @@ pub async fn serve(
     let _ = std::fs::remove_file(&path);
 }
 
+/// One connection: the peer is checked once, then each line is one request
+/// answered by one line (a search by several).
 async fn connection(
     stream: UnixStream,
-    context: &AdminContext,
+    service: &Service,
     shutdown: &CancellationToken,
 ) -> io::Result<()> {
     let credentials = stream.peer_cred()?;
     let peer = Peer::new(credentials.uid(), credentials.gid());
-    let admin_group = context.handler.config().admin.group.clone();
+    let admin_group = service.handler.config().admin.group.clone();
     let (reader, mut writer) = stream.into_split();
     if !is_allowed(&peer, &admin_group) {
         warn!(user = %peer.user, "admin socket: refused a user outside group {admin_group}");
@@ -141,37 +133,48 @@ async fn connection(
         ));
         return write_line(&mut writer, &response).await;
     }
-    let mut lines = BufReader::new(reader.take(MAX_REQUEST)).lines();
+    let actor = Actor {
+        user: peer.user.clone(),
+        uid: peer.uid,
+    };
+    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_REQUEST));
     loop {
         // An idle connection neither holds up a shutdown nor lives forever.
         let line = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            line = tokio::time::timeout(IDLE, lines.next_line()) => line,
+            line = tokio::time::timeout(IDLE, lines.next()) => line,
         };
-        let Ok(line) = line else { return Ok(()) };
-        let Some(line) = line? else { return Ok(()) };
+        let line = match line {
+            Err(_) | Ok(None) => return Ok(()),
+            Ok(Some(Ok(line))) => line,
+            Ok(Some(Err(LinesCodecError::MaxLineLengthExceeded))) => {
+                let response = AdminResponse::failure(format!(
+                    "bad request: longer than {} KiB",
+                    MAX_REQUEST / 1024
+                ));
+                return write_line(&mut writer, &response).await;
+            }
+            Ok(Some(Err(LinesCodecError::Io(error)))) => return Err(error),
+        };
         if line.trim().is_empty() {
             continue;
         }
         let response = match serde_json::from_str::<AdminRequest>(&line) {
             Ok(AdminRequest::LogSearch { filter, kind }) => {
-                match search(&mut writer, filter, kind, &peer, context, shutdown).await {
+                match search(&mut writer, filter, kind, &actor, service, shutdown).await {
                     Ok(count) => AdminResponse::success(serde_json::json!({ "rows": count })),
                     Err(SearchError::Client(error)) => return Err(error),
-                    Err(SearchError::Store(error)) => AdminResponse::failure(error.to_string()),
+                    Err(SearchError::Service(error)) => AdminResponse::failure(error.to_string()),
                 }
             }
-            Ok(request) => answer(request, &peer, context).await,
+            Ok(request) => answer(request, &actor, service).await,
             Err(error) => AdminResponse::failure(format!("bad request: {error}")),
         };
         write_line(&mut writer, &response).await?;
     }
 }
 
-async fn write_line(
-    writer: &mut tokio::net::unix::OwnedWriteHalf,
-    response: &AdminResponse,
-) -> io::Result<()> {
+async fn write_line(writer: &mut OwnedWriteHalf, response: &AdminResponse) -> io::Result<()> {
     let mut bytes = serde_json::to_vec(response).map_err(io::Error::other)?;
     bytes.push(b'\n');
     writer.write_all(&bytes).await
@@ -180,57 +183,28 @@ async fn write_line(
 enum SearchError {
     /// The peer went away; nothing more to say to it.
     Client(io::Error),
-    Store(StoreError),
+    Service(ServiceError),
 }
 
 /// How long one line of a search's answer may wait for the client.
-const SEARCH_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+const SEARCH_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Rows per line of a search's answer.
-const SEARCH_CHUNK: usize = 500;
-
-/// Streams the rows of a search to the peer. The access is recorded before
-/// the first row goes out (no record, no rows), and its row count is filled
-/// in at the end.
+/// Streams the rows of a search to the peer, a line per batch with
+/// `more: true`. The service records the access before the first row is
+/// read, and its row count at the end.
 async fn search(
-    writer: &mut tokio::net::unix::OwnedWriteHalf,
+    writer: &mut OwnedWriteHalf,
     filter: LogFilter,
     kind: AccessKind,
-    peer: &Peer,
-    context: &AdminContext,
+    actor: &Actor,
+    service: &Service,
     shutdown: &CancellationToken,
 ) -> Result<u64, SearchError> {
-    if matches!(kind, AccessKind::Report | AccessKind::Incident) {
-        return Err(SearchError::Store(StoreError::Invalid(
-            "a report is asked for with the report request".into(),
-        )));
-    }
-    // Queries answered a moment ago are searched too.
-    context.handler.log.flush(FLUSH_LIMIT).await;
-    let database = context.storage.get().map_err(SearchError::Store)?.clone();
-    let access = database
-        .begin_access(&peer.user, peer.uid, kind, &filter)
+    let mut search: Search = service
+        .search_log(actor, filter, kind)
         .await
-        .map_err(SearchError::Store)?;
-    context
-        .storage
-        .audit(&AuditEntry {
-            actor: peer.user.clone(),
-            person: None,
-            action: "log.searched".into(),
-            details: serde_json::json!({ "kind": kind.as_str(), "filter": &filter }),
-        })
-        .await
-        .map_err(SearchError::Store)?;
-    info!(user = %peer.user, kind = kind.as_str(), "query log searched");
-    let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
-    let reader = {
-        let database = database.clone();
-        tokio::spawn(async move { database.search(&filter, SEARCH_CHUNK, sender).await })
-    };
-    let mut sent = 0u64;
-    while let Some(rows) = receiver.recv().await {
-        sent += rows.len() as u64;
+        .map_err(SearchError::Service)?;
+    while let Some(rows) = search.next().await {
         let line = AdminResponse {
             more: true,
             ..AdminResponse::success(serde_json::to_value(rows).unwrap_or_default())
@@ -247,427 +221,9 @@ async fn search(
             }
         };
         if let Err(error) = written {
-            drop(receiver);
-            let _ = reader.await;
-            let _ = database.finish_access(access, sent).await;
+            let _ = search.finish().await;
             return Err(SearchError::Client(error));
         }
     }
-    let result = match reader.await {
-        Ok(result) => result,
-        Err(error) => Err(StoreError::Invalid(format!("the search failed: {error}"))),
-    };
-    database
-        .finish_access(access, sent)
-        .await
-        .map_err(SearchError::Store)?;
-    result.map_err(SearchError::Store)
-}
-
-fn to_response<T: serde::Serialize>(result: Result<T, StoreError>) -> AdminResponse {
-    match result.map(serde_json::to_value) {
-        Ok(Ok(value)) => AdminResponse::success(value),
-        Ok(Err(error)) => AdminResponse::failure(error.to_string()),
-        Err(error) => AdminResponse::failure(error.to_string()),
-    }
-}
-
-async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> AdminResponse {
-    let storage = &context.storage;
-    match request {
-        AdminRequest::LogSearch { .. } => {
-            AdminResponse::failure("a search is answered over several lines")
-        }
-        AdminRequest::LogPurge { dry_run } => {
-            let days = context.handler.config().logging.retention_days;
-            let result = match storage.get() {
-                Ok(database) if dry_run => {
-                    crate::store::purge_preview(database, days, now_ms()).await
-                }
-                Ok(database) => {
-                    info!(user = %peer.user, "purge requested on the admin socket");
-                    let report = crate::store::purge(database, days, now_ms()).await;
-                    if let Ok(report) = &report {
-                        audit(context, peer, None, "log.purged", serde_json::json!(report)).await;
-                    }
-                    report
-                }
-                Err(error) => Err(error),
-            };
-            to_response(result)
-        }
-        AdminRequest::HoldAdd { hold } => {
-            let result = match storage.get() {
-                Ok(database) => {
-                    database
-                        .add_hold(storage.audit_lock(), &hold, &peer.user)
-                        .await
-                }
-                Err(error) => Err(error),
-            };
-            if let Ok(placed) = &result {
-                info!(
-                    user = %peer.user,
-                    "legal hold {} placed by {} on {}: {}",
-                    placed.id, placed.placed_by, placed.client, placed.reason
-                );
-            }
-            to_response(result)
-        }
-        AdminRequest::HoldList { all } => to_response(match storage.get() {
-            Ok(database) => database.holds(all).await,
-            Err(error) => Err(error),
-        }),
-        AdminRequest::HoldRelease { id, by, reason } => {
-            let result = match storage.get() {
-                Ok(database) => {
-                    database
-                        .release_hold(storage.audit_lock(), id, &by, &reason, &peer.user)
-                        .await
-                }
-                Err(error) => Err(error),
-            };
-            if result.is_ok() {
-                info!(user = %peer.user, "legal hold {id} released by {by}: {reason}");
-            }
-            to_response(result)
-        }
-        AdminRequest::LogAccess { since_ms, limit } => to_response(match storage.get() {
-            Ok(database) => database.access_log(since_ms, limit).await,
-            Err(error) => Err(error),
-        }),
-        AdminRequest::AuditList { since_ms, limit } => to_response(match storage.get() {
-            Ok(database) => database.audit_rows(since_ms, limit).await,
-            Err(error) => Err(error),
-        }),
-        AdminRequest::AuditVerify => to_response(match storage.get() {
-            Ok(database) => database.verify_audit().await,
-            Err(error) => Err(error),
-        }),
-        AdminRequest::ExemptRequest { .. }
-        | AdminRequest::ExemptAdd { .. }
-        | AdminRequest::ExemptApprove { .. }
-        | AdminRequest::ExemptReject { .. }
-        | AdminRequest::ExemptRevoke { .. } => {
-            let result = match storage.get() {
-                Ok(database) => exemption_change(request, peer, context, database).await,
-                Err(error) => Err(error),
-            };
-            if let Ok(exemption) = &result {
-                info!(
-                    user = %peer.user,
-                    "exemption {} ({} for {}): {}",
-                    exemption.id,
-                    exemption.what(),
-                    exemption.scope,
-                    exemption.state(now_ms())
-                );
-            }
-            to_response(result)
-        }
-        AdminRequest::ExemptList { selection } => to_response(match storage.get() {
-            Ok(database) => database.exemptions(selection, now_ms()).await,
-            Err(error) => Err(error),
-        }),
-        AdminRequest::ExemptShow { id } => to_response(match storage.get() {
-            Ok(database) => match database.exemption(id).await {
-                Ok(Some(exemption)) => Ok(exemption),
-                Ok(None) => Err(StoreError::Invalid(format!("there is no exemption {id}"))),
-                Err(error) => Err(error),
-            },
-            Err(error) => Err(error),
-        }),
-        AdminRequest::AlertList { selection } => to_response(match storage.get() {
-            Ok(database) => database.alerts(&selection).await,
-            Err(error) => Err(error),
-        }),
-        AdminRequest::AlertShow { id } => to_response(match storage.get() {
-            Ok(database) => match database.alert(id).await {
-                Ok(Some(alert)) => Ok(alert),
-                Ok(None) => Err(StoreError::Invalid(format!(
-                    "there is no alert {id}: see `hedge alerts list`"
-                ))),
-                Err(error) => Err(error),
-            },
-            Err(error) => Err(error),
-        }),
-        AdminRequest::AlertAck { id, by, note } => {
-            let result = match storage.get() {
-                Ok(database) => {
-                    database
-                        .acknowledge_alert(storage.audit_lock(), id, &by, &note, &peer.user)
-                        .await
-                }
-                Err(error) => Err(error),
-            };
-            if result.is_ok() {
-                // Later hits from the same client start a new alert.
-                context
-                    .handler
-                    .alerts
-                    .send_control(AlertEvent::Acknowledged(id))
-                    .await;
-                info!(user = %peer.user, "alert {id} acknowledged by {by}");
-            }
-            to_response(result)
-        }
-        AdminRequest::Report { request } => to_response(report(request, peer, context).await),
-        AdminRequest::IncidentOpen { .. }
-        | AdminRequest::IncidentNote { .. }
-        | AdminRequest::IncidentRefer { .. }
-        | AdminRequest::IncidentClose { .. }
-        | AdminRequest::IncidentList { .. }
-        | AdminRequest::IncidentShow { .. } => {
-            to_response(super::incidents::answer(request, peer, context).await)
-        }
-        AdminRequest::Status => {
-            let handler = &context.handler;
-            let policy = handler.policy();
-            let config = handler.config();
-            let report = StatusReport {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                config: config.path.display().to_string(),
-                uptime_secs: context.started.elapsed().as_secs(),
-                listening: context.listening.iter().map(ToString::to_string).collect(),
-                stats: handler.stats.snapshot(),
-                index_names: policy.index.len(),
-                list_files: policy.reports.iter().filter(|r| !r.not_downloaded).count(),
-                lists_not_downloaded: policy.reports.iter().filter(|r| r.not_downloaded).count(),
-                lists_loaded_at: crate::cli::format_time(policy.built_at),
-                groups: policy.groups.iter().map(|g| g.name.to_string()).collect(),
-                upstream: handler.upstream_description(),
-                categories: policy.catalogue.ids().len(),
-                categories_blocked: policy
-                    .groups
-                    .iter()
-                    .fold(crate::filter::CategorySet::EMPTY, |all, g| {
-                        all.union(g.block).union(policy.catalogue.mandatory())
-                    })
-                    .iter()
-                    .count(),
-                log: handler.log.status(storage, config.logging.retention_days),
-                exemptions_active: count(storage, ExemptionSelection::Active, true).await,
-                exemptions_pending: count(storage, ExemptionSelection::Pending, false).await,
-                alerts_open: match storage.get() {
-                    Ok(database) => database.open_alert_count().await.ok(),
-                    Err(_) => None,
-                },
-            };
-            match serde_json::to_value(report) {
-                Ok(value) => AdminResponse::success(value),
-                Err(error) => AdminResponse::failure(error.to_string()),
-            }
-        }
-        AdminRequest::Reload { cause } => {
-            info!(user = %peer.user, "reload requested on the admin socket");
-            let cause = cause.unwrap_or_else(|| "hedge reload".into());
-            match context.handler.reload_config_file().await {
-                Ok(()) => {
-                    let policy = context.handler.policy();
-                    let details = serde_json::json!({
-                        "cause": cause,
-                        "index_names": policy.index.len(),
-                        "list_files": policy.reports.iter().filter(|r| !r.not_downloaded).count(),
-                    });
-                    audit(context, peer, None, "config.reloaded", details.clone()).await;
-                    AdminResponse::success(details)
-                }
-                Err(error) => {
-                    let details = serde_json::json!({ "cause": cause, "error": error.to_string() });
-                    audit(context, peer, None, "config.reload-failed", details).await;
-                    AdminResponse::failure(format!("{error}\nthe running configuration is kept"))
-                }
-            }
-        }
-    }
-}
-
-/// Gathers a report, recorded as an access to the query log (who, what,
-/// how many rows it counted) and in the audit trail.
-async fn report(
-    request: ReportRequest,
-    peer: &Peer,
-    context: &AdminContext,
-) -> Result<crate::store::Report, StoreError> {
-    context.handler.log.flush(FLUSH_LIMIT).await;
-    let database = context.storage.get()?;
-    let handler = &context.handler;
-    let config = handler.config();
-    let policy = handler.policy();
-    if let Some(group) = &request.group
-        && !policy.groups.iter().any(|g| &*g.name == group)
-    {
-        let known: Vec<&str> = policy.groups.iter().map(|g| &*g.name).collect();
-        return Err(StoreError::Invalid(format!(
-            "there is no group {group:?}; the groups are: {}",
-            known.join(", ")
-        )));
-    }
-    let catalogue = &policy.catalogue;
-    let safeguarding = catalogue
-        .safeguarding()
-        .iter()
-        .map(|id| catalogue.get(id).id.clone())
-        .collect();
-    let mut group_of_client = std::collections::BTreeMap::new();
-    for exemption in database.exemptions(ExemptionSelection::All, 0).await? {
-        if let crate::store::ExemptionScope::Client(ip) = exemption.scope {
-            let group = &policy.groups[policy.identify(ip).group].name;
-            group_of_client.insert(ip.to_string(), group.to_string());
-        }
-    }
-    let report_context = ReportContext {
-        site: super::alerts::site_name(&config),
-        safeguarding,
-        retention_days: config.logging.retention_days,
-        group_of_client,
-        dropped_unrecorded: handler.log.unrecorded_drops(),
-    };
-    let access = database
-        .begin_access(&peer.user, peer.uid, AccessKind::Report, &request)
-        .await?;
-    context
-        .storage
-        .audit(&AuditEntry {
-            actor: peer.user.clone(),
-            person: None,
-            action: "log.reported".into(),
-            details: serde_json::json!({ "request": &request }),
-        })
-        .await?;
-    let report = database.report(&request, &report_context).await?;
-    database
-        .finish_access(access, report.totals.queries)
-        .await?;
-    info!(user = %peer.user, "report gathered over {} queries", report.totals.queries);
-    Ok(report)
-}
-
-/// Records a change that has already happened (a reload, a purge). If the
-/// database cannot take it, the server log says so: the change stands.
-async fn audit(
-    context: &AdminContext,
-    peer: &Peer,
-    person: Option<String>,
-    action: &str,
-    details: serde_json::Value,
-) {
-    let entry = AuditEntry {
-        actor: peer.user.clone(),
-        person,
-        action: action.to_string(),
-        details,
-    };
-    if let Err(error) = context.storage.audit(&entry).await {
-        warn!(%error, "could not record {action} by {} in the audit trail", peer.user);
-    }
-}
-
-/// How many exemptions of a selection there are (in force now only, with
-/// `in_force`); 0 when the database is not open.
-async fn count(storage: &Storage, selection: ExemptionSelection, in_force: bool) -> usize {
-    let Ok(database) = storage.get() else {
-        return 0;
-    };
-    let now = now_ms();
-    database
-        .exemptions(selection, now)
-        .await
-        .map(|list| list.iter().filter(|e| !in_force || e.in_force(now)).count())
-        .unwrap_or(0)
-}
-
-/// The request an exemption on record was filed as, for checking again.
-fn as_request(exemption: &Exemption) -> NewExemption {
-    NewExemption {
-        kind: exemption.kind,
-        name: exemption.name.clone(),
-        scope: exemption.scope.clone(),
-        reason: exemption.reason.clone(),
-        requested_by: exemption.requested_by.clone(),
-        from_ms: exemption.from_ms,
-        until_ms: exemption.until_ms,
-    }
-}
-
-/// Files, approves, rejects or revokes an exemption after checking the
-/// rules against the configuration and lists in force, then puts the
-/// exemptions in force into the DNS path.
-async fn exemption_change(
-    request: AdminRequest,
-    peer: &Peer,
-    context: &AdminContext,
-    database: &Database,
-) -> Result<Exemption, StoreError> {
-    let config = context.handler.config();
-    let policy = context.handler.policy();
-    let lock = context.storage.audit_lock();
-    let invalid = StoreError::Invalid;
-    let now = now_ms();
-    let on_record = |id: i64| async move {
-        database
-            .exemption(id)
-            .await?
-            .ok_or_else(|| StoreError::Invalid(format!("there is no exemption {id}")))
-    };
-    let exemption = match request {
-        AdminRequest::ExemptRequest { request } => {
-            check_request(&config, &policy, &request, now).map_err(invalid)?;
-            database
-                .file_exemption(lock, &request, &peer.user, None)
-                .await?
-        }
-        AdminRequest::ExemptAdd { request, by } => {
-            check_request(&config, &policy, &request, now).map_err(invalid)?;
-            let approver = check_approval(&config, &request, &by, true).map_err(invalid)?;
-            database
-                .file_exemption(lock, &request, &peer.user, Some(&approver.name))
-                .await?
-        }
-        AdminRequest::ExemptApprove { id, by } => {
-            let filed = as_request(&on_record(id).await?);
-            // The lists may have changed since it was filed.
-            check_request(&config, &policy, &filed, now).map_err(invalid)?;
-            let approver = check_approval(&config, &filed, &by, false).map_err(invalid)?;
-            database
-                .decide_exemption(lock, id, true, &approver.name, None, &peer.user)
-                .await?
-        }
-        AdminRequest::ExemptReject { id, by, reason } => {
-            check_reason(&reason, "the reason").map_err(invalid)?;
-            let filed = as_request(&on_record(id).await?);
-            let approver = check_approval(&config, &filed, &by, false).map_err(invalid)?;
-            database
-                .decide_exemption(lock, id, false, &approver.name, Some(&reason), &peer.user)
-                .await?
-        }
-        AdminRequest::ExemptRevoke { id, by, reason } => {
-            check_reason(&reason, "the reason").map_err(invalid)?;
-            check_person(&by, "--by").map_err(invalid)?;
-            database
-                .revoke_exemption(lock, id, &by, &reason, &peer.user)
-                .await?
-        }
-        _ => return Err(invalid("not an exemption change".into())),
-    };
-    // The change is committed: if reading the set back fails now, the
-    // server's next tick (every 2 s) puts it in force.
-    if let Err(error) = refresh_exemptions(&context.handler, database).await {
-        warn!(%error, "exemption {} changed; putting it in force failed, retrying", exemption.id);
-    }
-    Ok(exemption)
-}
-
-/// Reads the approved exemptions that have not ended and puts them in
-/// force for the next query.
-pub async fn refresh_exemptions(
-    handler: &Handler,
-    database: &Database,
-) -> Result<usize, StoreError> {
-    let _one_at_a_time = handler.exemption_refresh.lock().await;
-    let now = now_ms();
-    let approved = database.exemptions(ExemptionSelection::Active, now).await?;
-    let count = approved.len();
-    handler.set_exemptions(ExemptionSet::new(&approved, now));
-    Ok(count)
+    search.finish().await.map_err(SearchError::Service)
 }

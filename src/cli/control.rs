@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::running_server::RunningServer;
-use crate::admin::{AdminRequest, ReloadReport, StatusReport};
+use crate::admin::AdminRequest;
+use crate::service::{Reloaded, StatusReport};
 
 /// Long enough for a reload of large lists on a Raspberry Pi.
 pub(super) const RELOAD_TIMEOUT: Duration = Duration::from_secs(120);
@@ -90,7 +91,7 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
 
 pub fn reload(config_path: &Path) -> Result<()> {
     let server = RunningServer::of_file(config_path, RELOAD_TIMEOUT)?;
-    let reloaded: ReloadReport = server.call(AdminRequest::Reload { cause: None })?;
+    let reloaded: Reloaded = server.call(AdminRequest::Reload { cause: None })?;
     println!(
         "reloaded: {} names from {} list file(s)",
         reloaded.index_names, reloaded.list_files

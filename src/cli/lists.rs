@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use super::format_time;
 use super::running_server::RunningServer;
-use crate::admin::{AdminRequest, ReloadReport};
+use crate::admin::AdminRequest;
 use crate::config::Config;
 use crate::filter::sources::load;
+use crate::service::Reloaded;
 
 #[derive(Debug, Serialize)]
 struct CategoryStats {
@@ -135,7 +136,7 @@ pub fn update(config_path: &Path) -> Result<()> {
     let reload = AdminRequest::Reload {
         cause: Some("lists update".into()),
     };
-    match server.call::<ReloadReport>(reload) {
+    match server.call::<Reloaded>(reload) {
         Ok(reloaded) => println!("server reloaded: {} names in force", reloaded.index_names),
         Err(crate::admin::AdminClientError::NotRunning { .. }) => {
             println!("hedge is not running; it will use these lists when it starts")

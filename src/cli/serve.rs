@@ -12,12 +12,13 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::admin;
 use crate::config::Config;
 use crate::dns::{Handler, Listeners};
-use crate::store::{AlertQueue, AuditEntry, Storage, spawn_writer};
+use crate::service::{Actor, Service, ServiceError};
+use crate::store::{AlertQueue, Storage, StoreError, spawn_writer};
 
 use super::systemd::Notifier;
 
@@ -72,7 +73,7 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
     for addr in &bound {
         info!("listening on {addr} (UDP and TCP)");
     }
-    let context = Arc::new(admin::server::AdminContext {
+    let service = Arc::new(Service {
         handler: handler.clone(),
         storage: storage.clone(),
         started,
@@ -81,13 +82,13 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
     tracker.spawn(admin::server::serve(
         admin_socket,
         config.admin.socket.clone(),
-        context,
+        service.clone(),
         shutdown.clone(),
         tracker.clone(),
     ));
     info!("admin socket {}", config.admin.socket.display());
 
-    tracker.spawn(admin::alerts::run(
+    tracker.spawn(crate::service::alerting::run(
         handler.clone(),
         storage.clone(),
         alert_events,
@@ -123,16 +124,8 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
             .join(", ")
     ));
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
-    tracker.spawn(retention(
-        handler.clone(),
-        storage.clone(),
-        shutdown.clone(),
-    ));
-    tracker.spawn(exemptions(
-        handler.clone(),
-        storage.clone(),
-        shutdown.clone(),
-    ));
+    tracker.spawn(retention(service.clone(), shutdown.clone()));
+    tracker.spawn(exemptions(service.clone(), shutdown.clone()));
 
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -143,7 +136,8 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
                 notifier.reloading();
-                reload(&handler, &storage).await;
+                // Failures are logged and recorded; the running one stays.
+                let _ = service.reload(&Actor::hedge(), "SIGHUP").await;
                 notifier.reloaded();
             }
         }
@@ -163,37 +157,6 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
     writer.finish().await;
     info!("stopped: {:?}", handler.stats.snapshot());
     Ok(())
-}
-
-async fn reload(handler: &Arc<Handler>, storage: &Storage) {
-    info!("SIGHUP: re-reading {}", handler.config().path.display());
-    let (action, details) = match handler.reload_config_file().await {
-        Ok(()) => (
-            "config.reloaded",
-            serde_json::json!({ "cause": "SIGHUP", "index_names": handler.policy().index.len() }),
-        ),
-        Err(e) => {
-            error!("{e}\nkeeping the running configuration");
-            (
-                "config.reload-failed",
-                serde_json::json!({ "cause": "SIGHUP", "error": e.to_string() }),
-            )
-        }
-    };
-    record(storage, action, details).await;
-}
-
-/// Records a change the server made by itself in the audit trail.
-async fn record(storage: &Storage, action: &str, details: serde_json::Value) {
-    let entry = AuditEntry {
-        actor: "hedge".into(),
-        person: None,
-        action: action.into(),
-        details,
-    };
-    if let Err(error) = storage.audit(&entry).await {
-        warn!(%error, "could not record {action} in the audit trail");
-    }
 }
 
 /// Once a minute: forget idle rate-limit state, and say if clients were
@@ -220,7 +183,7 @@ async fn housekeeping(handler: Arc<Handler>, shutdown: CancellationToken) {
 
 /// Deletes query-log rows past `[logging] retention_days` (read afresh each
 /// time, so a reload changes it), sparing rows under a legal hold.
-async fn retention(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: CancellationToken) {
+async fn retention(service: Arc<Service>, shutdown: CancellationToken) {
     let mut wait = RETENTION_FIRST;
     loop {
         tokio::select! {
@@ -228,25 +191,13 @@ async fn retention(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: Cance
             _ = tokio::time::sleep(wait) => {}
         }
         wait = RETENTION_EVERY;
-        let Ok(database) = storage.get() else {
-            // Not open yet: try again soon rather than in an hour.
-            wait = Duration::from_secs(60);
-            continue;
-        };
-        let days = handler.config().logging.retention_days;
         // Not cut short at shutdown: what it deleted is then recorded.
-        let result = crate::store::purge(database, days, crate::store::now_ms()).await;
-        match result {
-            Ok(report) if report.deleted > 0 || report.held > 0 => {
-                info!(
-                    "retention ({days} days): deleted {} query-log rows, kept {} under legal hold",
-                    report.deleted, report.held
-                );
-                if report.deleted > 0 {
-                    record(&storage, "log.purged", serde_json::json!(report)).await;
-                }
-            }
+        match service.apply_retention().await {
             Ok(_) => {}
+            Err(ServiceError::Store(StoreError::NotOpen { .. })) => {
+                // Not open yet: try again soon rather than in an hour.
+                wait = Duration::from_secs(60);
+            }
             Err(error) => warn!("retention: {error}; trying again in an hour"),
         }
     }
@@ -258,9 +209,7 @@ const EXPIRY_CHECK: Duration = Duration::from_secs(2);
 /// Puts the approved exemptions in force once the database opens and
 /// again every tick (so a change whose own refresh failed still takes
 /// effect), and records each one's end in the audit trail as it passes.
-/// (An ended exemption stops lifting blocks at its expiry whether or not
-/// this has run: the DNS path checks the time itself.)
-async fn exemptions(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: CancellationToken) {
+async fn exemptions(service: Arc<Service>, shutdown: CancellationToken) {
     let mut loaded = false;
     loop {
         let wait = if loaded {
@@ -272,10 +221,10 @@ async fn exemptions(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: Canc
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        let Ok(database) = storage.get() else {
+        if service.storage.get().is_err() {
             continue;
-        };
-        match admin::server::refresh_exemptions(&handler, database).await {
+        }
+        match service.refresh_exemptions().await {
             Ok(count) if !loaded => {
                 info!("{count} approved exemption(s) not yet ended");
                 loaded = true;
@@ -286,25 +235,8 @@ async fn exemptions(handler: Arc<Handler>, storage: Arc<Storage>, shutdown: Canc
                 continue;
             }
         }
-        match database
-            .record_expiries(storage.audit_lock(), crate::store::now_ms())
-            .await
-        {
-            Ok(ended) if !ended.is_empty() => {
-                for exemption in &ended {
-                    info!(
-                        "exemption {} ({} for {}) expired",
-                        exemption.id,
-                        exemption.what(),
-                        exemption.scope
-                    );
-                }
-                if let Err(error) = admin::server::refresh_exemptions(&handler, database).await {
-                    warn!("cannot read the exemptions: {error}");
-                }
-            }
-            Ok(_) => {}
-            Err(error) => warn!("cannot record ended exemptions: {error}"),
+        if let Err(error) = service.record_expiries().await {
+            warn!("cannot record ended exemptions: {error}");
         }
     }
 }

@@ -107,6 +107,24 @@ impl fmt::Display for UpstreamSpec {
     }
 }
 
+/// Parses `IP`, `IP:port` or `[IPv6]:port`.
+pub(super) fn parse_socket_addr(value: &str, default_port: u16) -> Result<SocketAddr, String> {
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']'))
+        && let Ok(ip) = inner.parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    Err(format!(
+        "{value:?} is not an address (expected \"IP:port\", such as \"127.0.0.1:53\" or \"[::1]:53\")"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,22 +179,4 @@ mod tests {
         let err = UpstreamSpec::parse("tls://bad name@1.1.1.1").unwrap_err();
         assert!(err.contains("not a server name"), "{err}");
     }
-}
-
-/// Parses `IP`, `IP:port` or `[IPv6]:port`.
-pub(super) fn parse_socket_addr(value: &str, default_port: u16) -> Result<SocketAddr, String> {
-    if let Ok(addr) = value.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    if let Ok(ip) = value.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, default_port));
-    }
-    if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']'))
-        && let Ok(ip) = inner.parse::<IpAddr>()
-    {
-        return Ok(SocketAddr::new(ip, default_port));
-    }
-    Err(format!(
-        "{value:?} is not an address (expected \"IP:port\", such as \"127.0.0.1:53\" or \"[::1]:53\")"
-    ))
 }

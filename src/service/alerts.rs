@@ -1,0 +1,42 @@
+//! Safeguarding alerts: listing, reading and acknowledging them.
+
+use tracing::info;
+
+use super::{Actor, Service, ServiceError};
+use crate::store::{Alert, AlertEvent, AlertSelection};
+
+impl Service {
+    /// Alerts, newest first.
+    pub async fn alerts(&self, selection: &AlertSelection) -> Result<Vec<Alert>, ServiceError> {
+        Ok(self.storage.get()?.alerts(selection).await?)
+    }
+
+    /// One alert with its deliveries.
+    pub async fn alert(&self, id: i64) -> Result<Alert, ServiceError> {
+        self.storage.get()?.alert(id).await?.ok_or_else(|| {
+            ServiceError::Invalid(format!("there is no alert {id}: see `hedge alerts list`"))
+        })
+    }
+
+    /// Marks alert `id` as seen and dealt with; later hits from the same
+    /// client start a new alert.
+    pub async fn acknowledge_alert(
+        &self,
+        actor: &Actor,
+        id: i64,
+        by: &str,
+        note: &str,
+    ) -> Result<Alert, ServiceError> {
+        let alert = self
+            .storage
+            .get()?
+            .acknowledge_alert(self.storage.audit_lock(), id, by, note, &actor.user)
+            .await?;
+        self.handler
+            .alerts
+            .send_control(AlertEvent::Acknowledged(id))
+            .await;
+        info!(user = %actor.user, "alert {id} acknowledged by {by}");
+        Ok(alert)
+    }
+}

@@ -1,0 +1,49 @@
+//! Legal holds: query-log rows kept past retention for an investigation.
+
+use tracing::info;
+
+use super::{Actor, Service, ServiceError};
+use crate::store::{HoldRequest, LegalHold};
+
+impl Service {
+    /// Places a hold (recorded with who placed it and why).
+    pub async fn place_hold(
+        &self,
+        actor: &Actor,
+        hold: &HoldRequest,
+    ) -> Result<LegalHold, ServiceError> {
+        let placed = self
+            .storage
+            .get()?
+            .add_hold(self.storage.audit_lock(), hold, &actor.user)
+            .await?;
+        info!(
+            user = %actor.user,
+            "legal hold {} placed by {} on {}: {}",
+            placed.id, placed.placed_by, placed.client, placed.reason
+        );
+        Ok(placed)
+    }
+
+    /// Holds in force (and released ones too, with `all`).
+    pub async fn holds(&self, all: bool) -> Result<Vec<LegalHold>, ServiceError> {
+        Ok(self.storage.get()?.holds(all).await?)
+    }
+
+    /// Releases hold `id`; its rows fall to retention again.
+    pub async fn release_hold(
+        &self,
+        actor: &Actor,
+        id: i64,
+        by: &str,
+        reason: &str,
+    ) -> Result<LegalHold, ServiceError> {
+        let released = self
+            .storage
+            .get()?
+            .release_hold(self.storage.audit_lock(), id, by, reason, &actor.user)
+            .await?;
+        info!(user = %actor.user, "legal hold {id} released by {by}: {reason}");
+        Ok(released)
+    }
+}

@@ -1,0 +1,147 @@
+//! The query log: searching it (every search recorded before a row is
+//! read), purging what is past retention, and who has searched it.
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use super::{Actor, Service, ServiceError};
+use crate::store::{
+    AccessKind, AccessRecord, AuditEntry, Database, LogFilter, PurgeReport, StoreError,
+    StoredQuery, now_ms,
+};
+
+/// Rows per batch of a search's answer.
+const SEARCH_CHUNK: usize = 500;
+
+/// A search under way: its rows come in batches from [`Search::next`];
+/// [`Search::finish`] records how many went out. The access was recorded
+/// before the first row was read.
+pub struct Search {
+    database: Database,
+    access: i64,
+    rows: mpsc::Receiver<Vec<StoredQuery>>,
+    reader: JoinHandle<Result<u64, StoreError>>,
+    sent: u64,
+}
+
+impl Search {
+    /// The next batch of rows, oldest first; `None` when there are no more.
+    pub async fn next(&mut self) -> Option<Vec<StoredQuery>> {
+        let rows = self.rows.recv().await?;
+        self.sent += rows.len() as u64;
+        Some(rows)
+    }
+
+    /// Ends the search (all rows read, or the reader gone away): records how
+    /// many rows went out, and returns how many the search found, or its
+    /// error.
+    pub async fn finish(self) -> Result<u64, ServiceError> {
+        let Search {
+            database,
+            access,
+            rows,
+            reader,
+            sent,
+        } = self;
+        drop(rows);
+        let result = match reader.await {
+            Ok(result) => result,
+            Err(error) => Err(StoreError::Invalid(format!("the search failed: {error}"))),
+        };
+        database.finish_access(access, sent).await?;
+        Ok(result?)
+    }
+}
+
+impl Service {
+    /// Starts a search of the query log for `actor`. Reports and incidents
+    /// have their own operations (they record their own kind of access).
+    pub async fn search_log(
+        &self,
+        actor: &Actor,
+        filter: LogFilter,
+        kind: AccessKind,
+    ) -> Result<Search, ServiceError> {
+        if matches!(kind, AccessKind::Report | AccessKind::Incident) {
+            return Err(ServiceError::Invalid(
+                "a report is asked for with the report request".into(),
+            ));
+        }
+        // Queries answered a moment ago are searched too.
+        self.flush_log().await;
+        let database = self.storage.get()?.clone();
+        let access = database
+            .begin_access(&actor.user, actor.uid, kind, &filter)
+            .await?;
+        self.storage
+            .audit(&AuditEntry {
+                actor: actor.user.clone(),
+                person: None,
+                action: "log.searched".into(),
+                details: serde_json::json!({ "kind": kind.as_str(), "filter": &filter }),
+            })
+            .await?;
+        info!(user = %actor.user, kind = kind.as_str(), "query log searched");
+        let (sender, rows) = mpsc::channel(2);
+        let reader = {
+            let database = database.clone();
+            tokio::spawn(async move { database.search(&filter, SEARCH_CHUNK, sender).await })
+        };
+        Ok(Search {
+            database,
+            access,
+            rows,
+            reader,
+            sent: 0,
+        })
+    }
+
+    /// Deletes the rows past `[logging] retention_days` now, sparing rows
+    /// under a legal hold, and records it; with `dry_run`, only counts them.
+    pub async fn purge_log(
+        &self,
+        actor: &Actor,
+        dry_run: bool,
+    ) -> Result<PurgeReport, ServiceError> {
+        let days = self.handler.config().logging.retention_days;
+        let database = self.storage.get()?;
+        if dry_run {
+            return Ok(crate::store::purge_preview(database, days, now_ms()).await?);
+        }
+        info!(user = %actor.user, "purge of the query log past {days} days");
+        let report = crate::store::purge(database, days, now_ms()).await?;
+        self.record(actor, "log.purged", serde_json::json!(report))
+            .await;
+        Ok(report)
+    }
+
+    /// What hedge does by itself every hour: deletes the rows past
+    /// retention (read afresh, so a reload changes it), sparing held rows;
+    /// a purge that deleted something is recorded.
+    pub async fn apply_retention(&self) -> Result<PurgeReport, ServiceError> {
+        let days = self.handler.config().logging.retention_days;
+        let database = self.storage.get()?;
+        let report = crate::store::purge(database, days, now_ms()).await?;
+        if report.deleted > 0 || report.held > 0 {
+            info!(
+                "retention ({days} days): deleted {} query-log rows, kept {} under legal hold",
+                report.deleted, report.held
+            );
+        }
+        if report.deleted > 0 {
+            self.record(&Actor::hedge(), "log.purged", serde_json::json!(report))
+                .await;
+        }
+        Ok(report)
+    }
+
+    /// Who searched or exported the query log since `since_ms`.
+    pub async fn log_access(
+        &self,
+        since_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<AccessRecord>, ServiceError> {
+        Ok(self.storage.get()?.access_log(since_ms, limit).await?)
+    }
+}

@@ -1,0 +1,106 @@
+//! Every operation a person or an operator performs on a running hedge:
+//! filing and deciding exemptions, acknowledging alerts, incidents,
+//! searching and purging the log, holds, reports, status, reload. One file
+//! per group of operations; each takes typed arguments and the [`Actor`]
+//! who asks, checks what `policy` says, changes `store` (the change and its
+//! audit row in one transaction) and returns a typed result.
+//!
+//! The admin socket (and, next, the web console) are transports onto this
+//! layer: they say who is asking and carry the answer, nothing more.
+
+pub mod alerting;
+pub mod alerts;
+pub mod audit;
+pub mod exemptions;
+pub mod holds;
+pub mod incidents;
+pub mod logs;
+pub mod reload;
+pub mod report;
+pub mod status;
+mod time;
+
+pub use incidents::{IncidentRecord, IncidentRequest};
+pub use logs::Search;
+pub use reload::Reloaded;
+pub use status::StatusReport;
+pub use time::format_time;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::warn;
+
+use crate::dns::Handler;
+use crate::store::{AuditEntry, StoreError};
+
+/// What the operations act on: the DNS path's state and the database.
+pub struct Service {
+    pub handler: Arc<Handler>,
+    pub storage: Arc<crate::store::Storage>,
+    pub started: Instant,
+    /// The DNS addresses hedge answers on.
+    pub listening: Vec<SocketAddr>,
+}
+
+/// Who performs an operation, as the transport established it (the kernel's
+/// peer credentials on the admin socket), never as typed: every change is
+/// recorded under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The OS account (`hedge` for what hedge does by itself).
+    pub user: String,
+    pub uid: u32,
+}
+
+impl Actor {
+    /// hedge itself: retention, expiries, a reload on SIGHUP.
+    pub fn hedge() -> Actor {
+        Actor {
+            user: "hedge".into(),
+            // SAFETY: getuid cannot fail and touches no memory.
+            uid: unsafe { libc::getuid() },
+        }
+    }
+}
+
+/// Why an operation was refused or failed. The text is for the person who
+/// asked: it says what was wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    /// A reload whose new configuration (or lists, or zones) is unusable.
+    #[error("{0}\nthe running configuration is kept")]
+    Reload(String),
+}
+
+/// How long a search or report waits for the query log to write what it
+/// holds (it goes ahead without it after that).
+const FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
+impl Service {
+    /// Records a change that has already happened (a reload, a purge). If
+    /// the database cannot take it, the server log says so: the change
+    /// stands.
+    async fn record(&self, actor: &Actor, action: &str, details: serde_json::Value) {
+        let entry = AuditEntry {
+            actor: actor.user.clone(),
+            person: None,
+            action: action.to_string(),
+            details,
+        };
+        if let Err(error) = self.storage.audit(&entry).await {
+            warn!(%error, "could not record {action} by {} in the audit trail", actor.user);
+        }
+    }
+
+    /// Waits (a bounded time) for the query log to write the queries of a
+    /// moment ago, so searches and reports see them.
+    async fn flush_log(&self) {
+        self.handler.log.flush(FLUSH_LIMIT).await;
+    }
+}

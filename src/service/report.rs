@@ -1,0 +1,75 @@
+//! Reports: what the filter did over a period, gathered for the
+//! safeguarding lead and governors. Gathering one is an access to the
+//! query log, recorded like a search.
+
+use std::collections::BTreeMap;
+
+use tracing::info;
+
+use super::{Actor, Service, ServiceError};
+use crate::store::{
+    AccessKind, AuditEntry, ExemptionScope, ExemptionSelection, Report, ReportContext,
+    ReportRequest,
+};
+
+impl Service {
+    /// Gathers the report `request` asks for, recorded as an access to the
+    /// query log (who, what, how many rows it counted) and in the audit
+    /// trail.
+    pub async fn report(
+        &self,
+        actor: &Actor,
+        request: &ReportRequest,
+    ) -> Result<Report, ServiceError> {
+        self.flush_log().await;
+        let database = self.storage.get()?;
+        let config = self.handler.config();
+        let policy = self.handler.policy();
+        if let Some(group) = &request.group
+            && !policy.groups.iter().any(|g| &*g.name == group)
+        {
+            let known: Vec<&str> = policy.groups.iter().map(|g| &*g.name).collect();
+            return Err(ServiceError::Invalid(format!(
+                "there is no group {group:?}; the groups are: {}",
+                known.join(", ")
+            )));
+        }
+        let catalogue = &policy.catalogue;
+        let safeguarding = catalogue
+            .safeguarding()
+            .iter()
+            .map(|id| catalogue.get(id).id.clone())
+            .collect();
+        let mut group_of_client = BTreeMap::new();
+        for exemption in database.exemptions(ExemptionSelection::All, 0).await? {
+            if let ExemptionScope::Client(ip) = exemption.scope {
+                let group = &policy.groups[policy.identify(ip).group].name;
+                group_of_client.insert(ip.to_string(), group.to_string());
+            }
+        }
+        let context = ReportContext {
+            site: super::alerting::site_name(&config),
+            safeguarding,
+            retention_days: config.logging.retention_days,
+            group_of_client,
+            dropped_unrecorded: self.handler.log.unrecorded_drops(),
+        };
+        let access = database
+            .begin_access(&actor.user, actor.uid, AccessKind::Report, request)
+            .await?;
+        self.storage
+            .audit(&AuditEntry {
+                actor: actor.user.clone(),
+                person: None,
+                action: "log.reported".into(),
+                details: serde_json::json!({ "request": request }),
+            })
+            .await?;
+        let report = database.report(request, &context).await?;
+        database
+            .finish_access(access, report.totals.queries)
+            .await?;
+        info!(user = %actor.user, "report gathered over {} queries", report.totals.queries);
+        Ok(report)
+    }
+}

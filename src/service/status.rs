@@ -1,0 +1,90 @@
+//! `status`: what the running server is doing, in one answer.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Service, format_time};
+use crate::dns::StatsSnapshot;
+use crate::filter::CategorySet;
+use crate::store::{ExemptionSelection, LogStatus, now_ms};
+
+/// What the server is doing: addresses, lists, counters, the query log,
+/// exemptions and alerts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub version: String,
+    pub config: String,
+    pub uptime_secs: u64,
+    pub listening: Vec<String>,
+    pub stats: StatsSnapshot,
+    pub index_names: usize,
+    pub list_files: usize,
+    pub lists_not_downloaded: usize,
+    pub lists_loaded_at: String,
+    pub groups: Vec<String>,
+    /// The upstream servers (or recursion) in use.
+    pub upstream: String,
+    /// Categories in the catalogue, and how many some group blocks.
+    pub categories: usize,
+    pub categories_blocked: usize,
+    pub log: LogStatus,
+    /// Exemptions in force now, and requests waiting for an approver.
+    pub exemptions_active: usize,
+    pub exemptions_pending: usize,
+    /// Safeguarding alerts not yet acknowledged (`None`: database closed).
+    #[serde(default)]
+    pub alerts_open: Option<u64>,
+}
+
+impl Service {
+    /// The server's state now. Never fails: what cannot be read (the
+    /// database not open) is shown as such.
+    pub async fn status(&self) -> StatusReport {
+        let handler = &self.handler;
+        let storage = &self.storage;
+        let policy = handler.policy();
+        let config = handler.config();
+        StatusReport {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            config: config.path.display().to_string(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            listening: self.listening.iter().map(ToString::to_string).collect(),
+            stats: handler.stats.snapshot(),
+            index_names: policy.index.len(),
+            list_files: policy.reports.iter().filter(|r| !r.not_downloaded).count(),
+            lists_not_downloaded: policy.reports.iter().filter(|r| r.not_downloaded).count(),
+            lists_loaded_at: format_time(policy.built_at),
+            groups: policy.groups.iter().map(|g| g.name.to_string()).collect(),
+            upstream: handler.upstream_description(),
+            categories: policy.catalogue.ids().len(),
+            categories_blocked: policy
+                .groups
+                .iter()
+                .fold(CategorySet::EMPTY, |all, g| {
+                    all.union(g.block).union(policy.catalogue.mandatory())
+                })
+                .iter()
+                .count(),
+            log: handler.log.status(storage, config.logging.retention_days),
+            exemptions_active: self.count(ExemptionSelection::Active, true).await,
+            exemptions_pending: self.count(ExemptionSelection::Pending, false).await,
+            alerts_open: match storage.get() {
+                Ok(database) => database.open_alert_count().await.ok(),
+                Err(_) => None,
+            },
+        }
+    }
+
+    /// How many exemptions of a selection there are (in force now only,
+    /// with `in_force`); 0 when the database is not open.
+    async fn count(&self, selection: ExemptionSelection, in_force: bool) -> usize {
+        let Ok(database) = self.storage.get() else {
+            return 0;
+        };
+        let now = now_ms();
+        database
+            .exemptions(selection, now)
+            .await
+            .map(|list| list.iter().filter(|e| !in_force || e.in_force(now)).count())
+            .unwrap_or(0)
+    }
+}
