@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dns::StatsSnapshot;
+use crate::policy::NewExemption;
 use crate::store::{
     AccessKind, Agency, AlertSelection, ExemptionSelection, HoldRequest, Identified, IncidentKind,
-    LogFilter, LogStatus, NewExemption, ReportRequest,
+    LogFilter, LogStatus, ReportRequest,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

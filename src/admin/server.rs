@@ -17,11 +17,13 @@ use super::peer::{Peer, group_entry, is_allowed};
 use super::protocol::{AdminRequest, AdminResponse, StatusReport};
 use crate::config::AdminConfig;
 use crate::dns::Handler;
-use crate::policy::{ExemptionSet, check_approval, check_request};
+use crate::policy::{
+    Exemption, ExemptionSet, NewExemption, check_approval, check_person, check_reason,
+    check_request,
+};
 use crate::store::{
-    AccessKind, AlertEvent, AuditEntry, Database, Exemption, ExemptionSelection, LogFilter,
-    NewExemption, ReportContext, ReportRequest, Storage, StoreError, check_person, check_reason,
-    now_ms,
+    AccessKind, AlertEvent, AuditEntry, Database, ExemptionSelection, LogFilter, ReportContext,
+    ReportRequest, Storage, StoreError, now_ms,
 };
 
 /// How long a connection may sit without sending a request.
@@ -511,7 +513,7 @@ async fn report(
         .collect();
     let mut group_of_client = std::collections::BTreeMap::new();
     for exemption in database.exemptions(ExemptionSelection::All, 0).await? {
-        if let crate::store::ExemptionScope::Client(ip) = exemption.scope {
+        if let crate::policy::ExemptionScope::Client(ip) = exemption.scope {
             let group = &policy.groups[policy.identify(ip).group].name;
             group_of_client.insert(ip.to_string(), group.to_string());
         }

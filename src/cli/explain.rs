@@ -241,7 +241,7 @@ fn running_exemptions(config: &Config) -> Option<crate::policy::ExemptionSet> {
         std::time::Duration::from_secs(10),
     )
     .ok()?;
-    let list: Vec<crate::store::Exemption> = serde_json::from_value(value).ok()?;
+    let list: Vec<crate::policy::Exemption> = serde_json::from_value(value).ok()?;
     Some(crate::policy::ExemptionSet::new(
         &list,
         jiff::Timestamp::now().as_millisecond(),

@@ -7,12 +7,17 @@ pub mod clients;
 pub mod decide;
 pub mod exemptions;
 pub mod groups;
+pub mod reasons;
 pub mod safesearch;
 pub mod schedule;
 pub mod snapshot;
 
 pub use clients::{Client, ClientTable};
 pub use decide::{AllowReason, Block, BlockAnswer, BlockRule, Decision, decide, decide_str};
-pub use exemptions::{ExemptionSet, check_approval, check_request};
+pub use exemptions::{
+    Exemption, ExemptionKind, ExemptionScope, ExemptionSet, ExemptionStatus, NewExemption,
+    check_approval, check_request,
+};
 pub use groups::Group;
+pub use reasons::{check_person, check_reason};
 pub use snapshot::Snapshot;

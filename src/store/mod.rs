@@ -23,10 +23,8 @@ mod writer;
 pub use access::{AccessKind, AccessRecord};
 pub use alerts::{Alert, AlertEvent, AlertHit, AlertQueue, AlertSelection, Delivery};
 pub use audit::{AuditEntry, AuditLock, AuditRow, ChainCheck, GENESIS, row_hash};
-pub use exemptions::{
-    Exemption, ExemptionKind, ExemptionScope, ExemptionSelection, ExemptionStatus, NewExemption,
-};
-pub use holds::{HoldRequest, LegalHold, check_person, check_reason};
+pub use exemptions::ExemptionSelection;
+pub use holds::{HoldRequest, LegalHold};
 pub use incidents::{
     Agency, Identified, Incident, IncidentEntry, IncidentKind, IncidentSummary, NewIncident,
 };
