@@ -18,10 +18,12 @@ use tracing::{debug, info};
 
 use crate::config::Config;
 use crate::filter::sources::LoadError;
+use crate::policy::logging::{Answered, keeps};
 use crate::policy::{
-    AllowReason, Block, BlockAnswer, BlockRule, Client, Decision, ExemptionSet, Snapshot, decide,
+    AllowReason, Block, BlockAnswer, Client, Decision, ExemptionSet, Snapshot, allow_rule,
+    block_wording, decide, rewrite_rule,
 };
-use crate::store::{Action, AlertEvent, AlertHit, AlertQueue, QueryLog, QueryRecord, keeps};
+use crate::store::{Action, AlertEvent, AlertHit, AlertQueue, QueryLog, QueryRecord};
 
 use super::admission::{Admission, AllowList, RateLimiter};
 use super::answer::{self, ExtendedError};
@@ -222,37 +224,6 @@ impl Handler {
         self.exemptions.store(Arc::new(exemptions));
     }
 
-    /// Decides `name` for `client`, then lets an exemption in force lift a
-    /// block (never a mandatory one).
-    fn decide(
-        &self,
-        policy: &Snapshot,
-        client: Client<'_>,
-        ip: std::net::IpAddr,
-        name: &LowerName,
-        now: jiff::Timestamp,
-    ) -> Decision {
-        let decision = decide(policy, client.group, name, now);
-        if let Decision::Block(block) = &decision {
-            let exemptions = self.exemptions.load();
-            if !exemptions.is_empty() {
-                // Exemptions hold names in their ASCII (punycode) form.
-                let text = name.to_ascii();
-                let group = &policy.groups[client.group].name;
-                if let Some((id, until_ms)) = exemptions.lifts(
-                    block,
-                    group,
-                    ip,
-                    text.trim_end_matches('.'),
-                    now.as_millisecond(),
-                ) {
-                    return Decision::Allow(AllowReason::Exemption { id, until_ms });
-                }
-            }
-        }
-        decision
-    }
-
     /// Builds new serving state from `config` (lists, zones, upstream) on a
     /// blocking thread and swaps it in; queries go on being answered from
     /// the old state meanwhile. On error the running state is untouched.
@@ -306,8 +277,17 @@ impl Handler {
         let serving = self.serving.load();
         let policy = &serving.policy;
         let name = LowerName::from(Name::from_ascii("hedge.invalid.").expect("a valid name"));
-        let group = policy.identify(std::net::Ipv4Addr::LOCALHOST.into()).group;
-        decide(policy, group, &name, jiff::Timestamp::now());
+        let ip = std::net::Ipv4Addr::LOCALHOST.into();
+        let client = policy.identify(ip);
+        let exemptions = self.exemptions.load();
+        decide(
+            policy,
+            &exemptions,
+            client,
+            ip,
+            &name,
+            jiff::Timestamp::now(),
+        );
     }
 
     /// The policy snapshot in force.
@@ -356,7 +336,8 @@ impl Handler {
         let max_udp = serving.config.server.max_udp_payload;
         let policy = &serving.policy;
         let client = policy.identify(ip);
-        let (outcome, rcode) = match self.decide(policy, client, ip, &name, now) {
+        let exemptions = self.exemptions.load();
+        let (outcome, rcode) = match decide(policy, &exemptions, client, ip, &name, now) {
             Decision::Block(block) => {
                 let sinkhole;
                 let addresses: &[IpAddr] = match &block.answer {
@@ -397,9 +378,15 @@ impl Handler {
                 // the general path's to answer.
                 for record in &cached.answers {
                     if let RData::CNAME(target) = &record.data
-                        && self
-                            .decide(policy, client, ip, &LowerName::from(&target.0), now)
-                            .is_blocked()
+                        && decide(
+                            policy,
+                            &exemptions,
+                            client,
+                            ip,
+                            &LowerName::from(&target.0),
+                            now,
+                        )
+                        .is_blocked()
                     {
                         return false;
                     }
@@ -607,9 +594,14 @@ impl Handler {
     ) {
         self.count(policy, client, name, outcome, src, now);
         let group = &policy.groups[client.group];
-        // A block of a mandatory category (illegal content) is evidence:
-        // kept whatever the group's level.
-        if !self.log.is_enabled() || !(outcome.mandatory || keeps(group.log, outcome.action)) {
+        let answered = if outcome.action == Action::Blocked {
+            Answered::Blocked {
+                mandatory: outcome.mandatory,
+            }
+        } else {
+            Answered::Otherwise
+        };
+        if !self.log.is_enabled() || !keeps(group.log, answered) {
             return;
         }
         let name = name.to_lowercase().to_ascii();
@@ -695,7 +687,8 @@ impl Handler {
             return Response::plain(message).logged(Action::Local, Some("special-use name".into()));
         }
         let policy = &serving.policy;
-        let response = match self.decide(policy, client, ip, &name, now) {
+        let exemptions = self.exemptions.load();
+        let response = match decide(policy, &exemptions, client, ip, &name, now) {
             Decision::Block(block) => {
                 return self.blocked(policy, client.group, request, query, query.name(), &block);
             }
@@ -720,7 +713,7 @@ impl Handler {
                 response.message.answers.insert(0, cname);
                 if let Some(outcome) = &mut response.outcome {
                     outcome.action = Action::Rewritten;
-                    outcome.rule = Some(format!("safe search: {engine}"));
+                    outcome.rule = Some(rewrite_rule(&engine));
                 }
                 response
             }
@@ -728,10 +721,10 @@ impl Handler {
                 let mut response = self
                     .resolve_upstream(serving, request, query, name, ip)
                     .await;
-                if let (AllowReason::Exemption { id, until_ms }, Some(outcome)) =
-                    (reason, &mut response.outcome)
-                {
-                    outcome.rule = Some(format!("exemption {id}"));
+                if let Some(outcome) = &mut response.outcome {
+                    outcome.rule = allow_rule(policy, client.group, query.name(), reason);
+                }
+                if let AllowReason::Exemption { until_ms, .. } = reason {
                     // Clients must not keep the answer past the exemption.
                     let left = (until_ms - now.as_millisecond()).max(1000) / 1000;
                     let left = u32::try_from(left).unwrap_or(u32::MAX);
@@ -743,15 +736,6 @@ impl Handler {
                     {
                         record.ttl = record.ttl.min(left);
                     }
-                } else if let (AllowReason::GroupAllow { depth }, Some(outcome)) =
-                    (reason, &mut response.outcome)
-                {
-                    let entry = query.name().trim_to(usize::from(depth));
-                    outcome.rule = Some(format!(
-                        "allow entry {} of group {}",
-                        entry.to_lowercase().to_ascii().trim_end_matches('.'),
-                        policy.groups[client.group].name
-                    ));
                 }
                 response
             }
@@ -760,7 +744,9 @@ impl Handler {
         for record in &response.message.answers {
             if let RData::CNAME(target) = &record.data {
                 let target = LowerName::from(&target.0);
-                if let Decision::Block(block) = self.decide(policy, client, ip, &target, now) {
+                if let Decision::Block(block) =
+                    decide(policy, &exemptions, client, ip, &target, now)
+                {
                     return self.blocked(
                         policy,
                         client.group,
@@ -904,8 +890,9 @@ struct Blocked {
     outcome: Outcome,
 }
 
-/// Describes `block` of `question` (for a client of `group`); `listed` is
-/// the name the decision was about (the question, or a CNAME target).
+/// Describes `block` of `question` (for a client of `group`) in policy's
+/// words; `listed` is the name the decision was about (the question, or a
+/// CNAME target).
 fn blocked_outcome(
     policy: &Snapshot,
     group: usize,
@@ -913,59 +900,20 @@ fn blocked_outcome(
     listed: &Name,
     block: &Block,
 ) -> Blocked {
-    let group = &policy.groups[group];
-    let why = match block.rule {
-        BlockRule::Category { category, .. } => {
-            format!("blocked: category {}", policy.catalogue.get(category).id)
-        }
-        BlockRule::GroupDeny { .. } => format!("blocked: deny list of group {}", group.name),
-        BlockRule::Schedule { rule } => format!(
-            "blocked: schedule {} of group {}",
-            group
-                .schedule
-                .rules
-                .get(rule)
-                .map_or("?", |r| r.name.as_str()),
-            group.name
-        ),
-    };
-    debug!(name = %question, %why, group = %group.name, "blocked");
-    let depth = match block.rule {
-        BlockRule::Category { depth, .. } | BlockRule::GroupDeny { depth } => depth,
-        BlockRule::Schedule { .. } => listed.num_labels(),
-    };
-    let zone = listed.trim_to(usize::from(depth));
-    let entry = zone.to_lowercase().to_ascii();
-    let entry = entry.trim_end_matches('.');
-    let (category, mut rule) = match block.rule {
-        BlockRule::Category { category, .. } => (
-            Some(policy.catalogue.get(category).id.clone()),
-            format!("list entry {entry}"),
-        ),
-        BlockRule::GroupDeny { .. } => {
-            (None, format!("deny entry {entry} of group {}", group.name))
-        }
-        BlockRule::Schedule { .. } => (None, why.trim_start_matches("blocked: ").to_string()),
-    };
-    if listed != question {
-        let target = listed.to_lowercase().to_ascii();
-        rule = format!("CNAME target {}: {rule}", target.trim_end_matches('.'));
+    let wording = block_wording(policy, group, question, listed, block);
+    debug!(name = %question, why = %wording.why, group = %policy.groups[group].name, "blocked");
+    Blocked {
+        why: wording.why,
+        zone: wording.entry,
+        outcome: Outcome {
+            action: Action::Blocked,
+            mandatory: wording.mandatory,
+            category: wording.category,
+            alert: wording.alert,
+            rule: Some(wording.rule),
+            upstream_us: None,
+        },
     }
-    let outcome = Outcome {
-        action: Action::Blocked,
-        mandatory: matches!(
-            block.rule,
-            BlockRule::Category {
-                mandatory: true,
-                ..
-            }
-        ),
-        category,
-        alert: crate::policy::alerts::alert_category(&policy.catalogue, block).map(str::to_string),
-        rule: Some(rule),
-        upstream_us: None,
-    };
-    Blocked { why, zone, outcome }
 }
 
 /// A response before EDNS and encoding.

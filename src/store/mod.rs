@@ -29,7 +29,7 @@ pub use incidents::{
     Agency, Identified, Incident, IncidentEntry, IncidentKind, IncidentSummary, NewIncident,
 };
 pub use record::{
-    Action, MAX_REPEAT_WINDOW_MS, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key,
+    Action, MAX_REPEAT_WINDOW_MS, QueryRecord, StoredQuery, ip_key, name_from_key, name_key,
 };
 pub use repeats::{Repeats, Row as LogRow};
 pub use report::{
