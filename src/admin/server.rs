@@ -464,12 +464,11 @@ async fn answer(request: AdminRequest, peer: &Peer, context: &AdminContext) -> A
             info!(user = %peer.user, "reload requested on the admin socket");
             let cause = cause.unwrap_or_else(|| "hedge reload".into());
             match context.handler.reload_config_file().await {
-                Ok(()) => {
-                    let policy = context.handler.policy();
+                Ok(summary) => {
                     let details = serde_json::json!({
                         "cause": cause,
-                        "index_names": policy.index.len(),
-                        "list_files": policy.reports.iter().filter(|r| !r.not_downloaded).count(),
+                        "index_names": summary.index_names,
+                        "list_files": summary.list_files,
                     });
                     audit(context, peer, None, "config.reloaded", details.clone()).await;
                     AdminResponse::success(details)

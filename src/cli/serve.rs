@@ -171,9 +171,9 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
 async fn reload(handler: &Arc<Handler>, storage: &Storage) {
     info!("SIGHUP: re-reading {}", handler.config().path.display());
     let (action, details) = match handler.reload_config_file().await {
-        Ok(()) => (
+        Ok(summary) => (
             "config.reloaded",
-            serde_json::json!({ "cause": "SIGHUP", "index_names": handler.policy().index.len() }),
+            serde_json::json!({ "cause": "SIGHUP", "index_names": summary.index_names }),
         ),
         Err(e) => {
             error!("{e}\nkeeping the running configuration");
