@@ -9,9 +9,7 @@ use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use tracing::debug;
 
-use crate::policy::{
-    AllowReason, Block, Client, Decision, Snapshot, allow_rule, decide, rewrite_rule,
-};
+use crate::policy::{Block, Client, Decision, Snapshot, allow_rule, decide, rewrite_rule};
 use crate::store::Action;
 
 use crate::dns::admission::Admission;
@@ -254,10 +252,7 @@ impl Handler {
                 if let Some(outcome) = &mut response.outcome {
                     outcome.rule = allow_rule(policy, client.group, query.name(), reason);
                 }
-                if let AllowReason::Exemption { until_ms, .. } = reason {
-                    // Clients must not keep the answer past the exemption.
-                    let left = (until_ms - now.as_millisecond()).max(1000) / 1000;
-                    let left = u32::try_from(left).unwrap_or(u32::MAX);
+                if let Some(left) = reason.ttl_limit(now) {
                     for record in response
                         .message
                         .answers

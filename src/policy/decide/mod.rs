@@ -33,6 +33,21 @@ pub enum AllowReason {
     Exemption { id: i64, until_ms: i64 },
 }
 
+impl AllowReason {
+    /// The longest, in seconds, a client may keep an answer allowed for
+    /// this reason at `now`: an exemption's answer must not outlive it (at
+    /// least a second). `None`: no limit beyond the answer's own.
+    pub fn ttl_limit(self, now: Timestamp) -> Option<u32> {
+        match self {
+            AllowReason::Exemption { until_ms, .. } => {
+                let left = (until_ms - now.as_millisecond()).max(1000) / 1000;
+                Some(u32::try_from(left).unwrap_or(u32::MAX))
+            }
+            AllowReason::NotBlocked | AllowReason::GroupAllow { .. } => None,
+        }
+    }
+}
+
 /// Why a name is blocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockRule {

@@ -551,3 +551,20 @@ fn a_bypass_lifts_every_block_for_its_client_but_mandatory_ones() {
         assert!(decide_for(&s, &set, "10.1.2.3", "bet.example").is_blocked());
     }
 }
+
+#[test]
+fn an_exemption_bounds_how_long_its_answer_is_kept() {
+    let now: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+    let reason = AllowReason::Exemption {
+        id: 1,
+        until_ms: NOW_MS + 90_500,
+    };
+    assert_eq!(reason.ttl_limit(now), Some(90));
+    let ending = AllowReason::Exemption {
+        id: 1,
+        until_ms: NOW_MS + 10,
+    };
+    assert_eq!(ending.ttl_limit(now), Some(1), "at least a second");
+    assert_eq!(AllowReason::NotBlocked.ttl_limit(now), None);
+    assert_eq!(AllowReason::GroupAllow { depth: 2 }.ttl_limit(now), None);
+}
