@@ -16,6 +16,6 @@ pub mod wire;
 pub mod zones;
 
 pub use answer::Transport;
-pub use handler::Handler;
+pub use handler::{Handler, ReloadError, ReloadSummary, SetupError};
 pub use server::{Listeners, ServeError};
 pub use stats::{Breakdown, LATENCY_BUCKETS, LatencyHistogram, Stats, StatsSnapshot};

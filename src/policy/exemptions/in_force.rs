@@ -68,8 +68,9 @@ impl ExemptionSet {
 
     /// The exemption that lifts `block` on `name` (normalised) for a client
     /// at `ip` in `group` at `now_ms`, if any. Mandatory blocks are never
-    /// lifted.
-    pub fn lifts(
+    /// lifted. Only [`crate::policy::decide`] asks: it is where a decision
+    /// is made.
+    pub(in crate::policy) fn lifts(
         &self,
         block: &Block,
         group: &str,
