@@ -215,8 +215,10 @@ impl Handler {
             return Response::plain(message).logged(Action::Local, Some("special-use name".into()));
         }
         let policy = &serving.policy;
-        let exemptions = self.exemptions.load();
-        let response = match decide(policy, &exemptions, client, ip, &name, now) {
+        // The exemptions' guard is dropped at once, not held over the
+        // upstream's answer.
+        let decision = decide(policy, &self.exemptions.load(), client, ip, &name, now);
+        let response = match decision {
             Decision::Block(block) => {
                 return self.blocked(policy, client.group, request, query, query.name(), &block);
             }
@@ -269,9 +271,8 @@ impl Handler {
         for record in &response.message.answers {
             if let RData::CNAME(target) = &record.data {
                 let target = LowerName::from(&target.0);
-                if let Decision::Block(block) =
-                    decide(policy, &exemptions, client, ip, &target, now)
-                {
+                let decision = decide(policy, &self.exemptions.load(), client, ip, &target, now);
+                if let Decision::Block(block) = decision {
                     return self.blocked(
                         policy,
                         client.group,
