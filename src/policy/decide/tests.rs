@@ -568,3 +568,80 @@ fn an_exemption_bounds_how_long_its_answer_is_kept() {
     assert_eq!(AllowReason::NotBlocked.ttl_limit(now), None);
     assert_eq!(AllowReason::GroupAllow { depth: 2 }.ttl_limit(now), None);
 }
+
+#[test]
+fn blocks_are_worded_as_clients_and_the_log_see_them() {
+    use crate::policy::wording::block_wording;
+    let s = snapshot(&[
+        ("bet.example", "gambling", Action::Block),
+        ("abuse.example", "iwf", Action::Block),
+    ]);
+    let name = |text: &str| Name::from_ascii(text).unwrap();
+    let pupils = group(&s, "pupils");
+    let words = |group: usize, question: &str, listed: &str, decision: Decision| {
+        let Decision::Block(block) = decision else {
+            panic!("{decision:?}")
+        };
+        block_wording(&s, group, &name(question), &name(listed), &block)
+    };
+
+    let w = words(
+        pupils,
+        "www.bet.example.",
+        "www.bet.example.",
+        decide_str_now(&s, pupils, "www.bet.example"),
+    );
+    assert_eq!(w.why, "blocked: category gambling");
+    assert_eq!(w.rule, "list entry bet.example");
+    assert_eq!(w.entry, name("bet.example."));
+    assert_eq!(w.category.as_deref(), Some("gambling"));
+    assert!(!w.mandatory);
+
+    let w = words(
+        pupils,
+        "abuse.example.",
+        "abuse.example.",
+        decide_str_now(&s, pupils, "abuse.example"),
+    );
+    assert_eq!(w.why, "blocked: category iwf");
+    assert!(w.mandatory);
+    assert_eq!(
+        w.alert.as_deref(),
+        Some("iwf"),
+        "mandatory categories alert"
+    );
+
+    let w = words(
+        pupils,
+        "a.example.org.",
+        "a.example.org.",
+        decide_str_now(&s, pupils, "a.example.org"),
+    );
+    assert_eq!(w.why, "blocked: deny list of group pupils");
+    assert_eq!(w.rule, "deny entry example.org of group pupils");
+    assert_eq!((w.category, w.alert), (None, None));
+
+    // A CNAME target blocked: the rule says so.
+    let w = words(
+        pupils,
+        "cdn.example.",
+        "www.bet.example.",
+        decide_str_now(&s, pupils, "www.bet.example"),
+    );
+    assert_eq!(
+        w.rule,
+        "CNAME target www.bet.example: list entry bet.example"
+    );
+
+    let home = group(&s, "home");
+    let bedtime = decide_group(
+        &s,
+        home,
+        "news.example",
+        "2026-11-23T22:00:00Z".parse().unwrap(),
+    );
+    let w = words(home, "news.example.", "news.example.", bedtime);
+    assert_eq!(w.why, "blocked: schedule bedtime of group home");
+    assert_eq!(w.rule, "schedule bedtime of group home");
+    assert_eq!(w.entry, name("news.example."));
+}
