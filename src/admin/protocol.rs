@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::NewExemption;
 use crate::service::IncidentRequest;
 use crate::store::{
-    AccessKind, Agency, AlertSelection, ExemptionSelection, HoldRequest, LogFilter, NewExemption,
-    ReportRequest,
+    AccessKind, Agency, AlertSelection, ExemptionSelection, HoldRequest, LogFilter, ReportRequest,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -96,5 +96,8 @@ pub fn reload(config_path: &Path) -> Result<()> {
         "reloaded: {} names from {} list file(s)",
         reloaded.index_names, reloaded.list_files
     );
+    for warning in &reloaded.warnings {
+        eprintln!("hedge: {warning}");
+    }
     Ok(())
 }

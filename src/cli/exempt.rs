@@ -15,7 +15,8 @@ use super::output::{Listing, OutputFlags, print_listing};
 use super::running_server::RunningServer;
 use super::time::{format_local, format_rfc3339, parse_age, parse_time};
 use crate::admin::AdminRequest;
-use crate::store::{Exemption, ExemptionKind, ExemptionScope, ExemptionSelection, NewExemption};
+use crate::policy::{Exemption, ExemptionKind, ExemptionScope, NewExemption};
+use crate::store::ExemptionSelection;
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -348,11 +349,11 @@ fn print_one(e: &Exemption) {
     );
     if let (Some(by), Some(at)) = (&e.decided_by, e.decided_ms) {
         let verb = match e.status {
-            crate::store::ExemptionStatus::Approved | crate::store::ExemptionStatus::Revoked => {
+            crate::policy::ExemptionStatus::Approved | crate::policy::ExemptionStatus::Revoked => {
                 "approved"
             }
-            crate::store::ExemptionStatus::Rejected => "rejected",
-            crate::store::ExemptionStatus::Pending => "decided",
+            crate::policy::ExemptionStatus::Rejected => "rejected",
+            crate::policy::ExemptionStatus::Pending => "decided",
         };
         println!(
             "  {verb} by:  {by} (as {}, {})",
@@ -360,7 +361,7 @@ fn print_one(e: &Exemption) {
             format_local(at)
         );
     }
-    if e.status == crate::store::ExemptionStatus::Approved
+    if e.status == crate::policy::ExemptionStatus::Approved
         && e.decided_user.as_deref() == Some(e.requested_user.as_str())
     {
         println!(

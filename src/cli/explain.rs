@@ -1,17 +1,23 @@
 //! `hedge explain NAME --client IP`: which group the client is in, every
 //! list entry that matches the name (category, file and line), and the
 //! decision with the rule that made it. Read from the configuration and the
-//! lists on disk, through the same `decide` the server uses.
+//! lists on disk, decided by the same `policy::decide` the server uses (with
+//! the running server's exemptions), and worded by `policy` as the server
+//! words it.
 
 use std::net::IpAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use hickory_proto::rr::Name;
 
 use crate::config::Config;
 use crate::filter::sources::for_each_entry;
 use crate::filter::{Action, RpzAction, normalize};
-use crate::policy::{AllowReason, BlockAnswer, BlockRule, Decision, Snapshot, decide_str};
+use crate::policy::{
+    AllowReason, BlockAnswer, BlockRule, Decision, ExemptionSet, Snapshot, allow_rule,
+    block_wording, decide_str, rewrite_rule,
+};
 
 struct Hit {
     name: String,
@@ -130,37 +136,21 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
             None => println!("  next change: none within a week"),
         }
     }
-    let mut decision = decide_str(&snapshot, who.group, &name, now);
     // Exemptions live in the running server's database: ask it, if it runs.
-    if let Decision::Block(block) = &decision {
-        match running_exemptions(&config) {
-            Some(exemptions) => {
-                if let Some((id, until_ms)) =
-                    exemptions.lifts(block, &group.name, client, &name, now.as_millisecond())
-                {
-                    decision = Decision::Allow(AllowReason::Exemption { id, until_ms });
-                }
-            }
-            None => println!(
-                "(the server is not reachable: exemptions in force are not taken into account)"
-            ),
-        }
+    let running = running_exemptions(&config);
+    let reachable = running.is_some();
+    let exemptions = running.unwrap_or_default();
+    let decision = decide_str(&snapshot, &exemptions, who, client, &name, now);
+    if !reachable && decision.is_blocked() {
+        println!("(the server is not reachable: exemptions in force are not taken into account)");
     }
-    let entry_at = |depth: u8| {
-        name.rsplitn(usize::from(depth) + 1, '.')
-            .take(usize::from(depth))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join(".")
-    };
     let place = |entry: &str, category: Option<&str>| {
         hits.iter()
             .find(|h| h.name == entry && (category.is_none() || h.category.as_deref() == category))
             .map(|h| h.place.clone())
             .unwrap_or_default()
     };
+    let question = Name::from_ascii(&name).context("the name as a DNS name")?;
     match decision {
         Decision::Allow(AllowReason::NotBlocked) => {
             println!("decision: ALLOWED: no list this group blocks has the name")
@@ -168,20 +158,27 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
         Decision::Rewrite { engine, target } => {
             println!(
                 "decision: SAFE SEARCH ({engine}): answered with a CNAME to {target} (lists/safesearch.toml)"
-            )
+            );
+            println!("logged:  {}", rewrite_rule(&engine));
         }
-        Decision::Allow(AllowReason::Exemption { id, until_ms }) => println!(
-            "decision: ALLOWED by exemption {id} until {} (hedge exempt show {id}); without it the lists would block it",
-            super::time::format_local(until_ms)
-        ),
-        Decision::Allow(AllowReason::GroupAllow { depth }) => {
-            let entry = entry_at(depth);
+        Decision::Allow(reason @ AllowReason::Exemption { id, until_ms }) => {
+            println!(
+                "decision: ALLOWED by exemption {id} until {} (hedge exempt show {id}); without it the lists would block it",
+                super::time::format_local(until_ms)
+            );
+            print_rule(allow_rule(&snapshot, who.group, &question, reason));
+        }
+        Decision::Allow(reason @ AllowReason::GroupAllow { depth }) => {
+            let entry = entry_text(&question.trim_to(usize::from(depth)));
             println!(
                 "decision: ALLOWED by the group's allow entry {entry} ({})",
                 place(&entry, None)
             );
+            print_rule(allow_rule(&snapshot, who.group, &question, reason));
         }
         Decision::Block(block) => {
+            let wording = block_wording(&snapshot, who.group, &question, &question, &block);
+            let entry = entry_text(&wording.entry);
             let answer = match &block.answer {
                 BlockAnswer::Sinkhole { ipv4, ipv6 } => {
                     format!("A {ipv4}, AAAA {ipv6}, other types NODATA")
@@ -191,14 +188,9 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
                 BlockAnswer::LocalData(ips) => format!("local data {ips:?}"),
             };
             match block.rule {
-                BlockRule::Category {
-                    category,
-                    depth,
-                    mandatory,
-                } => {
-                    let entry = entry_at(depth);
-                    let id = &catalogue.get(category).id;
-                    let mandatory = if mandatory {
+                BlockRule::Category { .. } => {
+                    let id = wording.category.as_deref().unwrap_or("?");
+                    let mandatory = if wording.mandatory {
                         " (mandatory: no allow or exemption applies)"
                     } else {
                         ""
@@ -216,14 +208,18 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
                         block.ttl
                     );
                 }
-                BlockRule::GroupDeny { depth } => {
-                    let entry = entry_at(depth);
+                BlockRule::GroupDeny { .. } => {
                     println!(
                         "decision: BLOCKED by the group's deny entry {entry} ({}); answer {answer}, TTL {}",
                         place(&entry, None),
                         block.ttl
                     );
                 }
+            }
+            println!("client sees: Extended DNS Error 15 \"{}\"", wording.why);
+            print_rule(Some(wording.rule));
+            if let Some(category) = wording.alert {
+                println!("alert:   raised to the safeguarding lead (category {category})");
             }
         }
     }
@@ -232,7 +228,7 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
 
 /// The exemptions in force, from the running server; `None` if it cannot
 /// be asked.
-fn running_exemptions(config: &Config) -> Option<crate::policy::ExemptionSet> {
+fn running_exemptions(config: &Config) -> Option<ExemptionSet> {
     let value = crate::admin::call(
         &config.admin.socket,
         &crate::admin::AdminRequest::ExemptList {
@@ -241,11 +237,27 @@ fn running_exemptions(config: &Config) -> Option<crate::policy::ExemptionSet> {
         std::time::Duration::from_secs(10),
     )
     .ok()?;
-    let list: Vec<crate::store::Exemption> = serde_json::from_value(value).ok()?;
-    Some(crate::policy::ExemptionSet::new(
+    let list: Vec<crate::policy::Exemption> = serde_json::from_value(value).ok()?;
+    Some(ExemptionSet::new(
         &list,
         jiff::Timestamp::now().as_millisecond(),
     ))
+}
+
+/// Prints the rule the query log records for the decision, if any.
+fn print_rule(rule: Option<String>) {
+    if let Some(rule) = rule {
+        println!("logged:  {rule}");
+    }
+}
+
+/// An entry name as the lists spell it: lowercase ASCII, no trailing dot.
+fn entry_text(entry: &Name) -> String {
+    entry
+        .to_lowercase()
+        .to_ascii()
+        .trim_end_matches('.')
+        .to_string()
 }
 
 fn days_text(days: &[bool; 7]) -> String {

@@ -11,7 +11,12 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::policy::BlockAnswer;
 
-use super::handler::Transport;
+/// How a query arrived, which decides whether its answer may be truncated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
 
 /// RFC 1035: the UDP limit for a client that sent no EDNS.
 pub const CLASSIC_UDP_LIMIT: usize = 512;

@@ -15,6 +15,7 @@ pub mod upstream;
 pub mod wire;
 pub mod zones;
 
-pub use handler::{Handler, Transport};
+pub use answer::Transport;
+pub use handler::{Handler, ReloadError, ReloadSummary, SetupError};
 pub use server::{Listeners, ServeError};
 pub use stats::{Breakdown, LATENCY_BUCKETS, LatencyHistogram, Stats, StatsSnapshot};

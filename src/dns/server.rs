@@ -21,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use super::handler::{Handler, Transport};
+use super::answer::Transport;
+use super::handler::Handler;
 use super::stats::bump;
 use super::udp_batch::{self, Inbox};
 

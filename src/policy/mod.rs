@@ -1,18 +1,29 @@
-//! Who sees what. Client identification, groups, and [`decide`], a pure
-//! function from a snapshot, a client's group and a name to a [`Decision`].
-//! Every rule about filtering lives here and nowhere else.
+//! Who sees what. Client identification, groups, schedules, safe search,
+//! the rules an exemption must meet, which blocks raise alerts, what the
+//! query log keeps, the words a decision is reported in, and [`decide`], a
+//! pure function from a snapshot, the exemptions in force, a client and a
+//! name to a [`Decision`]. Every rule about who sees what lives here and
+//! nowhere else; policy imports only `config` and `filter`.
 
 pub mod alerts;
 pub mod clients;
 pub mod decide;
 pub mod exemptions;
 pub mod groups;
+pub mod logging;
+pub mod reasons;
 pub mod safesearch;
 pub mod schedule;
 pub mod snapshot;
+pub mod wording;
 
 pub use clients::{Client, ClientTable};
 pub use decide::{AllowReason, Block, BlockAnswer, BlockRule, Decision, decide, decide_str};
-pub use exemptions::{ExemptionSet, check_approval, check_request};
+pub use exemptions::{
+    Exemption, ExemptionKind, ExemptionScope, ExemptionSet, ExemptionStatus, NewExemption,
+    check_approval, check_request,
+};
 pub use groups::Group;
+pub use reasons::{check_person, check_reason};
 pub use snapshot::Snapshot;
+pub use wording::{BlockWording, allow_rule, block_wording, rewrite_rule};

@@ -6,10 +6,11 @@
 use tracing::{info, warn};
 
 use super::{Actor, Service, ServiceError};
-use crate::policy::{ExemptionSet, check_approval, check_request};
-use crate::store::{
-    Exemption, ExemptionSelection, NewExemption, check_person, check_reason, now_ms,
+use crate::policy::{
+    Exemption, ExemptionSet, NewExemption, check_approval, check_person, check_reason,
+    check_request,
 };
+use crate::store::{ExemptionSelection, now_ms};
 
 impl Service {
     /// Files a request; it waits for an approver.

@@ -16,6 +16,9 @@ pub struct Reloaded {
     pub index_names: usize,
     /// List files loaded.
     pub list_files: usize,
+    /// Changes that take effect only after a restart, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Service {
@@ -26,12 +29,12 @@ impl Service {
     pub async fn reload(&self, actor: &Actor, cause: &str) -> Result<Reloaded, ServiceError> {
         info!(user = %actor.user, "{cause}: re-reading {}", self.handler.config().path.display());
         match self.handler.reload_config_file().await {
-            Ok(()) => {
-                let policy = self.handler.policy();
+            Ok(summary) => {
                 let reloaded = Reloaded {
                     cause: cause.to_string(),
-                    index_names: policy.index.len(),
-                    list_files: policy.reports.iter().filter(|r| !r.not_downloaded).count(),
+                    index_names: summary.index_names,
+                    list_files: summary.list_files,
+                    warnings: summary.warnings,
                 };
                 let details = serde_json::to_value(&reloaded).unwrap_or_default();
                 self.record(actor, "config.reloaded", details).await;

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use tracing::info;
 
 use super::{Actor, Service, ServiceError};
+use crate::policy::ExemptionScope;
 use crate::store::{
-    AccessKind, AuditEntry, ExemptionScope, ExemptionSelection, Report, ReportContext,
-    ReportRequest,
+    AccessKind, AuditEntry, ExemptionSelection, Report, ReportContext, ReportRequest,
 };
 
 impl Service {

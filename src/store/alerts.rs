@@ -14,9 +14,9 @@ use sqlx::Row;
 use tokio::sync::mpsc;
 
 use super::audit::{AuditEntry, AuditLock, append};
-use super::holds::{check_person, check_reason};
 use super::record::{ip_from_key, ip_key};
 use super::{Database, StoreError, now_ms};
+use crate::policy::{check_person, check_reason};
 
 /// A blocked attempt in a safeguarding category, as the DNS path saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

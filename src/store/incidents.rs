@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::audit::{AuditEntry, AuditLock, append};
-use super::holds::{HoldRequest, check_person, check_reason, lift_hold, place_hold};
+use super::holds::{HoldRequest, lift_hold, place_hold};
 use super::{Database, StoreError, now_ms};
+use crate::policy::{check_person, check_reason};
 
 macro_rules! word_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {

@@ -23,15 +23,13 @@ mod writer;
 pub use access::{AccessKind, AccessRecord};
 pub use alerts::{Alert, AlertEvent, AlertHit, AlertQueue, AlertSelection, Delivery};
 pub use audit::{AuditEntry, AuditLock, AuditRow, ChainCheck, GENESIS, row_hash};
-pub use exemptions::{
-    Exemption, ExemptionKind, ExemptionScope, ExemptionSelection, ExemptionStatus, NewExemption,
-};
-pub use holds::{HoldRequest, LegalHold, check_person, check_reason};
+pub use exemptions::ExemptionSelection;
+pub use holds::{HoldRequest, LegalHold};
 pub use incidents::{
     Agency, Identified, Incident, IncidentEntry, IncidentKind, IncidentSummary, NewIncident,
 };
 pub use record::{
-    Action, MAX_REPEAT_WINDOW_MS, QueryRecord, StoredQuery, ip_key, keeps, name_from_key, name_key,
+    Action, MAX_REPEAT_WINDOW_MS, QueryRecord, StoredQuery, ip_key, name_from_key, name_key,
 };
 pub use repeats::{Repeats, Row as LogRow};
 pub use report::{

@@ -53,17 +53,6 @@ impl std::fmt::Display for Action {
     }
 }
 
-/// Whether a group at `level` keeps a query that hedge answered with
-/// `action`: `blocked` keeps blocked queries only (adults' browsing need
-/// not be kept), `none` nothing.
-pub fn keeps(level: crate::config::LogLevel, action: Action) -> bool {
-    match level {
-        crate::config::LogLevel::Full => true,
-        crate::config::LogLevel::Blocked => action == Action::Blocked,
-        crate::config::LogLevel::None => false,
-    }
-}
-
 /// An entry as the DNS path hands it over. Cheap to build: the group name
 /// is shared, the rest is small.
 #[derive(Debug, Clone, PartialEq, Eq)]

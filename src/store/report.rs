@@ -15,10 +15,10 @@ use sqlx::Row;
 
 use super::alerts::{Alert, alert_from_row};
 use super::counts::BUCKET_MS;
-use super::exemptions::{Exemption, ExemptionScope, ExemptionStatus};
 use super::holds::LegalHold;
 use super::record::{ip_from_key, name_from_key};
 use super::{ChainCheck, Database, StoreError};
+use crate::policy::{Exemption, ExemptionScope, ExemptionStatus};
 
 /// What to report on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -560,7 +560,7 @@ impl Database {
             if approved && exemption.from_ms <= to && end > to {
                 summary.active_at_end += 1;
             }
-            if in_force && exemption.kind == super::ExemptionKind::Bypass {
+            if in_force && exemption.kind == crate::policy::ExemptionKind::Bypass {
                 summary.bypasses += 1;
             }
             if (filed || decided || revoked || ended || in_force) && summary.list.len() < LIST_LIMIT

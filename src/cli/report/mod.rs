@@ -262,12 +262,12 @@ pub fn summary_sentences(report: &Report) -> Vec<String> {
 }
 
 /// Whom an exemption is for, in words.
-fn scope(scope: &crate::store::ExemptionScope) -> String {
+fn scope(scope: &crate::policy::ExemptionScope) -> String {
     scope.to_string()
 }
 
 /// What an exemption allows, names inert.
-fn allows(exemption: &crate::store::Exemption) -> String {
+fn allows(exemption: &crate::policy::Exemption) -> String {
     match &exemption.name {
         Some(name) => inert(name),
         None => "BYPASS of all filtering".into(),

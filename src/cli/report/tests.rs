@@ -1,8 +1,8 @@
 use super::*;
+use crate::policy::{Exemption, ExemptionKind, ExemptionScope, ExemptionStatus};
 use crate::store::{
-    Alert, AlertSummary, CategoryCount, ChainCheck, ClientCount, DayCount, Exemption,
-    ExemptionKind, ExemptionScope, ExemptionStatus, ExemptionSummary, GroupCount, Identified,
-    Incident, IncidentKind, IncidentSummary, LegalHold, NameCount, Totals,
+    Alert, AlertSummary, CategoryCount, ChainCheck, ClientCount, DayCount, ExemptionSummary,
+    GroupCount, Identified, Incident, IncidentKind, IncidentSummary, LegalHold, NameCount, Totals,
 };
 
 const DAY: i64 = 86_400_000;

@@ -1,4 +1,5 @@
-//! [`decide`]: what one group may see of one name. Pure: no I/O, no clock.
+//! [`decide`]: what one client may see of one name, with the exemptions
+//! in force. Pure: no I/O, no clock.
 //!
 //! The rules (DESIGN.md): an entry covers its name and every name below it;
 //! the most specific matching entry wins; at equal specificity an allow
@@ -14,6 +15,8 @@ use jiff::Timestamp;
 use crate::config::BlockingMode;
 use crate::filter::{CategoryId, Matches, RpzAction};
 
+use super::clients::Client;
+use super::exemptions::ExemptionSet;
 use super::groups::Group;
 use super::schedule::ActiveRules;
 use super::snapshot::Snapshot;
@@ -28,6 +31,21 @@ pub enum AllowReason {
     /// An approved exemption in force lifted a block; it ends at
     /// `until_ms`, which bounds how long the answer may be cached.
     Exemption { id: i64, until_ms: i64 },
+}
+
+impl AllowReason {
+    /// The longest, in seconds, a client may keep an answer allowed for
+    /// this reason at `now`: an exemption's answer must not outlive it (at
+    /// least a second). `None`: no limit beyond the answer's own.
+    pub fn ttl_limit(self, now: Timestamp) -> Option<u32> {
+        match self {
+            AllowReason::Exemption { until_ms, .. } => {
+                let left = (until_ms - now.as_millisecond()).max(1000) / 1000;
+                Some(u32::try_from(left).unwrap_or(u32::MAX))
+            }
+            AllowReason::NotBlocked | AllowReason::GroupAllow { .. } => None,
+        }
+    }
 }
 
 /// Why a name is blocked.
@@ -84,10 +102,19 @@ impl Decision {
     }
 }
 
-/// Decides `name` (as received) for a client in group `group` at `now`
-/// (one clock reading per query, for every name the query involves).
-pub fn decide(snapshot: &Snapshot, group: usize, name: &LowerName, now: Timestamp) -> Decision {
-    let group = &snapshot.groups[group];
+/// Decides `name` (as received) for `client` at address `ip` at `now`
+/// (one clock reading per query, for every name the query involves), with
+/// `exemptions` in force: the one place a decision is made. An exemption
+/// lifts a block for its group or client, never a mandatory category's.
+pub fn decide(
+    snapshot: &Snapshot,
+    exemptions: &ExemptionSet,
+    client: Client<'_>,
+    ip: IpAddr,
+    name: &LowerName,
+    now: Timestamp,
+) -> Decision {
+    let group = &snapshot.groups[client.group];
     let decision = decide_matches(
         snapshot,
         group,
@@ -95,23 +122,44 @@ pub fn decide(snapshot: &Snapshot, group: usize, name: &LowerName, now: Timestam
         &group.own.index.matches(name),
         group.schedule.active(now),
     );
-    // Safe search applies to names nothing blocks (an allow entry does not
-    // switch it off).
-    if group.safe_search
-        && !decision.is_blocked()
-        && let Some((engine, target)) = snapshot.safe_search.rewrite(name, group.youtube)
-    {
-        return Decision::Rewrite {
-            engine: engine.id.clone(),
-            target: target.clone(),
-        };
+    match decision {
+        Decision::Block(block) if !exemptions.is_empty() => {
+            // Exemptions hold names in their ASCII (punycode) form.
+            let text = name.to_ascii();
+            lift(
+                group,
+                exemptions,
+                ip,
+                text.trim_end_matches('.'),
+                now,
+                block,
+            )
+        }
+        // Safe search applies to names nothing blocks (an allow entry does
+        // not switch it off).
+        decision if group.safe_search && !decision.is_blocked() => {
+            match snapshot.safe_search.rewrite(name, group.youtube) {
+                Some((engine, target)) => Decision::Rewrite {
+                    engine: engine.id.clone(),
+                    target: target.clone(),
+                },
+                None => decision,
+            }
+        }
+        decision => decision,
     }
-    decision
 }
 
 /// The same for a normalised name in text.
-pub fn decide_str(snapshot: &Snapshot, group: usize, name: &str, now: Timestamp) -> Decision {
-    let group = &snapshot.groups[group];
+pub fn decide_str(
+    snapshot: &Snapshot,
+    exemptions: &ExemptionSet,
+    client: Client<'_>,
+    ip: IpAddr,
+    name: &str,
+    now: Timestamp,
+) -> Decision {
+    let group = &snapshot.groups[client.group];
     let decision = decide_matches(
         snapshot,
         group,
@@ -119,16 +167,35 @@ pub fn decide_str(snapshot: &Snapshot, group: usize, name: &str, now: Timestamp)
         &group.own.index.matches_str(name),
         group.schedule.active(now),
     );
-    if group.safe_search
-        && !decision.is_blocked()
-        && let Some((engine, target)) = snapshot.safe_search.rewrite_str(name, group.youtube)
-    {
-        return Decision::Rewrite {
-            engine: engine.id.clone(),
-            target: target.clone(),
-        };
+    match decision {
+        Decision::Block(block) => lift(group, exemptions, ip, name, now, block),
+        decision if group.safe_search => {
+            match snapshot.safe_search.rewrite_str(name, group.youtube) {
+                Some((engine, target)) => Decision::Rewrite {
+                    engine: engine.id.clone(),
+                    target: target.clone(),
+                },
+                None => decision,
+            }
+        }
+        decision => decision,
     }
-    decision
+}
+
+/// `block`, unless an exemption in force lifts it for a client of `group`
+/// at `ip` (`name` in its ASCII form, normalised).
+fn lift(
+    group: &Group,
+    exemptions: &ExemptionSet,
+    ip: IpAddr,
+    name: &str,
+    now: Timestamp,
+    block: Block,
+) -> Decision {
+    match exemptions.lifts(&block, &group.name, ip, name, now.as_millisecond()) {
+        Some((id, until_ms)) => Decision::Allow(AllowReason::Exemption { id, until_ms }),
+        None => Decision::Block(block),
+    }
 }
 
 struct Found {

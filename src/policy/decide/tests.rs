@@ -1,8 +1,11 @@
 use std::path::Path;
 
+use std::net::IpAddr;
+
 use super::*;
 use crate::config::Config;
 use crate::filter::{Action, IndexBuilder};
+use crate::policy::{Exemption, ExemptionKind, ExemptionScope, ExemptionStatus};
 
 const CONFIG: &str = r#"
 [upstream]
@@ -70,9 +73,16 @@ fn snapshot(entries: &[(&str, &str, Action)]) -> Snapshot {
     Snapshot::assemble(&config, builder.build(), Vec::new())
 }
 
+/// Decides for an unnamed client of `group` with no exemptions in force.
+fn decide_group(s: &Snapshot, group: usize, name: &str, now: Timestamp) -> Decision {
+    let client = Client { group, name: None };
+    let ip = "192.0.2.1".parse().unwrap();
+    decide_str(s, &ExemptionSet::default(), client, ip, name, now)
+}
+
 /// Tests decide at a fixed moment: Monday 23 November 2026, 10:00 UTC.
 fn decide_str_now(s: &Snapshot, group: usize, name: &str) -> Decision {
-    decide_str(s, group, name, "2026-11-23T10:00:00Z".parse().unwrap())
+    decide_group(s, group, name, "2026-11-23T10:00:00Z".parse().unwrap())
 }
 
 fn group(s: &Snapshot, name: &str) -> usize {
@@ -354,29 +364,29 @@ fn schedules_add_blocks_by_the_clock() {
     assert_eq!(
         blocked_by(
             &s,
-            &decide_str(&s, home, "play.example", at("2026-11-23T10:00:00Z"))
+            &decide_group(&s, home, "play.example", at("2026-11-23T10:00:00Z"))
         )
         .as_deref(),
         Some("games")
     );
-    assert!(!decide_str(&s, home, "news.example", at("2026-11-23T10:00:00Z")).is_blocked());
+    assert!(!decide_group(&s, home, "news.example", at("2026-11-23T10:00:00Z")).is_blocked());
     // Monday 17:00: neither rule.
-    assert!(!decide_str(&s, home, "play.example", at("2026-11-23T17:00:00Z")).is_blocked());
+    assert!(!decide_group(&s, home, "play.example", at("2026-11-23T17:00:00Z")).is_blocked());
     // Monday 22:00: bedtime, everything but the allow list.
     assert_eq!(
         blocked_by(
             &s,
-            &decide_str(&s, home, "news.example", at("2026-11-23T22:00:00Z"))
+            &decide_group(&s, home, "news.example", at("2026-11-23T22:00:00Z"))
         )
         .as_deref(),
         Some("schedule")
     );
     assert_eq!(
-        decide_str(&s, home, "www.homework.example", at("2026-11-23T22:00:00Z")),
+        decide_group(&s, home, "www.homework.example", at("2026-11-23T22:00:00Z")),
         Decision::Allow(AllowReason::GroupAllow { depth: 2 })
     );
     // Mandatory categories stay mandatory at bedtime.
-    match decide_str(&s, home, "bet.example", at("2026-11-23T22:00:00Z")) {
+    match decide_group(&s, home, "bet.example", at("2026-11-23T22:00:00Z")) {
         Decision::Block(Block {
             rule: BlockRule::Category {
                 mandatory: true, ..
@@ -391,7 +401,7 @@ fn schedules_add_blocks_by_the_clock() {
     assert_eq!(
         blocked_by(
             &s2,
-            &decide_str(&s2, home2, "x.homework.example", at("2026-11-23T10:00:00Z"))
+            &decide_group(&s2, home2, "x.homework.example", at("2026-11-23T10:00:00Z"))
         )
         .as_deref(),
         Some("dating")
@@ -399,11 +409,239 @@ fn schedules_add_blocks_by_the_clock() {
     assert_eq!(
         blocked_by(
             &s2,
-            &decide_str(&s2, home2, "x.homework.example", at("2026-11-23T22:00:00Z"))
+            &decide_group(&s2, home2, "x.homework.example", at("2026-11-23T22:00:00Z"))
         )
         .as_deref(),
         Some("dating")
     );
     // Friday night is not a school night.
-    assert!(!decide_str(&s, home, "news.example", at("2026-11-27T22:00:00Z")).is_blocked());
+    assert!(!decide_group(&s, home, "news.example", at("2026-11-27T22:00:00Z")).is_blocked());
+}
+
+/// An approved exemption of `name` (`None`: a bypass) for `scope`, running
+/// from `from` to `until` (Unix ms).
+fn exemption(
+    id: i64,
+    name: Option<&str>,
+    scope: ExemptionScope,
+    from: i64,
+    until: i64,
+) -> Exemption {
+    Exemption {
+        id,
+        kind: if name.is_some() {
+            ExemptionKind::Site
+        } else {
+            ExemptionKind::Bypass
+        },
+        name: name.map(str::to_string),
+        scope,
+        reason: "lesson on online gambling harms".into(),
+        requested_by: "T. Teacher".into(),
+        requested_user: "teacher".into(),
+        requested_ms: 0,
+        from_ms: from,
+        until_ms: until,
+        status: ExemptionStatus::Approved,
+        decided_by: Some("H. Head".into()),
+        decided_user: Some("head".into()),
+        decided_ms: Some(0),
+        decision_reason: None,
+        revoked_by: None,
+        revoked_user: None,
+        revoked_ms: None,
+        revoke_reason: None,
+        expiry_recorded_ms: None,
+    }
+}
+
+/// Decides `name` for the client at `ip` with `exemptions` in force, by
+/// text and as a DNS name, and checks both agree.
+fn decide_for(s: &Snapshot, exemptions: &ExemptionSet, ip: &str, name: &str) -> Decision {
+    let ip: IpAddr = ip.parse().unwrap();
+    let now: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+    let client = s.identify(ip);
+    let by_text = decide_str(s, exemptions, client, ip, name, now);
+    let lower = LowerName::from(Name::from_ascii(format!("{name}.")).unwrap());
+    assert_eq!(decide(s, exemptions, client, ip, &lower, now), by_text);
+    by_text
+}
+
+const NOW_MS: i64 = 1_795_428_000_000; // 2026-11-23T10:00:00Z
+
+#[test]
+fn an_exemption_lifts_blocks_for_its_group_only() {
+    let s = snapshot(&[
+        ("bet.example", "gambling", Action::Block),
+        ("abuse.bet.example", "iwf", Action::Block),
+    ]);
+    let until = NOW_MS + 3_600_000;
+    let set = ExemptionSet::new(
+        &[exemption(
+            7,
+            Some("bet.example"),
+            ExemptionScope::Group("pupils".into()),
+            NOW_MS - 1000,
+            until,
+        )],
+        NOW_MS,
+    );
+    let lifted = Decision::Allow(AllowReason::Exemption {
+        id: 7,
+        until_ms: until,
+    });
+    // A pupil, for the name and the names below it.
+    assert_eq!(decide_for(&s, &set, "10.1.2.3", "bet.example"), lifted);
+    assert_eq!(decide_for(&s, &set, "10.1.2.3", "www.bet.example"), lifted);
+    // Not a name beside it, nor another group.
+    assert!(decide_for(&s, &set, "10.1.2.3", "notbet.example") != lifted);
+    let strict = decide_for(&s, &set, "10.1.9.3", "bet.example");
+    assert_eq!(blocked_by(&s, &strict).as_deref(), Some("gambling"));
+    // Never a mandatory category.
+    let mandatory = decide_for(&s, &set, "10.1.2.3", "abuse.bet.example");
+    assert_eq!(blocked_by(&s, &mandatory).as_deref(), Some("iwf"));
+    // Nothing to lift: the decision is as without exemptions.
+    assert_eq!(
+        decide_for(&s, &set, "10.1.2.3", "bbc.co.uk"),
+        Decision::Allow(AllowReason::GroupAllow { depth: 3 })
+    );
+}
+
+#[test]
+fn a_bypass_lifts_every_block_for_its_client_but_mandatory_ones() {
+    let s = snapshot(&[
+        ("bet.example", "gambling", Action::Block),
+        ("bad.example", "terrorism", Action::Block),
+    ]);
+    let until = NOW_MS + 3_600_000;
+    let set = ExemptionSet::new(
+        &[exemption(
+            9,
+            None,
+            ExemptionScope::Client("10.1.2.3".parse().unwrap()),
+            NOW_MS - 1000,
+            until,
+        )],
+        NOW_MS,
+    );
+    let lifted = Decision::Allow(AllowReason::Exemption {
+        id: 9,
+        until_ms: until,
+    });
+    assert_eq!(decide_for(&s, &set, "10.1.2.3", "bet.example"), lifted);
+    // The group's own deny entry too: it is not mandatory.
+    assert_eq!(decide_for(&s, &set, "10.1.2.3", "example.org"), lifted);
+    // Another client of the same group is still blocked.
+    let other = decide_for(&s, &set, "10.1.2.4", "bet.example");
+    assert_eq!(blocked_by(&s, &other).as_deref(), Some("gambling"));
+    let mandatory = decide_for(&s, &set, "10.1.2.3", "bad.example");
+    assert_eq!(blocked_by(&s, &mandatory).as_deref(), Some("terrorism"));
+    // Not yet begun, or ended: no lift.
+    for (from, until) in [(NOW_MS + 1, NOW_MS + 10), (NOW_MS - 10, NOW_MS)] {
+        let set = ExemptionSet::new(
+            &[exemption(
+                10,
+                None,
+                ExemptionScope::Client("10.1.2.3".parse().unwrap()),
+                from,
+                until,
+            )],
+            NOW_MS - 100,
+        );
+        assert!(decide_for(&s, &set, "10.1.2.3", "bet.example").is_blocked());
+    }
+}
+
+#[test]
+fn an_exemption_bounds_how_long_its_answer_is_kept() {
+    let now: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+    let reason = AllowReason::Exemption {
+        id: 1,
+        until_ms: NOW_MS + 90_500,
+    };
+    assert_eq!(reason.ttl_limit(now), Some(90));
+    let ending = AllowReason::Exemption {
+        id: 1,
+        until_ms: NOW_MS + 10,
+    };
+    assert_eq!(ending.ttl_limit(now), Some(1), "at least a second");
+    assert_eq!(AllowReason::NotBlocked.ttl_limit(now), None);
+    assert_eq!(AllowReason::GroupAllow { depth: 2 }.ttl_limit(now), None);
+}
+
+#[test]
+fn blocks_are_worded_as_clients_and_the_log_see_them() {
+    use crate::policy::wording::block_wording;
+    let s = snapshot(&[
+        ("bet.example", "gambling", Action::Block),
+        ("abuse.example", "iwf", Action::Block),
+    ]);
+    let name = |text: &str| Name::from_ascii(text).unwrap();
+    let pupils = group(&s, "pupils");
+    let words = |group: usize, question: &str, listed: &str, decision: Decision| {
+        let Decision::Block(block) = decision else {
+            panic!("{decision:?}")
+        };
+        block_wording(&s, group, &name(question), &name(listed), &block)
+    };
+
+    let w = words(
+        pupils,
+        "www.bet.example.",
+        "www.bet.example.",
+        decide_str_now(&s, pupils, "www.bet.example"),
+    );
+    assert_eq!(w.why, "blocked: category gambling");
+    assert_eq!(w.rule, "list entry bet.example");
+    assert_eq!(w.entry, name("bet.example."));
+    assert_eq!(w.category.as_deref(), Some("gambling"));
+    assert!(!w.mandatory);
+
+    let w = words(
+        pupils,
+        "abuse.example.",
+        "abuse.example.",
+        decide_str_now(&s, pupils, "abuse.example"),
+    );
+    assert_eq!(w.why, "blocked: category iwf");
+    assert!(w.mandatory);
+    assert_eq!(
+        w.alert.as_deref(),
+        Some("iwf"),
+        "mandatory categories alert"
+    );
+
+    let w = words(
+        pupils,
+        "a.example.org.",
+        "a.example.org.",
+        decide_str_now(&s, pupils, "a.example.org"),
+    );
+    assert_eq!(w.why, "blocked: deny list of group pupils");
+    assert_eq!(w.rule, "deny entry example.org of group pupils");
+    assert_eq!((w.category, w.alert), (None, None));
+
+    // A CNAME target blocked: the rule says so.
+    let w = words(
+        pupils,
+        "cdn.example.",
+        "www.bet.example.",
+        decide_str_now(&s, pupils, "www.bet.example"),
+    );
+    assert_eq!(
+        w.rule,
+        "CNAME target www.bet.example: list entry bet.example"
+    );
+
+    let home = group(&s, "home");
+    let bedtime = decide_group(
+        &s,
+        home,
+        "news.example",
+        "2026-11-23T22:00:00Z".parse().unwrap(),
+    );
+    let w = words(home, "news.example.", "news.example.", bedtime);
+    assert_eq!(w.why, "blocked: schedule bedtime of group home");
+    assert_eq!(w.rule, "schedule bedtime of group home");
+    assert_eq!(w.entry, name("news.example."));
 }
