@@ -11,4 +11,5 @@ pub mod config;
 pub mod dns;
 pub mod filter;
 pub mod policy;
+pub mod service;
 pub mod store;
