@@ -2,4 +2,5 @@
 //! is rendered with, shared by every transport (the admin socket, the web
 //! console) and by the command line.
 
+pub mod table;
 pub mod time;
