@@ -15,9 +15,9 @@ use super::output::{Listing, OutputFlags, Table, print_listing};
 use super::running_server::RunningServer;
 use super::time::{format_local, format_rfc3339, parse_time};
 use crate::admin::AdminRequest;
-use crate::admin::alerts::{inert, inert_text};
 use crate::admin::incidents::IncidentRecord;
 use crate::admin::protocol::IncidentRequest;
+use crate::service::inert::{inert, inert_text};
 use crate::store::{Agency, Identified, Incident, IncidentKind, StoredQuery};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);

@@ -2,5 +2,6 @@
 //! is rendered with, shared by every transport (the admin socket, the web
 //! console) and by the command line.
 
+pub mod inert;
 pub mod table;
 pub mod time;

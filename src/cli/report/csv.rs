@@ -2,9 +2,9 @@
 //! than wide, so that a spreadsheet can filter and pivot every section.
 
 use super::{allows, scope};
-use crate::admin::alerts::inert;
 use crate::cli::output::csv_record;
 use crate::cli::time::format_rfc3339;
+use crate::service::inert::inert;
 use crate::store::Report;
 
 pub fn render(report: &Report) -> String {
@@ -205,7 +205,7 @@ pub fn render(report: &Report) -> String {
             "open_incident",
             &id,
             "summary",
-            &crate::admin::alerts::inert_text(&incident.summary),
+            &crate::service::inert::inert_text(&incident.summary),
         );
     }
     line("audit", "chain", "rows", &report.audit.rows.to_string());

@@ -363,7 +363,7 @@ pub fn render(report: &Report) -> String {
                 i.kind.as_str().into(),
                 format_local(i.opened_ms),
                 i.opened_by.clone(),
-                crate::admin::alerts::inert_text(&i.summary),
+                crate::service::inert::inert_text(&i.summary),
             ]
         })
         .collect();

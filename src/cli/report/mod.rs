@@ -274,7 +274,7 @@ fn allows(exemption: &crate::store::Exemption) -> String {
     }
 }
 
-use crate::admin::alerts::inert;
+use crate::service::inert::inert;
 
 #[cfg(test)]
 mod tests;
