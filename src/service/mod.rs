@@ -3,5 +3,6 @@
 //! console) and by the command line.
 
 pub mod inert;
+pub mod report;
 pub mod table;
 pub mod time;

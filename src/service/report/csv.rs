@@ -2,9 +2,9 @@
 //! than wide, so that a spreadsheet can filter and pivot every section.
 
 use super::{allows, scope};
-use crate::cli::output::csv_record;
-use crate::cli::time::format_rfc3339;
 use crate::service::inert::inert;
+use crate::service::table::csv_record;
+use crate::service::time::format_rfc3339;
 use crate::store::Report;
 
 pub fn render(report: &Report) -> String {

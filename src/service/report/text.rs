@@ -1,8 +1,8 @@
 //! The report as plain text: the summary, then one table per section.
 
 use super::{allows, count, inert, long_date, scope, summary_sentences, thousands};
-use crate::cli::output::Table;
-use crate::cli::time::format_local;
+use crate::service::table::Table;
+use crate::service::time::format_local;
 use crate::store::Report;
 
 pub fn render(report: &Report) -> String {

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{allows, count, inert, long_date, scope, summary_sentences, svg, thousands};
-use crate::cli::time::format_local;
+use crate::service::time::format_local;
 use crate::store::Report;
 
 /// `text` safe in element content and attribute values (control
