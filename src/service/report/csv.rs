@@ -7,6 +7,8 @@ use crate::service::table::csv_record;
 use crate::service::time::format_rfc3339;
 use crate::store::Report;
 
+/// The whole CSV file: a header row, then one `section,item,field,value`
+/// row per fact, every row ending in a line break.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let mut line = |section: &str, item: &str, field: &str, value: &str| {

@@ -7,6 +7,7 @@
 
 mod csv;
 mod html;
+mod markup;
 mod svg;
 mod text;
 
