@@ -13,7 +13,5 @@ pub mod peer;
 pub mod protocol;
 pub mod server;
 
-// Until the CLI's report and alert printing move under `service`.
-pub use crate::service::alerting as alerts;
 pub use client::{AdminClientError, call, call_streaming};
 pub use protocol::{AdminRequest, AdminResponse};

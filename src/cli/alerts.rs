@@ -12,7 +12,7 @@ use super::output::{Listing, OutputFlags, print_listing};
 use super::running_server::RunningServer;
 use super::time::{format_local, format_rfc3339, parse_time};
 use crate::admin::AdminRequest;
-use crate::admin::alerts::inert;
+use crate::service::inert::inert;
 use crate::store::{Alert, AlertSelection};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);

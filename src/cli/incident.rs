@@ -15,7 +15,7 @@ use super::output::{Listing, OutputFlags, Table, print_listing};
 use super::running_server::RunningServer;
 use super::time::{format_local, format_rfc3339, parse_time};
 use crate::admin::AdminRequest;
-use crate::admin::alerts::{inert, inert_text};
+use crate::service::inert::{inert, inert_text};
 use crate::service::{IncidentRecord, IncidentRequest};
 use crate::store::{Agency, Identified, Incident, IncidentKind, StoredQuery};
 

@@ -18,7 +18,7 @@ mod running_server;
 mod serve;
 mod systemd;
 mod time;
-pub use time::format_time;
+use time::format_time;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,12 +1,14 @@
 //! Times on the command line: read as RFC 3339, as a local date or date and
 //! time, as `now`, or as an age (`2h`, `3d`); printed in local time with the
-//! zone shown.
-
-use std::time::SystemTime;
+//! zone shown, by the formatters of [`crate::service::time`] (re-exported
+//! here, so that a time reads the same in a table, a report and the web
+//! console).
 
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp, Zoned};
+use jiff::{SignedDuration, Timestamp};
+
+pub use crate::service::time::{format_local, format_local_time, format_rfc3339, format_time};
 
 /// Reads a point in time: `2026-03-01T09:00:00Z` (or any RFC 3339 offset),
 /// `2026-03-01` (local midnight), `2026-03-01 09:00` or `2026-03-01T09:00`
@@ -66,47 +68,6 @@ pub fn parse_age(text: &str) -> Result<SignedDuration, String> {
         .checked_mul(seconds)
         .map(SignedDuration::from_secs)
         .ok_or_else(bad)
-}
-
-fn zoned(ms: i64) -> Option<Zoned> {
-    Some(
-        Timestamp::from_millisecond(ms)
-            .ok()?
-            .to_zoned(TimeZone::system()),
-    )
-}
-
-/// `2026-03-01 09:00:00 GMT`: for tables.
-pub fn format_local(ms: i64) -> String {
-    zoned(ms).map_or_else(
-        || format!("{ms} ms"),
-        |z| z.strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
-    )
-}
-
-/// `09:00:05`: the time of day alone, for a second time in a table row.
-pub fn format_local_time(ms: i64) -> String {
-    zoned(ms).map_or_else(
-        || format!("{ms} ms"),
-        |z| z.strftime("%H:%M:%S").to_string(),
-    )
-}
-
-/// `2026-03-01T09:00:00.123+00:00`: RFC 3339 in local time, for JSON and
-/// CSV (a spreadsheet reads it; the offset keeps it unambiguous).
-pub fn format_rfc3339(ms: i64) -> String {
-    zoned(ms).map_or_else(
-        || format!("{ms}"),
-        |z| z.strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string(),
-    )
-}
-
-/// A `SystemTime` in local time with its zone.
-pub fn format_time(time: SystemTime) -> String {
-    Timestamp::try_from(time).map_or_else(
-        |_| format!("{time:?}"),
-        |stamp| format_local(stamp.as_millisecond()),
-    )
 }
 
 #[cfg(test)]

@@ -14,11 +14,13 @@ pub mod audit;
 pub mod exemptions;
 pub mod holds;
 pub mod incidents;
+pub mod inert;
 pub mod logs;
 pub mod reload;
 pub mod report;
 pub mod status;
-mod time;
+pub mod table;
+pub mod time;
 
 pub use incidents::{IncidentRecord, IncidentRequest};
 pub use logs::Search;

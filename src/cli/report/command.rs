@@ -1,5 +1,6 @@
 //! `hedge report`: asks the running server to gather a report over a
-//! period (recorded as an access to the query log) and renders it.
+//! period (recorded as an access to the query log) and renders it with
+//! [`crate::service::report::render`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::{ReportFormat, render};
 use crate::admin::AdminRequest;
 use crate::cli::running_server::RunningServer;
 use crate::cli::time::parse_time;
+use crate::service::report::{ReportFormat, render};
 use crate::store::{Report, ReportRequest};
 
 /// Gathering reads the whole period: give it time on a small machine.

@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::dns::Handler;
 use crate::policy::alerts::{AlertGrouping, Placement};
+use crate::service::inert::inert;
 use crate::store::{Alert, AlertEvent, AlertHit, AlertSelection, Storage, now_ms};
 
 /// How often counts of grouped hits are written.
@@ -93,55 +94,6 @@ pub fn site_name(config: &Config) -> String {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "this site".into())
     })
-}
-
-/// `example.com` as `example[.]com`: read by people, never opened as a
-/// link by a mail or chat program.
-pub fn inert(name: &str) -> String {
-    name.replace('.', "[.]")
-}
-
-/// Free text with every web address or host name in it made inert
-/// (`hxxps://example[.]com/x`), so that a note naming a site cannot be
-/// opened by a click either. Numbers and abbreviations are left alone.
-pub fn inert_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        out.push_str(&inert_word(word));
-        word.clear();
-    };
-    for c in text.chars() {
-        if c.is_whitespace() {
-            flush(&mut word, &mut out);
-            out.push(c);
-        } else {
-            word.push(c);
-        }
-    }
-    flush(&mut word, &mut out);
-    out
-}
-
-fn inert_word(word: &str) -> String {
-    let word = word
-        .replace("https://", "hxxps://")
-        .replace("http://", "hxxp://");
-    let core = word.trim_matches(|c: char| !c.is_alphanumeric());
-    let host = core
-        .split(['/', '?', '#', ':'])
-        .find(|part| !part.is_empty() && part.contains('.'));
-    let looks_like_host = host.is_some_and(|host| {
-        let tld = host.rsplit('.').next().unwrap_or_default();
-        tld.len() >= 2
-            && tld.chars().all(|c| c.is_ascii_alphabetic())
-            && host.split('.').all(|label| !label.is_empty())
-    });
-    if looks_like_host || word.contains("://") {
-        word.replace('.', "[.]")
-    } else {
-        word
-    }
 }
 
 /// Runs the alert task until shutdown; stored counts are flushed before
@@ -358,18 +310,6 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn free_text_is_made_inert() {
-        assert_eq!(
-            inert_text("pupil went to pornhub.com, then https://x.example.org/a.html."),
-            "pupil went to pornhub[.]com, then hxxps://x[.]example[.]org/a[.]html[.]"
-        );
-        assert_eq!(
-            inert_text("spoke to parents e.g. at 3.30 pm. Done."),
-            "spoke to parents e.g. at 3.30 pm. Done."
-        );
-    }
 
     #[test]
     fn the_notice_text_names_the_client_and_makes_the_name_inert() {

@@ -5,28 +5,10 @@
 
 use std::fmt::Write as _;
 
+use super::markup::escape;
 use super::{allows, count, inert, long_date, scope, summary_sentences, svg, thousands};
-use crate::cli::time::format_local;
+use crate::service::time::format_local;
 use crate::store::Report;
-
-/// `text` safe in element content and attribute values (control
-/// characters replaced, so that the file stays well-formed).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Not allowed in XML, and never meant as text.
-            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = r#"
 @page { size: A4; margin: 15mm; }
@@ -89,14 +71,18 @@ fn table(out: &mut String, headers: &[&str], numeric: &[usize], rows: &[Vec<Stri
     out.push_str("</tbody>\n</table>\n");
 }
 
+/// A section heading.
 fn heading(out: &mut String, text: &str) {
     let _ = writeln!(out, "<h2>{}</h2>", escape(text));
 }
 
+/// A paragraph of text.
 fn paragraph(out: &mut String, text: &str) {
     let _ = writeln!(out, "<p>{}</p>", escape(text));
 }
 
+/// The whole HTML file: title and period, the summary, the charts and a
+/// table per section, then the footer with when it was generated.
 pub fn render(report: &Report) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let group = report
@@ -363,7 +349,7 @@ pub fn render(report: &Report) -> String {
                 i.kind.as_str().into(),
                 format_local(i.opened_ms),
                 i.opened_by.clone(),
-                crate::admin::alerts::inert_text(&i.summary),
+                crate::service::inert::inert_text(&i.summary),
             ]
         })
         .collect();

@@ -1,10 +1,12 @@
 //! The report as plain text: the summary, then one table per section.
 
 use super::{allows, count, inert, long_date, scope, summary_sentences, thousands};
-use crate::cli::output::Table;
-use crate::cli::time::format_local;
+use crate::service::table::Table;
+use crate::service::time::format_local;
 use crate::store::Report;
 
+/// The whole text report: header lines, the summary, then one titled table
+/// per section (a line saying there is none when a section is empty).
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     out.push_str(&format!("hedge report: {}\n", report.site));
@@ -234,7 +236,7 @@ pub fn render(report: &Report) -> String {
                         i.kind.as_str().into(),
                         format_local(i.opened_ms),
                         i.opened_by.clone(),
-                        crate::admin::alerts::inert_text(&i.summary),
+                        crate::service::inert::inert_text(&i.summary),
                     ]
                 })
                 .collect(),
@@ -270,6 +272,8 @@ fn section(out: &mut String, title: &str, headers: &[&'static str], rows: Vec<Ve
     table_into(out, headers, rows);
 }
 
+/// `rows` as an aligned table indented by two spaces, or a line saying
+/// there is none.
 fn table_into(out: &mut String, headers: &[&'static str], rows: Vec<Vec<String>>) {
     if rows.is_empty() {
         out.push_str("  (none in this period)\n");

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use tracing::info;
 
-use super::{Actor, Service, ServiceError};
 use crate::policy::ExemptionScope;
+use crate::service::{Actor, Service, ServiceError};
 use crate::store::{
     AccessKind, AuditEntry, ExemptionSelection, Report, ReportContext, ReportRequest,
 };
@@ -48,7 +48,7 @@ impl Service {
             }
         }
         let context = ReportContext {
-            site: super::alerting::site_name(&config),
+            site: crate::service::alerting::site_name(&config),
             safeguarding,
             retention_days: config.logging.retention_days,
             group_of_client,

@@ -2,11 +2,13 @@
 //! than wide, so that a spreadsheet can filter and pivot every section.
 
 use super::{allows, scope};
-use crate::admin::alerts::inert;
-use crate::cli::output::csv_record;
-use crate::cli::time::format_rfc3339;
+use crate::service::inert::inert;
+use crate::service::table::csv_record;
+use crate::service::time::format_rfc3339;
 use crate::store::Report;
 
+/// The whole CSV file: a header row, then one `section,item,field,value`
+/// row per fact, every row ending in a line break.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let mut line = |section: &str, item: &str, field: &str, value: &str| {
@@ -205,7 +207,7 @@ pub fn render(report: &Report) -> String {
             "open_incident",
             &id,
             "summary",
-            &crate::admin::alerts::inert_text(&incident.summary),
+            &crate::service::inert::inert_text(&incident.summary),
         );
     }
     line("audit", "chain", "rows", &report.audit.rows.to_string());
