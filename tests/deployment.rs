@@ -385,7 +385,8 @@ async fn the_server_tells_systemd_what_it_is_doing() {
     let mut buf = [0u8; 512];
     let mut next = || {
         let n = socket.recv(&mut buf).expect("a notification within 10 s");
-        text(&buf[..n])
+        // Each KEY=value ends its line; the last newline says nothing.
+        text(&buf[..n]).trim_end().to_string()
     };
     let ready = next();
     assert!(

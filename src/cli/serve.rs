@@ -33,8 +33,7 @@ const RETENTION_FIRST: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 pub fn run(path: &Path) -> Result<()> {
-    // Before any thread starts: it edits the environment.
-    let notifier = Notifier::from_env();
+    let notifier = Notifier;
     init_logging();
     let config = Config::load(path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

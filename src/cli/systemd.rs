@@ -3,16 +3,11 @@
 //! tasks still run and its serving state can be read, so that a wedged
 //! server is restarted.
 //!
-//! The states, the monotonic clock that `RELOADING=1` carries and the
-//! watchdog period come from the `sd-notify` crate. `NOTIFY_SOCKET` is read
-//! once and cleared before any thread starts (the crate's own `notify`
-//! reads it at every call), so the datagram is sent here, to the socket
-//! read then. Outside systemd (`NOTIFY_SOCKET` unset) every call does
-//! nothing.
+//! The `sd-notify` crate does the talking: the states, the monotonic clock
+//! that `RELOADING=1` carries, the watchdog period, and the datagram to
+//! `NOTIFY_SOCKET` (path or abstract). Outside systemd (`NOTIFY_SOCKET`
+//! unset) every call does nothing.
 
-use std::io;
-use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,35 +17,11 @@ use tracing::warn;
 
 use crate::dns::Handler;
 
-/// Where systemd listens for notifications, if it started us.
-#[derive(Debug, Clone)]
-pub struct Notifier {
-    socket: Option<Target>,
-}
-
-#[derive(Debug, Clone)]
-enum Target {
-    Path(PathBuf),
-    /// `@name`: Linux's abstract socket namespace.
-    Abstract(Vec<u8>),
-}
+/// Sends hedge's state to systemd, if systemd started it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Notifier;
 
 impl Notifier {
-    /// Reads `NOTIFY_SOCKET` and clears it, so that child processes cannot
-    /// speak for the server. Call it before any other thread starts.
-    pub fn from_env() -> Notifier {
-        let socket = std::env::var_os("NOTIFY_SOCKET").map(|value| {
-            let bytes = value.as_encoded_bytes();
-            match bytes.strip_prefix(b"@") {
-                Some(name) => Target::Abstract(name.to_vec()),
-                None => Target::Path(PathBuf::from(value)),
-            }
-        });
-        // SAFETY: called once at start-up, before any other thread exists.
-        unsafe { std::env::remove_var("NOTIFY_SOCKET") };
-        Notifier { socket }
-    }
-
     /// Answering: `READY=1` with what it answers on as the status.
     pub fn ready(&self, status: &str) {
         self.notify(&[NotifyState::Ready, NotifyState::Status(status)]);
@@ -74,27 +45,11 @@ impl Notifier {
         self.notify(&[NotifyState::Stopping]);
     }
 
-    /// Sends `states` as one message, one `KEY=value` a line.
     fn notify(&self, states: &[NotifyState<'_>]) {
-        let Some(target) = &self.socket else { return };
-        let message: Vec<String> = states.iter().map(ToString::to_string).collect();
-        if let Err(error) = send(target, &message.join("\n")) {
+        if let Err(error) = sd_notify::notify(states) {
             warn!(%error, "cannot notify systemd");
         }
     }
-}
-
-fn send(target: &Target, message: &str) -> io::Result<()> {
-    let socket = UnixDatagram::unbound()?;
-    match target {
-        Target::Path(path) => socket.send_to(message.as_bytes(), path)?,
-        Target::Abstract(name) => {
-            use std::os::linux::net::SocketAddrExt;
-            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
-            socket.send_to_addr(message.as_bytes(), &addr)?
-        }
-    };
-    Ok(())
 }
 
 /// How often systemd wants a watchdog ping (half its `WatchdogSec=`), if
