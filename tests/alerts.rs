@@ -154,14 +154,9 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 async fn ask(hedge: &Hedge, from: IpAddr, name: &str) {
-    udp_exchange_from(
-        from,
-        hedge.addr,
-        &query(name, RecordType::A),
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap_or_else(|| panic!("an answer for {name}"));
+    udp_exchange_from(from, hedge.addr, &query(name, RecordType::A), PATIENCE)
+        .await
+        .unwrap_or_else(|| panic!("an answer for {name}"));
 }
 
 fn alerts(hedge: &Hedge, args: &[&str]) -> Vec<Value> {
@@ -217,7 +212,7 @@ async fn a_burst_is_one_alert_delivered_once_then_acknowledged() {
     assert!(!text.contains("adult.upstream.example"), "{text}");
 
     let mut buffer = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), syslog.recv(&mut buffer))
+    let n = tokio::time::timeout(PATIENCE, syslog.recv(&mut buffer))
         .await
         .expect("a syslog datagram")
         .unwrap();

@@ -74,14 +74,9 @@ async fn start(logging: &str) -> (TestUpstream, Hedge) {
 }
 
 async fn ask(hedge: &Hedge, from: IpAddr, name: &str, rtype: RecordType) {
-    udp_exchange_from(
-        from,
-        hedge.addr,
-        &query(name, rtype),
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap_or_else(|| panic!("an answer for {name} from {from}"));
+    udp_exchange_from(from, hedge.addr, &query(name, rtype), PATIENCE)
+        .await
+        .unwrap_or_else(|| panic!("an answer for {name} from {from}"));
 }
 
 fn ip(text: &str) -> IpAddr {
