@@ -17,7 +17,7 @@ async fn changes_are_chained_and_an_edit_is_named() {
     )
     .await;
     // The database opens beside the writer; wait for it.
-    for _ in 0..100 {
+    for () in patiently() {
         let status: Value = serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap();
         if status["log"]["open"] == true {
             break;

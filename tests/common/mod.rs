@@ -41,6 +41,18 @@ pub async fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> 
     }
 }
 
+/// For polling loops: yields until [`PATIENCE`] has passed (`for () in
+/// patiently() { if done { break } sleep }`), however long each try takes.
+pub fn patiently() -> impl Iterator<Item = ()> {
+    patiently_for(PATIENCE)
+}
+
+/// Like [`patiently`], for `patience`.
+pub fn patiently_for(patience: Duration) -> impl Iterator<Item = ()> {
+    let deadline = Instant::now() + patience;
+    std::iter::from_fn(move || (Instant::now() < deadline).then_some(()))
+}
+
 /// The zone the test upstream serves.
 pub const UPSTREAM_ZONE: &str = "upstream.example.";
 
