@@ -486,7 +486,8 @@ async fn a_user_outside_the_admin_group_is_refused() {
     std::fs::set_permissions(&hedge.config_path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let copy = hedge.path("hedge-cli");
     std::fs::copy(hedge_bin(), &copy).unwrap();
-    let output = std::process::Command::new(&copy)
+    let mut command = std::process::Command::new(&copy);
+    command
         .args([
             "exempt",
             "add",
@@ -505,9 +506,8 @@ async fn a_user_outside_the_admin_group_is_refused() {
         ])
         .arg(&hedge.config_path)
         .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
+        .gid(65534);
+    let output = output_of_copy(&mut command);
     assert_eq!(output.status.code(), Some(1));
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -254,16 +254,15 @@ impl Hedge {
             }
             None => Command::new(hedge_bin()),
         };
-        let child = command
+        command
             .args(["serve", "-c"])
             .arg(&config_path)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("hedge.log")).unwrap(),
-            ))
-            .spawn()
-            .expect("start hedge");
+            .stdout(Stdio::null());
+        let child = spawn_copy(&mut command, || {
+            Stdio::from(std::fs::File::create(dir.path().join("hedge.log")).unwrap())
+        })
+        .expect("start hedge");
         let mut hedge = Hedge {
             addr,
             dir,
@@ -560,6 +559,41 @@ pub async fn tcp_connect_from(from: IpAddr, to: SocketAddr) -> std::io::Result<T
     let socket = TcpSocket::new_v4()?;
     socket.bind(SocketAddr::new(from, 0))?;
     socket.connect(to).await
+}
+
+/// Spawns `command` (with stderr from `stderr`), which may run a binary
+/// the test has just copied: while another thread of the test process
+/// forks, the child can briefly hold the copy open for writing and exec
+/// fails with ETXTBSY ("Text file busy"). That passes; try again.
+pub fn spawn_copy(command: &mut Command, stderr: impl Fn() -> Stdio) -> std::io::Result<Child> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match command.stderr(stderr()).spawn() {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Like [`spawn_copy`], running `command` to the end: its output.
+pub fn output_of_copy(command: &mut Command) -> Output {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match command.output() {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result.unwrap(),
+        }
+    }
 }
 
 /// Runs `hedge` with `args` and returns its output.
