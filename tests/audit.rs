@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::Value;
 
@@ -17,13 +15,7 @@ async fn changes_are_chained_and_an_edit_is_named() {
     )
     .await;
     // The database opens beside the writer; wait for it.
-    for _ in 0..100 {
-        let status: Value = serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap();
-        if status["log"]["open"] == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    hedge.wait_for_database().await;
     hedge.ok(&[
         "logs",
         "hold",

@@ -7,7 +7,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use common::*;
 use hickory_proto::op::{Message, OpCode, ResponseCode};
@@ -87,10 +86,18 @@ impl SilentUpstream {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_upstream_gets_servfail_in_time_without_piling_up() {
     let upstream = SilentUpstream::start().await;
-    let hedge = Hedge::start_with(&config(upstream.addr, "max_pending = 8"), FILES).await;
+    // The upstream timeout is long enough that every question below is
+    // still waiting when the next group arrives, however slow the machine;
+    // the test waits for each step on hedge's counters, not on a clock.
+    let hedge = Hedge::start_with(
+        &config(upstream.addr, "max_pending = 8")
+            .replace("timeout_ms = 1500", "timeout_ms = 10000"),
+        FILES,
+    )
+    .await;
+    let received = hedge.stat("queries");
 
     // Thirty clients asking the same name at once: one question upstream.
-    let started = Instant::now();
     let same: Vec<_> = (0..30)
         .map(|i| {
             let addr = hedge.addr;
@@ -99,58 +106,78 @@ async fn a_silent_upstream_gets_servfail_in_time_without_piling_up() {
                     local(10 + i),
                     addr,
                     &query_edns("same.slow.example.", RecordType::A, 1232),
-                    Duration::from_secs(10),
+                    PATIENCE,
                 )
                 .await
                 .expect("an answer")
             })
         })
         .collect();
+    // All thirty received, and the question sent.
+    hedge.wait_for_stat("queries", received + 30).await;
+    wait_until("the upstream to be asked same.slow.example.", || {
+        upstream
+            .asked()
+            .contains(&"same.slow.example.".to_string())
+            .then_some(())
+    })
+    .await;
+
     // Forty new names from one client: it may hold two of the eight places
     // (a quarter); the rest are answered at once.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let ask = |from: std::net::IpAddr, name: String| {
         let addr = hedge.addr;
         tokio::spawn(async move {
-            let asked = Instant::now();
-            let reply = udp_exchange_from(
+            udp_exchange_from(
                 from,
                 addr,
                 &query_edns(&name, RecordType::A, 1232),
-                Duration::from_secs(10),
+                PATIENCE,
             )
             .await
-            .expect("an answer");
-            (reply, asked.elapsed())
+            .expect("an answer")
         })
     };
     let greedy: Vec<_> = (0..40)
         .map(|i| ask(local(50), format!("n{i}.slow.example.")))
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A place is refused to this client only once it holds two.
+    hedge.wait_for_stat("upstream_shed", 38).await;
     // Twenty new names from twenty clients: five places are left.
     let many: Vec<_> = (0..20)
         .map(|i| ask(local(100 + i), format!("m{i}.slow.example.")))
         .collect();
+    hedge.wait_for_stat("upstream_shed", 38 + 15).await;
     // Meanwhile, a blocked name is answered without the upstream.
     let reply = udp(hedge.addr, &query("bet.slow.example.", RecordType::A)).await;
     assert_eq!(addresses(&reply), ["0.0.0.0"]);
 
-    let shed = |tasks: Vec<tokio::task::JoinHandle<(Message, Duration)>>, why: &str| {
+    // The shed queries are answered at once, not after the timeout: they
+    // are all in while every admitted question is still waiting.
+    let shed_done = |tasks: &[tokio::task::JoinHandle<Message>]| {
+        tasks.iter().filter(|t| t.is_finished()).count()
+    };
+    wait_until("the shed queries to be answered", || {
+        (shed_done(&greedy) >= 38 && shed_done(&many) >= 15).then_some(())
+    })
+    .await;
+    assert_eq!(
+        (shed_done(&greedy), shed_done(&many), shed_done(&same)),
+        (38, 15, 0),
+        "shed at once; the admitted ones still wait for the upstream"
+    );
+
+    let shed = |tasks: Vec<tokio::task::JoinHandle<Message>>, why: &str| {
         let why = why.to_string();
         async move {
             let mut count = 0;
             for task in tasks {
-                let (reply, took) = task.await.unwrap();
+                let reply = task.await.unwrap();
                 assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
                 let (code, text) = extended_error(&reply).expect("an extended error");
                 assert_eq!(code, 22, "No Reachable Authority");
                 if text.contains(&why) {
                     count += 1;
-                    assert!(
-                        took < Duration::from_millis(1500),
-                        "shed at once, not after the timeout ({took:?})"
-                    );
                 }
             }
             count
@@ -160,16 +187,12 @@ async fn a_silent_upstream_gets_servfail_in_time_without_piling_up() {
     let many_shed = shed(many, "8 questions already waiting").await;
     assert_eq!(greedy_shed, 38, "one client holds two places");
     assert_eq!(many_shed, 15, "the other five places are taken");
+    // Each waiting query is answered SERVFAIL once the upstream times out
+    // (within the client's patience, so not left hanging).
     for task in same {
         let reply = task.await.unwrap();
         assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
     }
-    // Each waited no longer than the timeout (1.5 s) plus slack.
-    assert!(
-        started.elapsed() < Duration::from_secs(6),
-        "{:?}",
-        started.elapsed()
-    );
 
     let asked = upstream.asked();
     // The resolver resends a question over UDP while it waits; the thirty
@@ -304,7 +327,7 @@ async fn an_upstream_answering_garbage_gets_servfail_and_nothing_is_cached() {
     for label in ["noise", "wrongid", "cut", "otherq", "formerr", "loop", "tc"] {
         let name = format!("{label}.junk.example.");
         for attempt in 0..2 {
-            let asked = Instant::now();
+            // Answered (udp() waits for it), so nothing hangs on garbage.
             let reply = udp(hedge.addr, &query_edns(&name, RecordType::A, 1232)).await;
             assert_eq!(
                 reply.metadata.response_code,
@@ -312,11 +335,6 @@ async fn an_upstream_answering_garbage_gets_servfail_and_nothing_is_cached() {
                 "{name} (attempt {attempt}): {reply:?}"
             );
             assert!(reply.answers.is_empty(), "{name}: {reply:?}");
-            assert!(
-                asked.elapsed() < Duration::from_secs(4),
-                "{name}: within the timeout ({:?})",
-                asked.elapsed()
-            );
         }
         // Serving goes on.
         let reply = udp(hedge.addr, &query("bet.junk.example.", RecordType::A)).await;

@@ -6,7 +6,6 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use common::*;
 use hickory_proto::op::{Message, ResponseCode};
@@ -79,7 +78,7 @@ async fn ask(hedge: &Hedge, from: u8, name: &str, rtype: RecordType) -> Message 
         local(from),
         hedge.addr,
         &query_edns(name, rtype, 1232),
-        Duration::from_secs(5),
+        PATIENCE,
     )
     .await
     .unwrap_or_else(|| panic!("an answer for {name}"))
@@ -167,7 +166,7 @@ async fn every_type_of_a_blocked_name_gets_a_blocked_answer() {
         local(PUPIL),
         hedge.addr,
         &query("bet.upstream.example.", RecordType::A),
-        Duration::from_secs(5),
+        PATIENCE,
     )
     .await
     .unwrap();
@@ -258,7 +257,7 @@ async fn lists_reload_under_load_without_a_failed_query() {
                     local(20 + worker),
                     addr,
                     &query(name, RecordType::A),
-                    Duration::from_secs(2),
+                    PATIENCE,
                 )
                 .await;
                 match reply {
@@ -281,8 +280,9 @@ async fn lists_reload_under_load_without_a_failed_query() {
     }
     big.push_str("www.upstream.example\n");
     std::fs::write(hedge.path("gambling.txt"), &big).unwrap();
+    let mark = hedge.log_mark();
     hedge.signal("HUP");
-    hedge.wait_for_log("reloaded:").await;
+    hedge.wait_for_log_after(mark, "reloaded:").await;
     let reply = ask(&hedge, PUPIL, "www.upstream.example.", RecordType::A).await;
     assert_eq!(addresses(&reply), ["0.0.0.0"], "the new list is in force");
 
@@ -292,9 +292,10 @@ async fn lists_reload_under_load_without_a_failed_query() {
         "this is not\na list of names at all\n",
     )
     .unwrap();
+    let mark = hedge.log_mark();
     hedge.signal("HUP");
     hedge
-        .wait_for_log("keeping the running configuration")
+        .wait_for_log_after(mark, "keeping the running configuration")
         .await;
     let reply = ask(&hedge, PUPIL, "www.upstream.example.", RecordType::A).await;
     assert_eq!(addresses(&reply), ["0.0.0.0"], "the old index is kept");

@@ -6,7 +6,6 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use common::*;
 use hickory_proto::op::ResponseCode;
@@ -154,7 +153,7 @@ async fn sighup_reloads_zones_without_dropping_queries_and_keeps_a_good_config()
                     local(7),
                     addr,
                     &query("printer.school.lan.", RecordType::A),
-                    Duration::from_secs(2),
+                    PATIENCE,
                 )
                 .await;
                 match reply {
@@ -175,17 +174,19 @@ async fn sighup_reloads_zones_without_dropping_queries_and_keeps_a_good_config()
         format!("{ZONE}newhost IN A 192.168.1.99\n"),
     )
     .unwrap();
+    let mark = hedge.log_mark();
     hedge.signal("HUP");
-    hedge.wait_for_log("reloaded:").await;
+    hedge.wait_for_log_after(mark, "reloaded:").await;
     let reply = udp(hedge.addr, &query("newhost.school.lan.", RecordType::A)).await;
     assert_eq!(addresses(&reply), ["192.168.1.99"]);
 
     // A broken config is reported and the running one kept.
     let good = std::fs::read_to_string(&hedge.config_path).unwrap();
     std::fs::write(&hedge.config_path, format!("{good}\n[server]\nbogus = 1\n")).unwrap();
+    let mark = hedge.log_mark();
     hedge.signal("HUP");
     hedge
-        .wait_for_log("keeping the running configuration")
+        .wait_for_log_after(mark, "keeping the running configuration")
         .await;
     let reply = udp(hedge.addr, &query("newhost.school.lan.", RecordType::A)).await;
     assert_eq!(
@@ -198,9 +199,9 @@ async fn sighup_reloads_zones_without_dropping_queries_and_keeps_a_good_config()
     // A broken zone file too.
     std::fs::write(&hedge.config_path, &good).unwrap();
     std::fs::write(hedge.path("school.zone"), "garbage line\n").unwrap();
+    let mark = hedge.log_mark();
     hedge.signal("HUP");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    hedge.wait_for_log("zone school.lan.").await;
+    hedge.wait_for_log_after(mark, "zone school.lan.").await;
     let reply = udp(hedge.addr, &query("newhost.school.lan.", RecordType::A)).await;
     assert_eq!(
         addresses(&reply),
@@ -221,11 +222,14 @@ async fn sighup_reloads_zones_without_dropping_queries_and_keeps_a_good_config()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_answers_queries_in_flight_then_exits_cleanly() {
-    // An upstream that never answers holds a query in flight.
-    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // An upstream that never answers holds a query in flight: for five
+    // seconds (its timeout), well within the 10 s hedge gives queries in
+    // flight when it stops.
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let silent_addr = silent.local_addr().unwrap();
-    let config =
-        config_text(&[], silent_addr, "", "").replace("listen = []", "listen = [\"LISTEN\"]");
+    let config = config_text(&[], silent_addr, "", "")
+        .replace("listen = []", "listen = [\"LISTEN\"]")
+        .replace("timeout_ms = 400", "timeout_ms = 5000");
     let hedge = Hedge::start(&config).await;
 
     let addr = hedge.addr;
@@ -234,11 +238,16 @@ async fn sigterm_answers_queries_in_flight_then_exits_cleanly() {
             local(1),
             addr,
             &query("slow.example.", RecordType::A),
-            Duration::from_secs(5),
+            PATIENCE,
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The query is in flight once the upstream has it.
+    let mut buf = [0u8; 512];
+    tokio::time::timeout(PATIENCE, silent.recv_from(&mut buf))
+        .await
+        .expect("the query reaches the upstream")
+        .unwrap();
     let status = hedge.terminate();
     assert!(status.success(), "exit status {status}");
     let reply = in_flight

@@ -8,7 +8,6 @@ mod common;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::*;
 use hickory_proto::rr::RecordType;
@@ -208,7 +207,7 @@ block = ["gambling"]
                 local(2),
                 addr,
                 &query("bet.upstream.example.", RecordType::A),
-                Duration::from_secs(5),
+                PATIENCE,
             )
             .await
             .unwrap()

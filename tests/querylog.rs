@@ -74,14 +74,9 @@ async fn start(logging: &str) -> (TestUpstream, Hedge) {
 }
 
 async fn ask(hedge: &Hedge, from: IpAddr, name: &str, rtype: RecordType) {
-    udp_exchange_from(
-        from,
-        hedge.addr,
-        &query(name, rtype),
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap_or_else(|| panic!("an answer for {name} from {from}"));
+    udp_exchange_from(from, hedge.addr, &query(name, rtype), PATIENCE)
+        .await
+        .unwrap_or_else(|| panic!("an answer for {name} from {from}"));
 }
 
 fn ip(text: &str) -> IpAddr {
@@ -96,7 +91,7 @@ fn search(hedge: &Hedge, args: &[&str]) -> Vec<Value> {
 
 /// Polls (bounded) until a search returns at least `count` rows.
 async fn wait_rows(hedge: &Hedge, args: &[&str], count: usize) -> Vec<Value> {
-    for _ in 0..100 {
+    for () in patiently() {
         let rows = search(hedge, args);
         if rows.len() >= count {
             return rows;
@@ -116,7 +111,7 @@ fn status(hedge: &Hedge) -> Value {
 /// Waits (bounded) until the server has opened its database and written
 /// everything queued so far.
 async fn wait_idle_writer(hedge: &Hedge) {
-    for _ in 0..100 {
+    for () in patiently() {
         let log = &status(hedge)["log"];
         if log["open"] == true && log["pending"] == 0 && log["written"].as_u64() > Some(0) {
             return;
@@ -614,7 +609,7 @@ async fn a_full_queue_counts_drops_and_dns_goes_on() {
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
     drop(lock);
     let mut kept = 0;
-    for _ in 0..200 {
+    for () in patiently() {
         kept = search(&hedge, &["--client", "127.0.0.51", "--all"]).len() as u64;
         if kept + dropped == 40 {
             break;
@@ -696,7 +691,7 @@ async fn a_read_only_database_does_not_stop_answering() {
         .await;
     }
     let mut problem = Value::Null;
-    for _ in 0..100 {
+    for () in patiently() {
         problem = status(&hedge)["log"]["problem"].clone();
         if problem
             .as_str()
@@ -727,7 +722,7 @@ async fn a_read_only_database_does_not_stop_answering() {
         }
     }
     // The writer retries with backoff (doubling, at most 30 s apart).
-    for _ in 0..400 {
+    for () in patiently_for(2 * PATIENCE) {
         if status(&hedge)["log"]["open"] == true {
             break;
         }
@@ -832,7 +827,7 @@ async fn a_full_file_system_does_not_stop_answering_and_writing_resumes() {
 
     // Space again: writing resumes, nothing is lost that was not counted.
     std::fs::remove_file(&filler).unwrap();
-    for _ in 0..400 {
+    for () in patiently_for(2 * PATIENCE) {
         let log = &status(&hedge)["log"];
         if log["problem"].is_null() && log["pending"] == 0 {
             break;
@@ -845,7 +840,7 @@ async fn a_full_file_system_does_not_stop_answering_and_writing_resumes() {
     assert!(log["problem"].is_null(), "{log}");
     let dropped = log["dropped"].as_u64().unwrap() - dropped_before;
     let mut kept = 0;
-    for _ in 0..100 {
+    for () in patiently() {
         kept = search(&hedge, &["--client", "127.0.0.56", "--all"]).len() as u64;
         if kept + dropped == asked {
             break;

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
@@ -67,14 +65,9 @@ networks = ["127.0.0.4/32"]
 }
 
 async fn ask(hedge: &Hedge, from: u8, name: &str, rtype: RecordType) -> Message {
-    udp_exchange_from(
-        local(from),
-        hedge.addr,
-        &query(name, rtype),
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap_or_else(|| panic!("an answer for {name}"))
+    udp_exchange_from(local(from), hedge.addr, &query(name, rtype), PATIENCE)
+        .await
+        .unwrap_or_else(|| panic!("an answer for {name}"))
 }
 
 fn cname(message: &Message) -> Option<String> {

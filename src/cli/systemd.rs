@@ -79,34 +79,3 @@ pub async fn watchdog(
         notifier.notify(&[NotifyState::Watchdog]);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notifications_reach_the_socket() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("notify");
-        let listener = UnixDatagram::bind(&path).unwrap();
-        let notifier = Notifier {
-            socket: Some(Target::Path(path)),
-        };
-        let mut buf = [0u8; 64];
-        notifier.ready("answering");
-        let n = listener.recv(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"READY=1\nSTATUS=answering");
-        notifier.reloading();
-        let n = listener.recv(&mut buf).unwrap();
-        let reloading = std::str::from_utf8(&buf[..n]).unwrap();
-        let usec = reloading
-            .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
-            .unwrap();
-        assert!(usec.parse::<u64>().unwrap() > 0, "{reloading}");
-        notifier.stopping();
-        let n = listener.recv(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"STOPPING=1");
-        // No socket: nothing happens.
-        Notifier { socket: None }.ready("answering");
-    }
-}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::{LowerName, Name, RecordType};
@@ -19,6 +19,39 @@ use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+
+/// How long a test waits for something it expects to happen: generous,
+/// since a loaded 2-core machine can be slow. A passing test never waits
+/// this long; the deadline only turns a hang into a failure that says what
+/// was awaited.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `check` every 50 ms until it gives `Some`, for at most
+/// [`PATIENCE`]; panics saying `what` otherwise.
+pub async fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        if Instant::now() > deadline {
+            panic!("waited {PATIENCE:?} in vain for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// For polling loops: yields until [`PATIENCE`] has passed (`for () in
+/// patiently() { if done { break } sleep }`), however long each try takes.
+pub fn patiently() -> impl Iterator<Item = ()> {
+    patiently_for(PATIENCE)
+}
+
+/// Like [`patiently`], for `patience`.
+pub fn patiently_for(patience: Duration) -> impl Iterator<Item = ()> {
+    let deadline = Instant::now() + patience;
+    std::iter::from_fn(move || (Instant::now() < deadline).then_some(()))
+}
 
 /// The zone the test upstream serves.
 pub const UPSTREAM_ZONE: &str = "upstream.example.";
@@ -221,16 +254,15 @@ impl Hedge {
             }
             None => Command::new(hedge_bin()),
         };
-        let child = command
+        command
             .args(["serve", "-c"])
             .arg(&config_path)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("hedge.log")).unwrap(),
-            ))
-            .spawn()
-            .expect("start hedge");
+            .stdout(Stdio::null());
+        let child = spawn_copy(&mut command, || {
+            Stdio::from(std::fs::File::create(dir.path().join("hedge.log")).unwrap())
+        })
+        .expect("start hedge");
         let mut hedge = Hedge {
             addr,
             dir,
@@ -243,7 +275,8 @@ impl Hedge {
 
     /// Polls with a query that needs no upstream until hedge answers.
     async fn wait_ready(&mut self) {
-        for _ in 0..100 {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
@@ -258,7 +291,11 @@ impl Hedge {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("hedge did not start answering on {}", self.addr);
+        panic!(
+            "hedge did not start answering on {}; log:\n{}",
+            self.addr,
+            self.log()
+        );
     }
 
     pub fn pid(&self) -> u32 {
@@ -277,13 +314,15 @@ impl Hedge {
     pub fn terminate(mut self) -> std::process::ExitStatus {
         self.signal("TERM");
         let mut child = self.child.take().unwrap();
-        for _ in 0..200 {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
             if let Some(status) = child.try_wait().unwrap() {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("hedge did not stop after SIGTERM");
     }
 
@@ -322,16 +361,77 @@ impl Hedge {
         std::fs::read_to_string(self.path("hedge.log")).unwrap_or_default()
     }
 
-    /// Waits (bounded, generously: a loaded 2-core machine can take
-    /// seconds to rebuild lists) until the log contains `needle`.
+    /// Waits (for at most [`PATIENCE`]) until the log contains `needle`.
     pub async fn wait_for_log(&self, needle: &str) {
-        for _ in 0..400 {
-            if self.log().contains(needle) {
+        self.wait_for_log_after(0, needle).await;
+    }
+
+    /// Where the log ends now: a mark for [`Hedge::wait_for_log_after`].
+    pub fn log_mark(&self) -> usize {
+        self.log().len()
+    }
+
+    /// Waits (for at most [`PATIENCE`]) until `needle` is logged after
+    /// `mark`, so that a line logged before (by an earlier reload, say)
+    /// does not count.
+    pub async fn wait_for_log_after(&self, mark: usize, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let log = self.log();
+            if log.get(mark..).is_some_and(|new| new.contains(needle)) {
                 return;
+            }
+            if Instant::now() > deadline {
+                panic!("hedge never logged {needle:?}; log:\n{log}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("hedge never logged {needle:?}; log:\n{}", self.log());
+    }
+
+    /// `hedge status --json`.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
+    }
+
+    /// The counter `name` of `hedge status --json` (`stats.NAME`).
+    pub fn stat(&self, name: &str) -> u64 {
+        self.status()["stats"][name].as_u64().unwrap_or_default()
+    }
+
+    /// Waits (for at most [`PATIENCE`]) until `hedge status --json`
+    /// satisfies `ready`, which `what` describes; the status then.
+    pub async fn wait_for_status(
+        &self,
+        what: &str,
+        ready: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let status = self.status();
+            if ready(&status) {
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!("waited {PATIENCE:?} in vain for {what}: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the counter `stats.NAME` has reached `at_least`.
+    pub async fn wait_for_stat(&self, name: &str, at_least: u64) -> serde_json::Value {
+        self.wait_for_status(&format!("stats.{name} >= {at_least}"), |status| {
+            status["stats"][name].as_u64().unwrap_or_default() >= at_least
+        })
+        .await
+    }
+
+    /// Waits until the server has opened its database (the query log).
+    pub async fn wait_for_database(&self) -> serde_json::Value {
+        self.wait_for_status("the database to open", |status| {
+            status["log"]["open"] == true
+        })
+        .await
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -406,9 +506,10 @@ pub async fn udp_exchange_from(
     Some(reply)
 }
 
-/// A UDP exchange from 127.0.0.1 that must be answered.
+/// A UDP exchange from 127.0.0.1 that must be answered (within
+/// [`PATIENCE`]).
 pub async fn udp(to: SocketAddr, message: &Message) -> Message {
-    udp_exchange_from(local(1), to, message, Duration::from_secs(5))
+    udp_exchange_from(local(1), to, message, PATIENCE)
         .await
         .expect("an answer over UDP")
 }
@@ -420,7 +521,7 @@ pub async fn tcp(to: SocketAddr, message: &Message) -> Message {
 }
 
 /// One query and its answer over an open TCP connection (length-prefixed,
-/// RFC 1035 4.2.2); the answer must come within 5 s.
+/// RFC 1035 4.2.2); the answer must come within [`PATIENCE`].
 pub async fn tcp_exchange(stream: &mut TcpStream, message: &Message) -> Message {
     let bytes = message.to_vec().unwrap();
     stream
@@ -428,7 +529,7 @@ pub async fn tcp_exchange(stream: &mut TcpStream, message: &Message) -> Message 
         .await
         .unwrap();
     stream.write_all(&bytes).await.unwrap();
-    let len = tokio::time::timeout(Duration::from_secs(5), stream.read_u16())
+    let len = tokio::time::timeout(PATIENCE, stream.read_u16())
         .await
         .expect("a TCP answer in time")
         .unwrap();
@@ -437,11 +538,62 @@ pub async fn tcp_exchange(stream: &mut TcpStream, message: &Message) -> Message 
     Message::from_vec(&buf).unwrap()
 }
 
+/// A UDP socket on `from` (any port) with room for thousands of replies
+/// waiting to be read, so a test reading a flood's replies on a busy
+/// machine loses none of them to a full buffer.
+pub fn roomy_udp_socket(from: IpAddr) -> UdpSocket {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(SocketAddr::new(from, 0)),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .unwrap();
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    socket.bind(&SocketAddr::new(from, 0).into()).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    UdpSocket::from_std(socket.into()).unwrap()
+}
+
 /// A TCP socket bound to `from`, connected to `to`.
 pub async fn tcp_connect_from(from: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(SocketAddr::new(from, 0))?;
     socket.connect(to).await
+}
+
+/// Spawns `command` (with stderr from `stderr`), which may run a binary
+/// the test has just copied: while another thread of the test process
+/// forks, the child can briefly hold the copy open for writing and exec
+/// fails with ETXTBSY ("Text file busy"). That passes; try again.
+pub fn spawn_copy(command: &mut Command, stderr: impl Fn() -> Stdio) -> std::io::Result<Child> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match command.stderr(stderr()).spawn() {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Like [`spawn_copy`], running `command` to the end: its output.
+pub fn output_of_copy(command: &mut Command) -> Output {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match command.output() {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result.unwrap(),
+        }
+    }
 }
 
 /// Runs `hedge` with `args` and returns its output.
