@@ -108,7 +108,7 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
     }
     if let Some(every) = super::systemd::watchdog_interval() {
         tracker.spawn(super::systemd::watchdog(
-            notifier.clone(),
+            notifier,
             handler.clone(),
             every,
             shutdown.clone(),
