@@ -190,6 +190,9 @@ async fn a_burst_is_one_alert_delivered_once_then_acknowledged() {
         webhook.url
     );
     let hedge = Hedge::start_with(&config(upstream.addr, &alerts_config, ""), FILES).await;
+    // An alert raised before the database opens is delivered but not
+    // stored; this test reads the stored ones.
+    hedge.wait_for_database().await;
 
     // Ten attempts at a safeguarding name, and gambling (not a safeguarding
     // category) and an allowed name, which raise nothing.
@@ -295,6 +298,9 @@ async fn a_failing_webhook_is_retried_and_answers_go_on() {
         webhook.url
     );
     let hedge = Hedge::start_with(&config(upstream.addr, &alerts_config, ""), FILES).await;
+    // An alert raised before the database opens is delivered but not
+    // stored; this test reads the stored ones.
+    hedge.wait_for_database().await;
     ask(&hedge, local(6), "adult.upstream.example.").await;
     // While the retries wait, answering goes on.
     for _ in 0..20 {

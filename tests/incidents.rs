@@ -90,6 +90,8 @@ async fn an_incident_holds_its_evidence_through_to_the_report() {
         &[("adult.txt", "adult.upstream.example\n")],
     )
     .await;
+    // Incidents are stored: wait for the database to open.
+    hedge.wait_for_database().await;
 
     let from = jiff::Timestamp::from_millisecond(old - DAY)
         .unwrap()

@@ -70,6 +70,8 @@ const FILES: &[(&str, &str)] = &[
 async fn start(logging: &str) -> (TestUpstream, Hedge) {
     let upstream = TestUpstream::start().await;
     let hedge = Hedge::start_with(&config(upstream.addr, logging), FILES).await;
+    // Rows are read back: wait for the database to open.
+    hedge.wait_for_database().await;
     (upstream, hedge)
 }
 

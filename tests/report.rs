@@ -182,6 +182,7 @@ async fn a_report_counts_what_the_log_holds() {
     database.close().await;
 
     let hedge = Hedge::start_with(&config(upstream.addr, &database_path), FILES).await;
+    hedge.wait_for_database().await;
     hedge.ok(&[
         "exempt",
         "add",
