@@ -5,11 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::NewExemption;
+use crate::policy::{Agency, HoldRequest, NewExemption};
 use crate::service::IncidentRequest;
-use crate::store::{
-    AccessKind, Agency, AlertSelection, ExemptionSelection, HoldRequest, LogFilter, ReportRequest,
-};
+use crate::store::{AccessKind, AlertSelection, ExemptionSelection, LogFilter, ReportRequest};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]

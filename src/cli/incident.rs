@@ -15,9 +15,10 @@ use super::output::{Listing, OutputFlags, Table, print_listing};
 use super::running_server::RunningServer;
 use super::time::{format_local, format_rfc3339, parse_time};
 use crate::admin::AdminRequest;
+use crate::policy::{Agency, Identified, IncidentKind};
 use crate::service::inert::{inert, inert_text};
 use crate::service::{IncidentRecord, IncidentRequest};
-use crate::store::{Agency, Identified, Incident, IncidentKind, StoredQuery};
+use crate::store::{Incident, StoredQuery};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 

@@ -1,5 +1,6 @@
 //! When a blocked query is a safeguarding alert, and how repeated hits are
-//! grouped so that the safeguarding lead is told once, not flooded.
+//! grouped so that the safeguarding lead is told once, not flooded, and
+//! what acknowledging one must give.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use crate::filter::Catalogue;
 
+use super::reasons::{check_person, check_reason};
 use super::{Block, BlockRule};
 
 /// The category of `block` if it raises an alert: a block by a list in a
@@ -137,6 +139,13 @@ impl AlertGrouping {
     }
 }
 
+/// Checks an acknowledgement: the person who dealt with the alert, and a
+/// note saying what was done.
+pub fn check_acknowledgement(by: &str, note: &str) -> Result<(), String> {
+    check_person(by, "--by")?;
+    check_reason(note, "the note")
+}
+
 fn millis(window: Duration) -> i64 {
     i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2)
 }
@@ -149,6 +158,24 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_acknowledgement_names_the_person_and_what_was_done() {
+        assert_eq!(
+            check_acknowledgement("J. Smith", "spoke to the pupil"),
+            Ok(())
+        );
+        assert!(
+            check_acknowledgement("J. Smith", "ok")
+                .unwrap_err()
+                .starts_with("the note")
+        );
+        assert!(
+            check_acknowledgement("", "spoke to the pupil")
+                .unwrap_err()
+                .starts_with("--by")
+        );
     }
 
     #[test]

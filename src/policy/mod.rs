@@ -1,8 +1,9 @@
 //! Who sees what. Client identification, groups, schedules, safe search,
-//! the rules an exemption must meet, which blocks raise alerts, what the
-//! query log keeps, the words a decision is reported in, and [`decide`], a
-//! pure function from a snapshot, the exemptions in force, a client and a
-//! name to a [`Decision`]. Every rule about who sees what lives here and
+//! the rules an exemption must meet, which blocks raise alerts and what
+//! acknowledging one must give, what placing a legal hold or recording an
+//! incident must give, what the query log keeps, the words a decision is
+//! reported in, and [`decide`], a pure function from a snapshot, the
+//! exemptions in force, a client and a name to a [`Decision`]. Every rule about who sees what lives here and
 //! nowhere else; policy imports only `config` and `filter`.
 
 pub mod alerts;
@@ -10,6 +11,8 @@ pub mod clients;
 pub mod decide;
 pub mod exemptions;
 pub mod groups;
+pub mod holds;
+pub mod incidents;
 pub mod logging;
 pub mod reasons;
 pub mod safesearch;
@@ -24,6 +27,8 @@ pub use exemptions::{
     check_approval, check_request,
 };
 pub use groups::Group;
+pub use holds::HoldRequest;
+pub use incidents::{Agency, Identified, IncidentKind, NewIncident};
 pub use reasons::{check_person, check_reason};
 pub use snapshot::Snapshot;
 pub use wording::{BlockWording, allow_rule, block_wording, rewrite_rule};

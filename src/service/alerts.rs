@@ -3,6 +3,7 @@
 use tracing::info;
 
 use super::{Actor, Service, ServiceError};
+use crate::policy::alerts::check_acknowledgement;
 use crate::store::{Alert, AlertEvent, AlertSelection};
 
 impl Service {
@@ -27,6 +28,7 @@ impl Service {
         by: &str,
         note: &str,
     ) -> Result<Alert, ServiceError> {
+        check_acknowledgement(by, note).map_err(ServiceError::Invalid)?;
         let alert = self
             .storage
             .get()?

@@ -3,15 +3,19 @@
 use tracing::info;
 
 use super::{Actor, Service, ServiceError};
-use crate::store::{HoldRequest, LegalHold};
+use crate::policy::HoldRequest;
+use crate::policy::holds::check_release;
+use crate::store::LegalHold;
 
 impl Service {
-    /// Places a hold (recorded with who placed it and why).
+    /// Places a hold (recorded with who placed it and why), once policy
+    /// finds the request complete.
     pub async fn place_hold(
         &self,
         actor: &Actor,
         hold: &HoldRequest,
     ) -> Result<LegalHold, ServiceError> {
+        hold.check().map_err(ServiceError::Invalid)?;
         let placed = self
             .storage
             .get()?
@@ -38,6 +42,7 @@ impl Service {
         by: &str,
         reason: &str,
     ) -> Result<LegalHold, ServiceError> {
+        check_release(by, reason).map_err(ServiceError::Invalid)?;
         let released = self
             .storage
             .get()?

@@ -11,10 +11,9 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use super::{Actor, Service, ServiceError};
-use crate::store::{
-    AccessKind, Agency, AuditEntry, Identified, Incident, IncidentKind, LogFilter, NewIncident,
-    StoredQuery, now_ms,
-};
+use crate::policy::incidents::{check_closing, check_entry, check_opening};
+use crate::policy::{Agency, Identified, IncidentKind, NewIncident};
+use crate::store::{AccessKind, AuditEntry, Incident, LogFilter, StoredQuery, now_ms};
 
 /// An incident as asked for on the command line; the server works out
 /// who was involved and fills in what an alert already says.
@@ -61,6 +60,7 @@ impl Service {
         request: IncidentRequest,
     ) -> Result<Incident, ServiceError> {
         let new = self.resolve(request).await?;
+        check_opening(&new, now_ms()).map_err(ServiceError::Invalid)?;
         let incident = self
             .storage
             .get()?
@@ -78,6 +78,7 @@ impl Service {
         by: &str,
         text: &str,
     ) -> Result<Incident, ServiceError> {
+        check_entry(by, text, None).map_err(ServiceError::Invalid)?;
         Ok(self
             .storage
             .get()?
@@ -103,6 +104,7 @@ impl Service {
         referred_ms: Option<i64>,
         text: &str,
     ) -> Result<Incident, ServiceError> {
+        check_entry(by, text, Some(agency)).map_err(ServiceError::Invalid)?;
         Ok(self
             .storage
             .get()?
@@ -127,6 +129,7 @@ impl Service {
         conclusion: &str,
         release_hold: bool,
     ) -> Result<Incident, ServiceError> {
+        check_closing(by, conclusion).map_err(ServiceError::Invalid)?;
         Ok(self
             .storage
             .get()?

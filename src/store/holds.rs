@@ -1,26 +1,14 @@
 //! Legal holds: a client range and period whose query-log rows are kept
-//! past retention, as evidence, until the hold is released.
+//! past retention, as evidence, until the hold is released. What placing
+//! or releasing one must give is `policy::holds`'s to check.
 
-use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::audit::{AuditEntry, AuditLock, append};
 use super::record::net_keys;
 use super::{Database, StoreError, now_ms};
-use crate::policy::{check_person, check_reason};
-
-/// A hold as asked for on the admin socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HoldRequest {
-    pub client: IpNet,
-    pub from_ms: i64,
-    pub to_ms: i64,
-    pub reason: String,
-    /// The person placing the hold (the safeguarding lead, say).
-    pub by: String,
-}
+use crate::policy::HoldRequest;
 
 /// A hold as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,17 +26,6 @@ pub struct LegalHold {
     pub released_by: Option<String>,
     pub released_user: Option<String>,
     pub release_reason: Option<String>,
-}
-
-impl HoldRequest {
-    pub fn check(&self) -> Result<(), String> {
-        check_reason(&self.reason, "the reason")?;
-        check_person(&self.by, "--by")?;
-        if self.to_ms < self.from_ms {
-            return Err("the hold ends (--to) before it starts (--from)".into());
-        }
-        Ok(())
-    }
 }
 
 fn hold_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<LegalHold, sqlx::Error> {
@@ -69,7 +46,7 @@ fn hold_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<LegalHold, sqlx::Error
 }
 
 /// Inserts `request` as a hold, with its audit row, inside `transaction`
-/// (checked by the caller).
+/// (checked by the caller, against `policy`).
 pub(super) async fn place_hold(
     transaction: &mut sqlx::SqliteConnection,
     request: &HoldRequest,
@@ -155,15 +132,15 @@ pub(super) async fn lift_hold(
 }
 
 impl Database {
-    /// Places a hold; `os_user` is who asked on the admin socket. The hold
-    /// and its audit row commit together.
+    /// Places a hold (checked by the caller, against `policy`); `os_user`
+    /// is who asked on the admin socket. The hold and its audit row commit
+    /// together.
     pub async fn add_hold(
         &self,
         lock: &AuditLock,
         request: &HoldRequest,
         os_user: &str,
     ) -> Result<LegalHold, StoreError> {
-        request.check().map_err(StoreError::Invalid)?;
         let _held = lock.hold().await;
         let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let hold = place_hold(&mut transaction, request, os_user).await?;
@@ -191,29 +168,10 @@ impl Database {
         reason: &str,
         os_user: &str,
     ) -> Result<LegalHold, StoreError> {
-        check_person(by, "--by").map_err(StoreError::Invalid)?;
-        check_reason(reason, "the reason").map_err(StoreError::Invalid)?;
         let _held = lock.hold().await;
         let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let hold = lift_hold(&mut transaction, id, by, reason, os_user).await?;
         transaction.commit().await?;
         Ok(hold)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_hold_must_not_end_before_it_starts() {
-        let request = HoldRequest {
-            client: "10.1.2.0/24".parse().unwrap(),
-            from_ms: 2000,
-            to_ms: 1000,
-            reason: "safeguarding referral for pupil device".into(),
-            by: "J. Smith".into(),
-        };
-        assert!(request.check().unwrap_err().contains("before it starts"));
     }
 }

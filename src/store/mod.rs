@@ -24,10 +24,8 @@ pub use access::{AccessKind, AccessRecord};
 pub use alerts::{Alert, AlertEvent, AlertHit, AlertQueue, AlertSelection, Delivery};
 pub use audit::{AuditEntry, AuditLock, AuditRow, ChainCheck, GENESIS, row_hash};
 pub use exemptions::ExemptionSelection;
-pub use holds::{HoldRequest, LegalHold};
-pub use incidents::{
-    Agency, Identified, Incident, IncidentEntry, IncidentKind, IncidentSummary, NewIncident,
-};
+pub use holds::LegalHold;
+pub use incidents::{Incident, IncidentEntry, IncidentSummary};
 pub use record::{
     Action, MAX_REPEAT_WINDOW_MS, QueryRecord, StoredQuery, ip_key, name_from_key, name_key,
 };

@@ -226,7 +226,8 @@ mod tests {
     use std::net::IpAddr;
 
     use super::*;
-    use crate::store::{Action, HoldRequest, QueryRecord};
+    use crate::policy::HoldRequest;
+    use crate::store::{Action, QueryRecord};
 
     fn row(at_ms: i64, client: &str, name: &str) -> QueryRecord {
         QueryRecord {

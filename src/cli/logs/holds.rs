@@ -9,7 +9,8 @@ use crate::admin::AdminRequest;
 use crate::cli::output::{Listing, OutputFlags, print_listing};
 use crate::cli::running_server::RunningServer;
 use crate::cli::time::{format_local, format_rfc3339};
-use crate::store::{HoldRequest, LegalHold};
+use crate::policy::HoldRequest;
+use crate::store::LegalHold;
 
 #[derive(Debug, Subcommand)]
 pub enum HoldCommand {

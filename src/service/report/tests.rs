@@ -1,8 +1,10 @@
 use super::*;
-use crate::policy::{Exemption, ExemptionKind, ExemptionScope, ExemptionStatus};
+use crate::policy::{
+    Exemption, ExemptionKind, ExemptionScope, ExemptionStatus, Identified, IncidentKind,
+};
 use crate::store::{
     Alert, AlertSummary, CategoryCount, ChainCheck, ClientCount, DayCount, ExemptionSummary,
-    GroupCount, Identified, Incident, IncidentKind, IncidentSummary, LegalHold, NameCount, Totals,
+    GroupCount, Incident, IncidentSummary, LegalHold, NameCount, Totals,
 };
 
 const DAY: i64 = 86_400_000;
