@@ -14,8 +14,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hedge::config::CategoryId;
 use hedge::filter::parse::{detect, parse, read_list};
-use hedge::filter::{Action, CategoryId, IndexBuilder};
+use hedge::filter::{Action, IndexBuilder};
 use hickory_proto::rr::{LowerName, Name};
 
 const TARGET: usize = 1_000_000;

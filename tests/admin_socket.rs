@@ -45,6 +45,13 @@ async fn the_request_limit_is_per_line() {
         assert_eq!(answer["ok"], true, "{answer}");
     }
 
+    // One line of 63 KiB, just under the limit: answered.
+    let near = format!(
+        "{{\"command\":\"reload\",\"cause\":\"{}\"}}",
+        "x".repeat(63 * 1024)
+    );
+    assert_eq!(exchange(&mut reader, &near)["ok"], true);
+
     // One line over 64 KiB: refused, saying why, then the connection ends.
     let long = format!(
         "{{\"command\":\"reload\",\"cause\":\"{}\"}}",

@@ -127,6 +127,28 @@ async fn pupils_and_staff_get_different_answers() {
     // A client in no group gets the default group: safeguarding only.
     let other = ask(&hedge, 9, "bet.upstream.example.", RecordType::A).await;
     assert_eq!(addresses(&other), ["192.0.2.66"]);
+
+    // `hedge explain` prints the decision the DNS path made, in the same
+    // words (both come from policy): what the client sees and what is
+    // logged.
+    let client = format!("127.0.0.{PUPIL}");
+    let out = run_hedge(
+        &["explain", "www.bet.upstream.example", "--client", &client],
+        &hedge.config_path,
+    );
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains("decision: BLOCKED by category gambling"),
+        "{out}"
+    );
+    assert!(
+        out.contains("client sees: Extended DNS Error 15 \"blocked: category gambling\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("logged:  list entry bet.upstream.example"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,7 +2,7 @@
 //! every entry a normalised name.
 #![no_main]
 
-use hedge::filter::ListFormat;
+use hedge::config::ListFormat;
 use hedge::filter::parse::{detect, parse};
 use libfuzzer_sys::fuzz_target;
 

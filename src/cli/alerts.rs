@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use super::output::{Listing, OutputFlags, print_listing};
 use super::running_server::RunningServer;
-use super::time::{format_local, format_rfc3339, parse_time};
+use super::time::parse_time;
 use crate::admin::AdminRequest;
 use crate::service::inert::inert;
+use crate::service::time::{format_local, format_rfc3339};
 use crate::store::{Alert, AlertSelection};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::output::{Listing, OutputFlags, print_listing};
 use super::running_server::RunningServer;
-use super::time::{format_local, format_rfc3339, parse_time};
+use super::time::parse_time;
 use crate::admin::AdminRequest;
+use crate::service::time::{format_local, format_rfc3339};
 use crate::store::{AuditRow, ChainCheck};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);

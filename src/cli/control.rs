@@ -94,9 +94,9 @@ pub fn reload(config_path: &Path) -> Result<()> {
     let reloaded: Reloaded = server.call(AdminRequest::Reload { cause: None })?;
     println!(
         "reloaded: {} names from {} list file(s)",
-        reloaded.index_names, reloaded.list_files
+        reloaded.summary.index_names, reloaded.summary.list_files
     );
-    for warning in &reloaded.warnings {
+    for warning in &reloaded.summary.warnings {
         eprintln!("hedge: {warning}");
     }
     Ok(())

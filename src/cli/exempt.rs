@@ -13,9 +13,10 @@ use serde::Serialize;
 
 use super::output::{Listing, OutputFlags, print_listing};
 use super::running_server::RunningServer;
-use super::time::{format_local, format_rfc3339, parse_age, parse_time};
+use super::time::{parse_age, parse_time};
 use crate::admin::AdminRequest;
 use crate::policy::{Exemption, ExemptionKind, ExemptionScope, NewExemption};
+use crate::service::time::{format_local, format_rfc3339};
 use crate::store::ExemptionSelection;
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -123,7 +124,7 @@ fn future_time(text: &str, option: &str) -> Result<i64> {
 
 fn new_exemption(args: &RequestArgs) -> Result<NewExemption> {
     let name = match &args.name {
-        Some(name) => Some(crate::filter::normalize(name).map_err(|problem| {
+        Some(name) => Some(crate::config::normalize(name).map_err(|problem| {
             anyhow::anyhow!("{name:?} is not a name hedge can exempt: {problem}")
         })?),
         None => None,

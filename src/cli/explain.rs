@@ -11,9 +11,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use hickory_proto::rr::Name;
 
+use super::running_server::RunningServer;
 use crate::config::Config;
+use crate::config::normalize;
 use crate::filter::sources::for_each_entry;
-use crate::filter::{Action, RpzAction, normalize};
+use crate::filter::{Action, RpzAction};
 use crate::policy::{
     AllowReason, BlockAnswer, BlockRule, Decision, ExemptionSet, Snapshot, allow_rule,
     block_wording, decide_str, rewrite_rule,
@@ -136,13 +138,18 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
             None => println!("  next change: none within a week"),
         }
     }
-    // Exemptions live in the running server's database: ask it, if it runs.
-    let running = running_exemptions(&config);
-    let reachable = running.is_some();
-    let exemptions = running.unwrap_or_default();
-    let decision = decide_str(&snapshot, &exemptions, who, client, &name, now);
-    if !reachable && decision.is_blocked() {
-        println!("(the server is not reachable: exemptions in force are not taken into account)");
+    // Only a block can be lifted, and exemptions live in the running
+    // server's database: ask it for them when there is a block to lift.
+    let mut decision = decide_str(&snapshot, &ExemptionSet::default(), who, client, &name, now);
+    if decision.is_blocked() {
+        match running_exemptions(&config) {
+            Some(exemptions) => {
+                decision = decide_str(&snapshot, &exemptions, who, client, &name, now);
+            }
+            None => println!(
+                "(the server is not reachable: exemptions in force are not taken into account)"
+            ),
+        }
     }
     let place = |entry: &str, category: Option<&str>| {
         hits.iter()
@@ -164,7 +171,7 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
         Decision::Allow(reason @ AllowReason::Exemption { id, until_ms }) => {
             println!(
                 "decision: ALLOWED by exemption {id} until {} (hedge exempt show {id}); without it the lists would block it",
-                super::time::format_local(until_ms)
+                crate::service::time::format_local(until_ms)
             );
             print_rule(allow_rule(&snapshot, who.group, &question, reason));
         }
@@ -229,15 +236,12 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
 /// The exemptions in force, from the running server; `None` if it cannot
 /// be asked.
 fn running_exemptions(config: &Config) -> Option<ExemptionSet> {
-    let value = crate::admin::call(
-        &config.admin.socket,
-        &crate::admin::AdminRequest::ExemptList {
+    let server = RunningServer::of(config, std::time::Duration::from_secs(10));
+    let list: Vec<crate::policy::Exemption> = server
+        .call(crate::admin::AdminRequest::ExemptList {
             selection: crate::store::ExemptionSelection::Active,
-        },
-        std::time::Duration::from_secs(10),
-    )
-    .ok()?;
-    let list: Vec<crate::policy::Exemption> = serde_json::from_value(value).ok()?;
+        })
+        .ok()?;
     Some(ExemptionSet::new(
         &list,
         jiff::Timestamp::now().as_millisecond(),

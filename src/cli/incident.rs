@@ -11,12 +11,14 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::logs::client_net;
-use super::output::{Listing, OutputFlags, Table, print_listing};
+use super::output::{Listing, OutputFlags, print_listing};
 use super::running_server::RunningServer;
-use super::time::{format_local, format_rfc3339, parse_time};
+use super::time::parse_time;
 use crate::admin::AdminRequest;
 use crate::policy::{Agency, Identified, IncidentKind};
 use crate::service::inert::{inert, inert_text};
+use crate::service::table::Table;
+use crate::service::time::{format_local, format_rfc3339};
 use crate::service::{IncidentRecord, IncidentRequest};
 use crate::store::{Incident, StoredQuery};
 

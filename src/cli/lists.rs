@@ -8,12 +8,12 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::format_time;
 use super::running_server::RunningServer;
 use crate::admin::AdminRequest;
 use crate::config::Config;
 use crate::filter::sources::load;
 use crate::service::Reloaded;
+use crate::service::time::format_time;
 
 #[derive(Debug, Serialize)]
 struct CategoryStats {
@@ -137,7 +137,10 @@ pub fn update(config_path: &Path) -> Result<()> {
         cause: Some("lists update".into()),
     };
     match server.call::<Reloaded>(reload) {
-        Ok(reloaded) => println!("server reloaded: {} names in force", reloaded.index_names),
+        Ok(reloaded) => println!(
+            "server reloaded: {} names in force",
+            reloaded.summary.index_names
+        ),
         Err(crate::admin::AdminClientError::NotRunning { .. }) => {
             println!("hedge is not running; it will use these lists when it starts")
         }

@@ -18,7 +18,6 @@ mod running_server;
 mod serve;
 mod systemd;
 mod time;
-use time::format_time;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

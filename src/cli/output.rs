@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 
 use serde::Serialize;
 
-pub use crate::service::table::{Table, csv_record};
+use crate::service::table::{Table, csv_record};
 
 /// `--json` / `--csv`, taken by every listing command (a table without
 /// either).

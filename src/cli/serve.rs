@@ -54,7 +54,6 @@ fn init_logging() {
 }
 
 async fn serve(config: Config, notifier: Notifier) -> Result<()> {
-    let started = std::time::Instant::now();
     let admin_socket = admin::server::bind(&config.admin)?;
     let storage = Arc::new(Storage::new(config.logging.database.clone()));
     let (query_log, writer) = spawn_writer(
@@ -72,12 +71,11 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
     for addr in &bound {
         info!("listening on {addr} (UDP and TCP)");
     }
-    let service = Arc::new(Service {
-        handler: handler.clone(),
-        storage: storage.clone(),
-        started,
-        listening: bound.clone(),
-    });
+    let service = Arc::new(Service::new(
+        handler.clone(),
+        storage.clone(),
+        bound.clone(),
+    ));
     tracker.spawn(admin::server::serve(
         admin_socket,
         config.admin.socket.clone(),
@@ -101,8 +99,7 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
         info!("metrics on http://{address}/metrics");
         tracker.spawn(admin::metrics::serve(
             listener,
-            handler.clone(),
-            storage.clone(),
+            service.clone(),
             shutdown.clone(),
         ));
     }

@@ -5,8 +5,9 @@
 //!
 //! The `sd-notify` crate does the talking: the states, the monotonic clock
 //! that `RELOADING=1` carries, the watchdog period, and the datagram to
-//! `NOTIFY_SOCKET` (path or abstract). Outside systemd (`NOTIFY_SOCKET`
-//! unset) every call does nothing.
+//! `NOTIFY_SOCKET` (a path, as systemd gives; the crate does not speak to
+//! Linux's abstract `@` sockets). Outside systemd (`NOTIFY_SOCKET` unset)
+//! every call does nothing.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,14 +1,11 @@
 //! Times on the command line: read as RFC 3339, as a local date or date and
 //! time, as `now`, or as an age (`2h`, `3d`); printed in local time with the
-//! zone shown, by the formatters of [`crate::service::time`] (re-exported
-//! here, so that a time reads the same in a table, a report and the web
-//! console).
+//! zone shown, by the formatters of [`crate::service::time`] (so that a
+//! time reads the same in a table, a report and the web console).
 
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-
-pub use crate::service::time::{format_local, format_local_time, format_rfc3339, format_time};
 
 /// Reads a point in time: `2026-03-01T09:00:00Z` (or any RFC 3339 offset),
 /// `2026-03-01` (local midnight), `2026-03-01 09:00` or `2026-03-01T09:00`

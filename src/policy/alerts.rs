@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::filter::Catalogue;
+use crate::config::Catalogue;
 
 use super::reasons::{check_person, check_reason};
 use super::{Block, BlockRule};

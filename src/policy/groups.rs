@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::config::Schedule;
 use crate::config::YoutubeMode;
 use crate::config::{BlockingMode, GroupConfig, LogLevel};
-use crate::filter::{Action, CategoryId, CategorySet, Index, IndexBuilder};
+use crate::config::{CategoryId, CategorySet};
+use crate::filter::{Action, Index, IndexBuilder};
 
 /// In a group's own index, bit 0 of `block` means deny, of `allow` allow.
 pub(crate) const OWN: CategoryId = CategoryId(0);

@@ -102,8 +102,17 @@ pub struct NewIncident {
 pub fn check_opening(new: &NewIncident, now_ms: i64) -> Result<(), String> {
     check_person(&new.by, "--by")?;
     check_reason(&new.summary, "--summary")?;
-    if new.client.is_some() != new.from_ms.is_some() {
-        return Err("a client and the start of a period go together (--client with --from)".into());
+    match (&new.client, new.from_ms) {
+        (Some(_), None) => {
+            return Err(
+                "--client needs --from: the start of the period whose log rows are kept as evidence"
+                    .into(),
+            );
+        }
+        (None, Some(_)) => {
+            return Err("--from needs --client: whose log rows are kept as evidence".into());
+        }
+        _ => {}
     }
     if let Some(from_ms) = new.from_ms {
         check_period(from_ms, new.to_ms.unwrap_or(now_ms))?;
@@ -175,7 +184,16 @@ mod tests {
         assert!(
             check_opening(&no_start, 9_000)
                 .unwrap_err()
-                .contains("go together")
+                .starts_with("--client needs --from")
+        );
+        let no_client = NewIncident {
+            client: None,
+            ..new(Some("10.1.0.14/32"))
+        };
+        assert!(
+            check_opening(&no_client, 9_000)
+                .unwrap_err()
+                .starts_with("--from needs --client")
         );
         let backwards = NewIncident {
             to_ms: Some(500),

@@ -5,9 +5,10 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+use crate::config::Catalogue;
 use crate::config::{Config, built_in_safe_search};
+use crate::filter::Index;
 use crate::filter::sources::{LoadError, SourceReport, load};
-use crate::filter::{Catalogue, Index};
 
 use super::clients::{Client, ClientTable};
 use super::groups::Group;

@@ -145,7 +145,7 @@ impl Service {
     /// Reads the approved exemptions that have not ended and puts them in
     /// force for the next query; returns how many there are.
     pub async fn refresh_exemptions(&self) -> Result<usize, ServiceError> {
-        let _one_at_a_time = self.handler.exemption_refresh.lock().await;
+        let _one_at_a_time = self.exemption_refresh.lock().await;
         let now = now_ms();
         let approved = self
             .storage

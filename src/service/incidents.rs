@@ -13,7 +13,7 @@ use tracing::info;
 use super::{Actor, Service, ServiceError};
 use crate::policy::incidents::{check_closing, check_entry, check_opening};
 use crate::policy::{Agency, Identified, IncidentKind, NewIncident};
-use crate::store::{AccessKind, AuditEntry, Incident, LogFilter, StoredQuery, now_ms};
+use crate::store::{AccessKind, Incident, LogFilter, StoredQuery, now_ms};
 
 /// An incident as asked for on the command line; the server works out
 /// who was involved and fills in what an alert already says.
@@ -171,18 +171,18 @@ impl Service {
                     limit: Some(ROWS_SHOWN),
                     ..LogFilter::default()
                 };
-                let access = database
-                    .begin_access(&actor.user, actor.uid, AccessKind::Incident, &filter)
-                    .await?;
-                self.storage
-                    .audit(&AuditEntry {
-                        actor: actor.user.clone(),
-                        person: None,
-                        action: "log.searched".into(),
-                        details: serde_json::json!({
-                            "kind": "incident", "incident": id, "filter": &filter
-                        }),
-                    })
+                let details = serde_json::json!({
+                    "kind": "incident", "incident": id, "filter": &filter
+                });
+                let access = self
+                    .record_access(
+                        database,
+                        actor,
+                        AccessKind::Incident,
+                        &filter,
+                        "log.searched",
+                        details,
+                    )
                     .await?;
                 let rows = database.search_all(&filter).await?;
                 database.finish_access(access, rows.len() as u64).await?;
@@ -208,17 +208,6 @@ impl Service {
             client = client.or_else(|| Some(IpNet::from(alert.client)));
             from_ms = from_ms.or(Some(alert.first_ms));
             known_name = alert.client_name.clone();
-        }
-        if client.is_some() && from_ms.is_none() {
-            return Err(ServiceError::Invalid(
-                "--client needs --from: the start of the period whose log rows are kept as evidence"
-                    .into(),
-            ));
-        }
-        if from_ms.is_some() && client.is_none() {
-            return Err(ServiceError::Invalid(
-                "--from needs --client: whose log rows are kept as evidence".into(),
-            ));
         }
         let policy = self.handler.policy();
         let mut involved = match client {

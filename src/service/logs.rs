@@ -7,8 +7,7 @@ use tracing::info;
 
 use super::{Actor, Service, ServiceError};
 use crate::store::{
-    AccessKind, AccessRecord, AuditEntry, Database, LogFilter, PurgeReport, StoreError,
-    StoredQuery, now_ms,
+    AccessKind, AccessRecord, Database, LogFilter, PurgeReport, StoreError, StoredQuery, now_ms,
 };
 
 /// Rows per batch of a search's answer.
@@ -71,16 +70,9 @@ impl Service {
         // Queries answered a moment ago are searched too.
         self.flush_log().await;
         let database = self.storage.get()?.clone();
-        let access = database
-            .begin_access(&actor.user, actor.uid, kind, &filter)
-            .await?;
-        self.storage
-            .audit(&AuditEntry {
-                actor: actor.user.clone(),
-                person: None,
-                action: "log.searched".into(),
-                details: serde_json::json!({ "kind": kind.as_str(), "filter": &filter }),
-            })
+        let details = serde_json::json!({ "kind": kind.as_str(), "filter": &filter });
+        let access = self
+            .record_access(&database, actor, kind, &filter, "log.searched", details)
             .await?;
         info!(user = %actor.user, kind = kind.as_str(), "query log searched");
         let (sender, rows) = mpsc::channel(2);

@@ -16,6 +16,7 @@ pub mod holds;
 pub mod incidents;
 pub mod inert;
 pub mod logs;
+pub mod metrics;
 pub mod reload;
 pub mod report;
 pub mod status;
@@ -26,7 +27,6 @@ pub use incidents::{IncidentRecord, IncidentRequest};
 pub use logs::Search;
 pub use reload::Reloaded;
 pub use status::StatusReport;
-pub use time::format_time;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use crate::dns::Handler;
-use crate::store::{AuditEntry, StoreError};
+use crate::store::{AccessKind, AuditEntry, Database, StoreError};
 
 /// What the operations act on: the DNS path's state and the database.
 pub struct Service {
@@ -44,6 +44,25 @@ pub struct Service {
     pub started: Instant,
     /// The DNS addresses hedge answers on.
     pub listening: Vec<SocketAddr>,
+    /// One reading of the exemptions at a time, so an older set never
+    /// replaces a newer one.
+    exemption_refresh: tokio::sync::Mutex<()>,
+}
+
+impl Service {
+    pub fn new(
+        handler: Arc<Handler>,
+        storage: Arc<crate::store::Storage>,
+        listening: Vec<SocketAddr>,
+    ) -> Service {
+        Service {
+            handler,
+            storage,
+            started: Instant::now(),
+            listening,
+            exemption_refresh: tokio::sync::Mutex::new(()),
+        }
+    }
 }
 
 /// Who performs an operation, as the transport established it (the kernel's
@@ -59,10 +78,11 @@ pub struct Actor {
 impl Actor {
     /// hedge itself: retention, expiries, a reload on SIGHUP.
     pub fn hedge() -> Actor {
+        use std::os::unix::fs::MetadataExt;
         Actor {
             user: "hedge".into(),
-            // SAFETY: getuid cannot fail and touches no memory.
-            uid: unsafe { libc::getuid() },
+            // The process's own account, as the kernel shows it.
+            uid: std::fs::metadata("/proc/self").map_or(0, |meta| meta.uid()),
         }
     }
 }
@@ -98,6 +118,33 @@ impl Service {
         if let Err(error) = self.storage.audit(&entry).await {
             warn!(%error, "could not record {action} by {} in the audit trail", actor.user);
         }
+    }
+
+    /// Records that `actor` is about to read the query log: a row in the
+    /// access record (`what` they asked for; the caller fills in the row
+    /// count at the end) and an audit row `action` with `details`. No
+    /// record, no rows: an error here stops the read.
+    async fn record_access(
+        &self,
+        database: &Database,
+        actor: &Actor,
+        kind: AccessKind,
+        what: &impl serde::Serialize,
+        action: &str,
+        details: serde_json::Value,
+    ) -> Result<i64, ServiceError> {
+        let access = database
+            .begin_access(&actor.user, actor.uid, kind, what)
+            .await?;
+        self.storage
+            .audit(&AuditEntry {
+                actor: actor.user.clone(),
+                person: None,
+                action: action.to_string(),
+                details,
+            })
+            .await?;
+        Ok(access)
     }
 
     /// Waits (a bounded time) for the query log to write the queries of a

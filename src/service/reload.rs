@@ -6,19 +6,16 @@ use serde::{Deserialize, Serialize};
 use tracing::{error, info};
 
 use super::{Actor, Service, ServiceError};
+use crate::dns::ReloadSummary;
 
 /// What a reload put in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reloaded {
-    /// Why it was asked for (`SIGHUP`, `hedge reload`, `hedge lists update`).
+    /// Why it was asked for (`SIGHUP`, `hedge reload`, `lists update`).
     pub cause: String,
-    /// Names in the block index now.
-    pub index_names: usize,
-    /// List files loaded.
-    pub list_files: usize,
-    /// Changes that take effect only after a restart, in words.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    /// What is in force now.
+    #[serde(flatten)]
+    pub summary: ReloadSummary,
 }
 
 impl Service {
@@ -32,9 +29,7 @@ impl Service {
             Ok(summary) => {
                 let reloaded = Reloaded {
                     cause: cause.to_string(),
-                    index_names: summary.index_names,
-                    list_files: summary.list_files,
-                    warnings: summary.warnings,
+                    summary,
                 };
                 let details = serde_json::to_value(&reloaded).unwrap_or_default();
                 self.record(actor, "config.reloaded", details).await;

@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Service, format_time};
+use super::Service;
+use super::time::format_time;
+use crate::config::CategorySet;
 use crate::dns::StatsSnapshot;
-use crate::filter::CategorySet;
 use crate::store::{ExemptionSelection, LogStatus, now_ms};
 
 /// What the server is doing: addresses, lists, counters, the query log,

@@ -32,7 +32,7 @@ impl NamePattern {
             Some(rest) => (true, rest),
             None => (false, text),
         };
-        let name = match crate::filter::normalize(rest) {
+        let name = match crate::config::normalize(rest) {
             Ok(name) => name,
             // Searching for what clients asked, not what lists may hold.
             Err(crate::config::NameProblem::Reserved | crate::config::NameProblem::IpAddress) => {

@@ -7,7 +7,7 @@ use super::time_ms;
 use crate::admin::AdminRequest;
 use crate::cli::output::{Listing, OutputFlags, print_listing};
 use crate::cli::running_server::RunningServer;
-use crate::cli::time::{format_local, format_rfc3339};
+use crate::service::time::{format_local, format_rfc3339};
 use crate::store::AccessRecord;
 
 pub(super) fn run(

@@ -8,8 +8,8 @@ use super::{client_net, time_ms};
 use crate::admin::AdminRequest;
 use crate::cli::output::{Listing, OutputFlags, print_listing};
 use crate::cli::running_server::RunningServer;
-use crate::cli::time::{format_local, format_rfc3339};
 use crate::policy::HoldRequest;
+use crate::service::time::{format_local, format_rfc3339};
 use crate::store::LegalHold;
 
 #[derive(Debug, Subcommand)]

@@ -16,8 +16,9 @@ use ipnet::IpNet;
 
 use super::output::OutputFlags;
 use super::running_server::RunningServer;
-use super::time::{format_local, parse_time};
+use super::time::parse_time;
 use crate::admin::AdminRequest;
+use crate::service::time::format_local;
 use crate::store::PurgeReport;
 
 pub use holds::HoldCommand;

@@ -13,8 +13,9 @@ use super::{ANSWER_TIMEOUT, client_net, time_ms};
 use crate::admin::AdminRequest;
 use crate::cli::output::{Listing, ListingWriter, OutputFlags, OutputFormat};
 use crate::cli::running_server::RunningServer;
-use crate::cli::time::{format_local, format_local_time, format_rfc3339, parse_age};
+use crate::cli::time::parse_age;
 use crate::config::Config;
+use crate::service::time::{format_local, format_local_time, format_rfc3339};
 use crate::store::{AccessKind, Action, LogFilter, NamePattern, StoredQuery};
 
 /// Rows a table shows unless `--limit` or `--all` says otherwise.

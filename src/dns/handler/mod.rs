@@ -61,9 +61,6 @@ pub struct Handler {
     /// state: an approval swaps this small set in at once, without
     /// rebuilding the lists.
     exemptions: ArcSwap<ExemptionSet>,
-    /// Held while a new exemption set is read and stored, so that an older
-    /// read never replaces a newer one.
-    pub exemption_refresh: tokio::sync::Mutex<()>,
 }
 
 impl Handler {
@@ -82,7 +79,6 @@ impl Handler {
             log,
             alerts: AlertQueue::disabled(),
             exemptions: ArcSwap::from_pointee(ExemptionSet::default()),
-            exemption_refresh: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -43,13 +43,14 @@ pub enum ReloadError {
 
 /// What a reload of the configuration file put in force, for the one
 /// audit entry its caller (SIGHUP or the admin socket) writes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReloadSummary {
     /// Names in the new index.
     pub index_names: usize,
     /// List files read (URL sources not yet downloaded are not counted).
     pub list_files: usize,
     /// Changes that take effect only after a restart, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 

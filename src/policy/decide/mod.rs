@@ -12,8 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hickory_proto::rr::{LowerName, Name};
 use jiff::Timestamp;
 
-use crate::config::BlockingMode;
-use crate::filter::{CategoryId, Matches, RpzAction};
+use crate::config::{BlockingMode, CategoryId, Engine};
+use crate::filter::{Matches, RpzAction};
 
 use super::clients::Client;
 use super::exemptions::ExemptionSet;
@@ -122,8 +122,13 @@ pub fn decide(
         &group.own.index.matches(name),
         group.schedule.active(now),
     );
-    match decision {
-        Decision::Block(block) if !exemptions.is_empty() => {
+    after_lists(
+        group,
+        decision,
+        |block| {
+            if exemptions.is_empty() {
+                return Decision::Block(block);
+            }
             // Exemptions hold names in their ASCII (punycode) form.
             let text = name.to_ascii();
             lift(
@@ -134,20 +139,9 @@ pub fn decide(
                 now,
                 block,
             )
-        }
-        // Safe search applies to names nothing blocks (an allow entry does
-        // not switch it off).
-        decision if group.safe_search && !decision.is_blocked() => {
-            match snapshot.safe_search.rewrite(name, group.youtube) {
-                Some((engine, target)) => Decision::Rewrite {
-                    engine: engine.id.clone(),
-                    target: target.clone(),
-                },
-                None => decision,
-            }
-        }
-        decision => decision,
-    }
+        },
+        || snapshot.safe_search.rewrite(name, group.youtube),
+    )
 }
 
 /// The same for a normalised name in text.
@@ -167,17 +161,32 @@ pub fn decide_str(
         &group.own.index.matches_str(name),
         group.schedule.active(now),
     );
+    after_lists(
+        group,
+        decision,
+        |block| lift(group, exemptions, ip, name, now, block),
+        || snapshot.safe_search.rewrite_str(name, group.youtube),
+    )
+}
+
+/// What follows the lists' verdict, whichever form the name came in: an
+/// exemption may lift a block (`lift`), and safe search rewrites a name
+/// nothing blocks, even one an allow entry let through (`rewrite`).
+fn after_lists<'a>(
+    group: &Group,
+    decision: Decision,
+    lift: impl FnOnce(Block) -> Decision,
+    rewrite: impl FnOnce() -> Option<(&'a Engine, &'a Name)>,
+) -> Decision {
     match decision {
-        Decision::Block(block) => lift(group, exemptions, ip, name, now, block),
-        decision if group.safe_search => {
-            match snapshot.safe_search.rewrite_str(name, group.youtube) {
-                Some((engine, target)) => Decision::Rewrite {
-                    engine: engine.id.clone(),
-                    target: target.clone(),
-                },
-                None => decision,
-            }
-        }
+        Decision::Block(block) => lift(block),
+        decision if group.safe_search => match rewrite() {
+            Some((engine, target)) => Decision::Rewrite {
+                engine: engine.id.clone(),
+                target: target.clone(),
+            },
+            None => decision,
+        },
         decision => decision,
     }
 }

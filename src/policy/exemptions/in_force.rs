@@ -158,7 +158,7 @@ mod tests {
     fn block(mandatory: bool) -> Block {
         Block {
             rule: BlockRule::Category {
-                category: crate::filter::CategoryId(1),
+                category: crate::config::CategoryId(1),
                 depth: 2,
                 mandatory,
             },

@@ -48,7 +48,7 @@ pub fn check_request(
     }
     match (request.kind, &request.name) {
         (ExemptionKind::Site, Some(name)) => {
-            let normal = crate::filter::normalize(name)
+            let normal = crate::config::normalize(name)
                 .map_err(|problem| format!("{name:?} is not a name hedge can exempt: {problem}"))?;
             if &normal != name {
                 return Err(format!("{name:?} is not normalised (expected {normal:?})"));

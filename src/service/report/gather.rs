@@ -8,9 +8,7 @@ use tracing::info;
 
 use crate::policy::ExemptionScope;
 use crate::service::{Actor, Service, ServiceError};
-use crate::store::{
-    AccessKind, AuditEntry, ExemptionSelection, Report, ReportContext, ReportRequest,
-};
+use crate::store::{AccessKind, ExemptionSelection, Report, ReportContext, ReportRequest};
 
 impl Service {
     /// Gathers the report `request` asks for, recorded as an access to the
@@ -54,16 +52,16 @@ impl Service {
             group_of_client,
             dropped_unrecorded: self.handler.log.unrecorded_drops(),
         };
-        let access = database
-            .begin_access(&actor.user, actor.uid, AccessKind::Report, request)
-            .await?;
-        self.storage
-            .audit(&AuditEntry {
-                actor: actor.user.clone(),
-                person: None,
-                action: "log.reported".into(),
-                details: serde_json::json!({ "request": request }),
-            })
+        let details = serde_json::json!({ "request": request });
+        let access = self
+            .record_access(
+                database,
+                actor,
+                AccessKind::Report,
+                request,
+                "log.reported",
+                details,
+            )
             .await?;
         let report = database.report(request, &context).await?;
         database
