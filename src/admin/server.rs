@@ -1,5 +1,5 @@
-//! The server side of the admin socket: framing (a line each way, each
-//! at most 64 KiB), the peer's credentials, and a search's rows streamed
+//! The server side of the admin socket: framing (a line each way, a
+//! request at most 64 KiB), the peer's credentials, and a search's rows streamed
 //! back as they are read. What each request does is in `service`.
 
 use std::io;
@@ -27,8 +27,8 @@ use crate::store::{AccessKind, LogFilter};
 /// How long a connection may sit without sending a request.
 const IDLE: Duration = Duration::from_secs(60);
 
-/// The longest request line accepted; a longer one is refused and the
-/// connection closed.
+/// The longest request line accepted; a longer one is refused (and not
+/// kept in memory) and the connection goes on.
 const MAX_REQUEST: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -148,11 +148,14 @@ async fn connection(
             Err(_) | Ok(None) => return Ok(()),
             Ok(Some(Ok(line))) => line,
             Ok(Some(Err(LinesCodecError::MaxLineLengthExceeded))) => {
+                // The codec drops the rest of that line and reads on: the
+                // peer, maybe still writing it, gets the reason and may go on.
                 let response = AdminResponse::failure(format!(
                     "bad request: longer than {} KiB",
                     MAX_REQUEST / 1024
                 ));
-                return write_line(&mut writer, &response).await;
+                write_line(&mut writer, &response).await?;
+                continue;
             }
             Ok(Some(Err(LinesCodecError::Io(error)))) => return Err(error),
         };
