@@ -28,7 +28,7 @@ use crate::store::{AccessKind, LogFilter};
 const IDLE: Duration = Duration::from_secs(60);
 
 /// The longest request line accepted; a longer one is refused (and not
-/// kept in memory) and the connection goes on.
+/// kept in memory) and the connection closed.
 const MAX_REQUEST: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -148,14 +148,18 @@ async fn connection(
             Err(_) | Ok(None) => return Ok(()),
             Ok(Some(Ok(line))) => line,
             Ok(Some(Err(LinesCodecError::MaxLineLengthExceeded))) => {
-                // The codec drops the rest of that line and reads on: the
-                // peer, maybe still writing it, gets the reason and may go on.
                 let response = AdminResponse::failure(format!(
                     "bad request: longer than {} KiB",
                     MAX_REQUEST / 1024
                 ));
                 write_line(&mut writer, &response).await?;
-                continue;
+                // The rest of the line is read and dropped before closing,
+                // so a peer still writing it reads the reason instead of
+                // a reset connection.
+                if !lines.read_buffer().contains(&b'\n') {
+                    drain_line(lines.into_inner()).await;
+                }
+                return Ok(());
             }
             Ok(Some(Err(LinesCodecError::Io(error)))) => return Err(error),
         };
@@ -174,6 +178,18 @@ async fn connection(
             Err(error) => AdminResponse::failure(format!("bad request: {error}")),
         };
         write_line(&mut writer, &response).await?;
+    }
+}
+
+/// Reads and drops bytes up to the end of the current line (or the end of
+/// the stream, or [`IDLE`] without a byte).
+async fn drain_line(mut reader: tokio::net::unix::OwnedReadHalf) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0u8; 8192];
+    while let Ok(Ok(read)) = tokio::time::timeout(IDLE, reader.read(&mut buffer)).await {
+        if read == 0 || buffer[..read].contains(&b'\n') {
+            return;
+        }
     }
 }
 
