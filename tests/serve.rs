@@ -546,6 +546,25 @@ async fn bad_packets_get_formerr_or_nothing_and_serving_goes_on() {
         udp(hedge.addr, &notify).await.metadata.response_code,
         ResponseCode::NotImp
     );
+    // An unassigned opcode (15) with RD, AD and CD set: NOTIMP with the id
+    // and opcode echoed and no flag but QR (those flags mean something for
+    // QUERY only).
+    let mut unassigned = vec![0x12, 0x34, (15 << 3) | 0x01, 0x30, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in ["www", "upstream", "example"] {
+        unassigned.push(label.len() as u8);
+        unassigned.extend_from_slice(label.as_bytes());
+    }
+    unassigned.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let reply = udp_raw_from(local(1), hedge.addr, &unassigned, PATIENCE)
+        .await
+        .expect("an answer to an unassigned opcode");
+    assert_eq!(&reply[..2], &[0x12, 0x34], "id");
+    assert_eq!(
+        reply[2],
+        0x80 | (15 << 3),
+        "QR and the opcode, nothing else"
+    );
+    assert_eq!(reply[3], 4, "no RA, AD or CD; RCODE NOTIMP");
 
     // EDNS version 1: BADVERS.
     let mut v1 = query_edns("www.upstream.example.", RecordType::A, 1232);

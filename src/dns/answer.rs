@@ -43,6 +43,16 @@ pub fn response_to(request: &Message, rcode: ResponseCode) -> Message {
     response
 }
 
+/// NOTIMP for an opcode hedge does not serve: id, opcode and question
+/// echoed, and no flag but QR (RD, RA and CD mean something for QUERY
+/// only, RFC 1035 4.1.1 and RFC 6895 2).
+pub fn not_implemented(request: &Message) -> Message {
+    let mut response = Message::response(request.metadata.id, request.metadata.op_code);
+    response.metadata.response_code = ResponseCode::NotImp;
+    response.add_queries(request.queries.iter().cloned());
+    response
+}
+
 /// The reply to a UDP query over its client's rate limit: the question
 /// echoed with TC set, nothing else (no EDNS), so it is never larger than
 /// the query and a real client retries over TCP.

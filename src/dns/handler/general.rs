@@ -159,7 +159,7 @@ impl Handler {
     ) -> Response {
         let ip = src.ip();
         if request.metadata.op_code != OpCode::Query {
-            return Response::plain(answer::response_to(request, ResponseCode::NotImp));
+            return Response::plain(answer::not_implemented(request));
         }
         if let Some(edns) = &request.edns
             && edns.version() != 0
