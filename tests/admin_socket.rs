@@ -1,6 +1,7 @@
 //! The admin socket's framing: each request line may be up to 64 KiB, and
 //! that limit is per line, not per connection; a longer line is refused
-//! with a reason the peer can read, and the connection closed.
+//! with a reason the peer can read, and the connection closed. And a
+//! request the service refuses is refused before anything is recorded.
 
 mod common;
 
@@ -73,4 +74,41 @@ async fn the_request_limit_is_per_line() {
     // Another connection is served as before.
     let mut fresh = BufReader::new(UnixStream::connect(hedge.path("admin.sock")).unwrap());
     assert_eq!(exchange(&mut fresh, "{\"command\":\"status\"}")["ok"], true);
+}
+
+#[tokio::test]
+async fn a_report_that_cannot_be_answered_is_refused_before_it_is_recorded() {
+    let upstream = TestUpstream::start().await;
+    let hedge = Hedge::start(
+        &config_text(&[], upstream.addr, "", "[admin]\nsocket = \"admin.sock\"\n")
+            .replace("listen = []", "listen = [\"LISTEN\"]"),
+    )
+    .await;
+    hedge.wait_for_database().await;
+    let mut reader = BufReader::new(UnixStream::connect(hedge.path("admin.sock")).unwrap());
+    let backwards = exchange(
+        &mut reader,
+        r#"{"command":"report","request":{"from_ms":2000000,"to_ms":1000000,"group":null,"time_zone":null}}"#,
+    );
+    assert_eq!(backwards["ok"], false);
+    assert!(
+        backwards["error"]
+            .as_str()
+            .unwrap()
+            .contains("end must be after its start"),
+        "{backwards}"
+    );
+    let zone = exchange(
+        &mut reader,
+        r#"{"command":"report","request":{"from_ms":1000000,"to_ms":2000000,"group":null,"time_zone":"Mars/Olympus"}}"#,
+    );
+    assert_eq!(zone["ok"], false);
+    assert!(
+        zone["error"].as_str().unwrap().contains("Mars/Olympus"),
+        "{zone}"
+    );
+    // Neither was recorded as a reading of the query log.
+    let access: Vec<Value> =
+        serde_json::from_str(&hedge.ok(&["logs", "access", "--json"])).unwrap();
+    assert!(access.is_empty(), "{access:?}");
 }

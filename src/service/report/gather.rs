@@ -19,6 +19,17 @@ impl Service {
         actor: &Actor,
         request: &ReportRequest,
     ) -> Result<Report, ServiceError> {
+        // A request that cannot be answered is refused before it is
+        // recorded as an access.
+        if request.to_ms <= request.from_ms {
+            return Err(ServiceError::Invalid(
+                "the report's end must be after its start".into(),
+            ));
+        }
+        if let Some(name) = &request.time_zone {
+            jiff::tz::TimeZone::get(name)
+                .map_err(|e| ServiceError::Invalid(format!("time zone {name:?}: {e}")))?;
+        }
         self.flush_log().await;
         let database = self.storage.get()?;
         let config = self.handler.config();
