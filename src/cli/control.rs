@@ -71,8 +71,8 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
         s.upstream_failures, s.stale_answers, s.malformed, s.truncated
     );
     println!(
-        "upstream:    {} shared an identical question already out, {} not sent (max_pending reached)",
-        s.upstream_shared, s.upstream_shed
+        "upstream:    {} shared an identical question already out, {} not sent (max_pending reached), {} refreshed before expiry (prefetch)",
+        s.upstream_shared, s.upstream_shed, s.prefetches
     );
     println!(
         "refused:     {} outside allow_networks, {} over the rate limit ({} given a truncated reply), {} TCP connections",

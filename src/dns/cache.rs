@@ -5,6 +5,7 @@
 //! longer. So hedge keeps one cache here, for forwarding and recursion alike,
 //! and runs the resolver without one.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -47,7 +48,7 @@ impl quick_cache::Equivalent<CacheKey> for WireKey<'_> {
 }
 
 /// An answer as it came from upstream, with when it arrived.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CachedAnswer {
     pub rcode: ResponseCode,
     pub answers: Vec<Record>,
@@ -59,6 +60,8 @@ pub struct CachedAnswer {
     /// The records as the fast path sends them, encoded at its first use
     /// (`None`: not an answer the fast path can send).
     pub encoded: OnceLock<Option<super::wire::EncodedRecords>>,
+    /// Someone has started refreshing this answer before it expires.
+    prefetch_claimed: AtomicBool,
 }
 
 impl CachedAnswer {
@@ -89,7 +92,22 @@ impl CachedAnswer {
             ttl,
             stored_at: now,
             encoded: OnceLock::new(),
+            prefetch_claimed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether an answer asked for with `left` seconds of freshness left
+    /// should be refreshed now: it is in the last tenth of its TTL
+    /// (Unbound's rule; so never for a TTL under 10 s) and no refresh has
+    /// been started.
+    pub fn wants_prefetch(&self, left: u32) -> bool {
+        u64::from(left) * 10 <= u64::from(self.ttl)
+            && !self.prefetch_claimed.load(Ordering::Relaxed)
+    }
+
+    /// Claims the refresh of this answer: true for exactly one caller.
+    pub fn claim_prefetch(&self) -> bool {
+        !self.prefetch_claimed.swap(true, Ordering::Relaxed)
     }
 
     fn age(&self, now: Instant) -> Duration {
@@ -294,5 +312,20 @@ mod tests {
         assert_eq!(records[1].ttl, 5);
         let records = CachedAnswer::records_with_ttl(&[record(300)], 30, true);
         assert_eq!(records[0].ttl, 30);
+    }
+
+    #[test]
+    fn prefetch_is_wanted_in_the_last_tenth_and_claimed_once() {
+        let now = Instant::now();
+        let answer = CachedAnswer::new(ResponseCode::NoError, vec![record(300)], vec![], None, now);
+        assert!(!answer.wants_prefetch(31));
+        assert!(answer.wants_prefetch(30));
+        assert!(answer.wants_prefetch(1));
+        assert!(answer.claim_prefetch());
+        assert!(!answer.claim_prefetch(), "once");
+        assert!(!answer.wants_prefetch(1), "already under way");
+        // A TTL under 10 s has no last tenth to speak of.
+        let short = CachedAnswer::new(ResponseCode::NoError, vec![record(9)], vec![], None, now);
+        assert!(!short.wants_prefetch(1));
     }
 }

@@ -48,6 +48,9 @@ counters! {
     cache_hits,
     /// Names looked for in the cache and not found fresh there.
     cache_misses,
+    /// Cache entries refreshed in the background before they expired,
+    /// because they were asked for in the last tenth of their TTL.
+    prefetches,
     /// Upstream lookups that failed (whether or not a stale answer was
     /// served instead).
     upstream_errors,

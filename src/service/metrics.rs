@@ -130,6 +130,12 @@ async fn render(handler: &Handler, storage: &Storage) -> String {
         handler.cache_entries(),
     );
     out.single(
+        "prefetches_total",
+        "counter",
+        "Cached answers refreshed before they expired (asked for in the last tenth of their TTL).",
+        stats.prefetches,
+    );
+    out.single(
         "stale_answers_total",
         "counter",
         "Expired answers served because every upstream failed.",

@@ -75,6 +75,10 @@ impl Handler {
                 else {
                     return false;
                 };
+                // Due for a refresh: the general path starts it.
+                if cached.wants_prefetch(left) {
+                    return false;
+                }
                 let encoded = cached.encoded.get_or_init(|| {
                     wire::EncodedRecords::encode(
                         &query,

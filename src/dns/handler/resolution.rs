@@ -1,6 +1,8 @@
 //! Asking the upstreams: from the cache when fresh, one question in flight
 //! per name and type shared by every client waiting on it, a stale answer
-//! when every upstream fails.
+//! when every upstream fails; and an answer asked for in the last tenth of
+//! its TTL refreshed in the background (prefetch), so that a popular name
+//! never makes a client wait when it expires.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,6 +38,9 @@ impl Handler {
         let stale = match serving.cache.get(&key, now) {
             CacheLookup::Fresh(cached, left) => {
                 bump(&self.stats.cache_hits);
+                if cached.wants_prefetch(left) && cached.claim_prefetch() {
+                    self.prefetch(key, query);
+                }
                 return Response::plain(cached_response(request, &cached, left, false))
                     .logged(Action::Allowed, None);
             }
@@ -48,24 +53,14 @@ impl Handler {
                 None
             }
         };
-        let mut fqdn = query.name().clone();
-        fqdn.set_fqdn(true);
         let asked = Instant::now();
         let lookup = || async {
-            let result = serving.upstream.resolve(&fqdn, query.query_type()).await;
+            let result = fetch(serving, &key, query).await;
             self.upstream_latency.observe(asked.elapsed());
-            match result {
-                Ok(fresh) => {
-                    let fresh = Arc::new(fresh);
-                    serving.cache.insert(key.clone(), fresh.clone());
-                    Ok(fresh)
-                }
-                Err(error) => {
-                    bump(&self.stats.upstream_errors);
-                    debug!(name = %query.name(), %error, "upstream failed");
-                    Err(Arc::new(error))
-                }
+            if result.is_err() {
+                bump(&self.stats.upstream_errors);
             }
+            result
         };
         let result = match serving
             .pending
@@ -113,6 +108,46 @@ impl Handler {
             outcome.upstream_us = Some(took);
         }
         response
+    }
+}
+
+impl Handler {
+    /// Refreshes the answer to `query` in the background, sharing a
+    /// question already out and held to `max_pending` like any client (all
+    /// prefetches count as one client, so they take at most a quarter of
+    /// it). A refresh that fails leaves the old answer to expire.
+    fn prefetch(&self, key: CacheKey, query: &Query) {
+        bump(&self.stats.prefetches);
+        let serving = self.serving.load_full();
+        let query = query.clone();
+        tokio::spawn(async move {
+            let lookup = || fetch(&serving, &key, &query);
+            let _ = serving.pending.ask(&key, PREFETCH_CLIENT, lookup).await;
+        });
+    }
+}
+
+/// The client prefetches are counted as in the pending questions' table.
+const PREFETCH_CLIENT: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+
+/// Asks the upstreams for `query` and caches the answer under `key`.
+async fn fetch(
+    serving: &Serving,
+    key: &CacheKey,
+    query: &Query,
+) -> Result<Arc<CachedAnswer>, Arc<UpstreamError>> {
+    let mut fqdn = query.name().clone();
+    fqdn.set_fqdn(true);
+    match serving.upstream.resolve(&fqdn, query.query_type()).await {
+        Ok(fresh) => {
+            let fresh = Arc::new(fresh);
+            serving.cache.insert(key.clone(), fresh.clone());
+            Ok(fresh)
+        }
+        Err(error) => {
+            debug!(name = %query.name(), %error, "upstream failed");
+            Err(Arc::new(error))
+        }
     }
 }
 
