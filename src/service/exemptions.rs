@@ -61,23 +61,7 @@ impl Service {
         id: i64,
         by: &str,
     ) -> Result<Exemption, ServiceError> {
-        let (config, policy) = (self.handler.config(), self.handler.policy());
-        let filed = as_request(&self.exemption(id).await?);
-        check_request(&config, &policy, &filed, now_ms()).map_err(ServiceError::Invalid)?;
-        let approver = check_approval(&config, &filed, by, false).map_err(ServiceError::Invalid)?;
-        let exemption = self
-            .storage
-            .get()?
-            .decide_exemption(
-                self.storage.audit_lock(),
-                id,
-                true,
-                &approver.name,
-                None,
-                &actor.user,
-            )
-            .await?;
-        self.changed(actor, exemption).await
+        self.decide_filed(actor, id, by, None).await
     }
 
     /// Rejects request `id`, with a reason.
@@ -89,8 +73,26 @@ impl Service {
         reason: &str,
     ) -> Result<Exemption, ServiceError> {
         check_reason(reason, "the reason").map_err(ServiceError::Invalid)?;
+        self.decide_filed(actor, id, by, Some(reason)).await
+    }
+
+    /// Decides request `id`: approved without a `rejection`, else rejected
+    /// with it. `by` must be on the roster and allowed to decide it; an
+    /// approval checks the request again (the lists may have changed since
+    /// it was filed).
+    async fn decide_filed(
+        &self,
+        actor: &Actor,
+        id: i64,
+        by: &str,
+        rejection: Option<&str>,
+    ) -> Result<Exemption, ServiceError> {
         let config = self.handler.config();
         let filed = as_request(&self.exemption(id).await?);
+        if rejection.is_none() {
+            check_request(&config, &self.handler.policy(), &filed, now_ms())
+                .map_err(ServiceError::Invalid)?;
+        }
         let approver = check_approval(&config, &filed, by, false).map_err(ServiceError::Invalid)?;
         let exemption = self
             .storage
@@ -98,9 +100,9 @@ impl Service {
             .decide_exemption(
                 self.storage.audit_lock(),
                 id,
-                false,
+                rejection.is_none(),
                 &approver.name,
-                Some(reason),
+                rejection,
                 &actor.user,
             )
             .await?;
