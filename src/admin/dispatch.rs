@@ -17,6 +17,7 @@ pub(super) async fn answer(
     match request {
         R::LogSearch { .. } => AdminResponse::failure("a search is answered over several lines"),
         R::Status => respond(Ok(service.status().await)),
+        R::DnssecCheck { name } => respond(service.check_dnssec(&name).await),
         R::Reload { cause } => {
             let cause = cause.as_deref().unwrap_or("hedge reload");
             respond(service.reload(actor, cause).await)

@@ -14,6 +14,10 @@ use crate::store::{AccessKind, AlertSelection, ExemptionSelection, LogFilter, Re
 pub enum AdminRequest {
     /// What the server is doing.
     Status,
+    /// What DNSSEC makes of a name's answer now (for `hedge explain`).
+    DnssecCheck {
+        name: String,
+    },
     /// Re-read the configuration, zones and lists (as SIGHUP does).
     /// `cause` says why, for the audit trail (`lists update`).
     Reload {

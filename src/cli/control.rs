@@ -67,8 +67,8 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
         s.queries, s.blocked, s.cache_hits, s.local_answers
     );
     println!(
-        "problems:    {} upstream failures, {} stale answers, {} malformed, {} truncated",
-        s.upstream_failures, s.stale_answers, s.malformed, s.truncated
+        "problems:    {} upstream failures, {} stale answers, {} failed DNSSEC validation, {} malformed, {} truncated",
+        s.upstream_failures, s.stale_answers, s.dnssec_bogus, s.malformed, s.truncated
     );
     println!(
         "upstream:    {} shared an identical question already out, {} not sent (max_pending reached), {} refreshed before expiry (prefetch)",

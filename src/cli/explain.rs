@@ -12,8 +12,9 @@ use anyhow::{Context, Result};
 use hickory_proto::rr::Name;
 
 use super::running_server::RunningServer;
-use crate::config::Config;
 use crate::config::normalize;
+use crate::config::{Config, DnssecMode};
+use crate::dns::dnssec::{DnssecVerdict, why_not_validated};
 use crate::filter::sources::for_each_entry;
 use crate::filter::{Action, RpzAction};
 use crate::policy::{
@@ -160,7 +161,8 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
     let question = Name::from_ascii(&name).context("the name as a DNS name")?;
     match decision {
         Decision::Allow(AllowReason::NotBlocked) => {
-            println!("decision: ALLOWED: no list this group blocks has the name")
+            println!("decision: ALLOWED: no list this group blocks has the name");
+            print_dnssec(&config, &name);
         }
         Decision::Rewrite { engine, target } => {
             println!(
@@ -174,6 +176,7 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
                 crate::service::time::format_local(until_ms)
             );
             print_rule(allow_rule(&snapshot, who.group, &question, reason));
+            print_dnssec(&config, &name);
         }
         Decision::Allow(reason @ AllowReason::GroupAllow { depth }) => {
             let entry = entry_text(&question.trim_to(usize::from(depth)));
@@ -182,6 +185,7 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
                 place(&entry, None)
             );
             print_rule(allow_rule(&snapshot, who.group, &question, reason));
+            print_dnssec(&config, &name);
         }
         Decision::Block(block) => {
             let wording = block_wording(&snapshot, who.group, &question, &question, &block);
@@ -246,6 +250,32 @@ fn running_exemptions(config: &Config) -> Option<ExemptionSet> {
         &list,
         jiff::Timestamp::now().as_millisecond(),
     ))
+}
+
+/// Says what DNSSEC makes of an allowed name: from the running server,
+/// which asks its upstreams, or from the configuration alone.
+fn print_dnssec(config: &Config, name: &str) {
+    let server = RunningServer::of(config, std::time::Duration::from_secs(15));
+    let verdict: Result<DnssecVerdict, _> = server.call(crate::admin::AdminRequest::DnssecCheck {
+        name: name.to_string(),
+    });
+    match verdict {
+        Ok(verdict) => println!("dnssec:  {} ({})", verdict.outcome, verdict.mode),
+        Err(_) => {
+            let dnssec = &config.upstream.dnssec;
+            let lower = hickory_proto::rr::LowerName::from(
+                Name::from_ascii(name).unwrap_or_else(|_| Name::root()),
+            );
+            let rule = match dnssec.mode {
+                DnssecMode::Validate => why_not_validated(dnssec, &lower).unwrap_or_else(|| {
+                    "validated from the trust anchors (server not reachable: not asked now)".into()
+                }),
+                DnssecMode::Process => "passed through to the upstream".into(),
+                DnssecMode::Off => "off".into(),
+            };
+            println!("dnssec:  {rule} ({})", dnssec.mode.as_str());
+        }
+    }
 }
 
 /// Prints the rule the query log records for the decision, if any.

@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 mod check;
+pub mod dnssec;
 mod error;
 mod list_format;
 pub mod name;
@@ -18,6 +19,7 @@ mod upstream_spec;
 pub use catalogue::{
     Catalogue, Category, CategoryId, CategorySet, DefaultSource, MAX_CATEGORIES, load_catalogue,
 };
+pub use dnssec::{DnssecConfig, DnssecMode};
 pub use error::{ConfigError, ConfigProblem};
 pub use list_format::ListFormat;
 pub use name::{NameProblem, normalize};
@@ -298,6 +300,7 @@ pub struct UpstreamConfig {
     pub recursor_allow_servers: Vec<IpNet>,
     /// Extra certificate authorities (PEM) trusted for encrypted upstreams.
     pub tls_ca_file: Option<PathBuf>,
+    pub dnssec: DnssecConfig,
 }
 
 /// `[[zones]]`: a zone hedge answers authoritatively from a zone file.

@@ -458,6 +458,12 @@ pub(super) struct RawUpstream {
     pub recursor_allow_servers: Vec<Spanned<String>>,
     #[serde(default)]
     pub tls_ca_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub dnssec: Option<Spanned<String>>,
+    #[serde(default)]
+    pub trust_anchors: Option<Spanned<String>>,
+    #[serde(default)]
+    pub insecure_domains: Vec<Spanned<String>>,
 }
 
 impl Default for RawUpstream {
@@ -475,6 +481,9 @@ impl Default for RawUpstream {
             root_hints: default_root_hints(),
             recursor_allow_servers: Vec::new(),
             tls_ca_file: None,
+            dnssec: None,
+            trust_anchors: None,
+            insecure_domains: Vec::new(),
         }
     }
 }

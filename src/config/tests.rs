@@ -375,3 +375,90 @@ fn a_missing_key_is_named_within_its_entry() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn dnssec_defaults_follow_the_mode() {
+    let forward = check("[upstream]\nservers = [\"192.0.2.53\"]\n").unwrap();
+    assert_eq!(forward.upstream.dnssec.mode, DnssecMode::Process);
+    let off = check("[upstream]\nservers = [\"192.0.2.53\"]\ndnssec = \"off\"\n").unwrap();
+    assert_eq!(off.upstream.dnssec.mode, DnssecMode::Off);
+    let validate = check(
+        "[upstream]\nservers = [\"192.0.2.53\"]\ndnssec = \"validate\"\ninsecure_domains = [\"Vendor.Example\"]\n",
+    )
+    .unwrap();
+    let dnssec = &validate.upstream.dnssec;
+    assert_eq!(dnssec.mode, DnssecMode::Validate);
+    // The root: Debian's key file, or hickory's built-in copy of it.
+    assert_eq!(
+        dnssec.anchor_zones,
+        vec![hickory_proto::rr::LowerName::from(Name::root())]
+    );
+    let under = |n: &str| {
+        dnssec.validates(&hickory_proto::rr::LowerName::from(
+            Name::from_ascii(n).unwrap(),
+        ))
+    };
+    assert!(under("www.example.org."));
+    assert!(!under("cdn.vendor.example."));
+}
+
+#[test]
+fn dnssec_mistakes_are_named_with_their_line() {
+    let found = problems(
+        "[upstream]\nservers = [\"192.0.2.53\"]\ndnssec = \"strict\"\ntrust_anchors = \"nowhere.key\"\ninsecure_domains = [\"bad..name\"]\n",
+    );
+    let keys: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+    assert!(keys.contains(&(3, "upstream.dnssec")), "{found:?}");
+    assert!(keys.contains(&(4, "upstream.trust_anchors")), "{found:?}");
+    assert!(
+        keys.contains(&(5, "upstream.insecure_domains")),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|p| p.message.contains("\"strict\"")));
+}
+
+#[test]
+fn a_trust_anchor_file_must_hold_ds_or_dnskey_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("anchors.key");
+    std::fs::write(
+        &good,
+        "school.test. 3600 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
+    )
+    .unwrap();
+    let config = Config::from_str(
+        &format!(
+            "[upstream]\nservers = [\"192.0.2.53\"]\ndnssec = \"validate\"\ntrust_anchors = \"{}\"\n",
+            good.display()
+        ),
+        &dir.path().join("hedge.toml"),
+    )
+    .unwrap();
+    assert_eq!(config.upstream.dnssec.anchors.len(), 1);
+    assert_eq!(
+        config.upstream.dnssec.anchor_zones,
+        vec![hickory_proto::rr::LowerName::from(
+            Name::from_ascii("school.test.").unwrap()
+        )]
+    );
+
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, "school.test. 3600 IN A 192.0.2.1\n").unwrap();
+    let error = Config::from_str(
+        &format!(
+            "[upstream]\nservers = [\"192.0.2.53\"]\ntrust_anchors = \"{}\"\n",
+            wrong.display()
+        ),
+        &dir.path().join("hedge.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("hedge.toml:3: upstream.trust_anchors"),
+        "{error}"
+    );
+    assert!(
+        error.contains("a trust anchor is a DS or DNSKEY record"),
+        "{error}"
+    );
+}

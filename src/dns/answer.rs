@@ -25,6 +25,11 @@ pub const CLASSIC_UDP_LIMIT: usize = 512;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtendedError {
     StaleAnswer = 3,
+    DnssecBogus = 6,
+    SignatureExpired = 7,
+    SignatureNotYetValid = 8,
+    DnskeyMissing = 9,
+    RrsigsMissing = 10,
     Blocked = 15,
     Prohibited = 18,
     NotSupported = 21,

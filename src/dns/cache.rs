@@ -34,6 +34,21 @@ impl CacheKey {
         bytes.extend_from_slice(&u16::from(rtype).to_be_bytes());
         CacheKey(bytes.into())
     }
+
+    /// The key of an answer kept apart from the plain one (asked with DO,
+    /// or unchecked): the plain key and one byte more, which no key read
+    /// from a packet has.
+    pub fn variant(name: &LowerName, rtype: RecordType, variant: Option<u8>) -> CacheKey {
+        let key = CacheKey::new(name, rtype);
+        match variant {
+            None => key,
+            Some(byte) => {
+                let mut bytes = key.0.into_vec();
+                bytes.push(byte);
+                CacheKey(bytes.into())
+            }
+        }
+    }
 }
 
 /// A key borrowed from bytes laid out as [`CacheKey`]'s: a lowercase wire
@@ -62,6 +77,18 @@ pub struct CachedAnswer {
     pub encoded: OnceLock<Option<super::wire::EncodedRecords>>,
     /// Someone has started refreshing this answer before it expires.
     prefetch_claimed: AtomicBool,
+    /// Validated from a trust anchor, or marked AD by a validating upstream.
+    pub secure: bool,
+    /// The DNSSEC records (RRSIG, NSEC, NSEC3) that came with the answer,
+    /// sent only to clients that set DO.
+    pub proofs: Option<Box<Proofs>>,
+}
+
+/// DNSSEC records kept beside an answer, by the section they go in.
+#[derive(Debug, Default)]
+pub struct Proofs {
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
 }
 
 impl CachedAnswer {
@@ -93,7 +120,29 @@ impl CachedAnswer {
             stored_at: now,
             encoded: OnceLock::new(),
             prefetch_claimed: AtomicBool::new(false),
+            secure: false,
+            proofs: None,
         }
+    }
+
+    /// The same answer with its DNSSEC standing and records.
+    pub fn with_dnssec(mut self, secure: bool, proofs: Proofs) -> CachedAnswer {
+        self.secure = secure;
+        if !proofs.answers.is_empty() || !proofs.authorities.is_empty() {
+            self.proofs = Some(Box::new(proofs));
+        }
+        self
+    }
+
+    /// Every record of the answer with its DNSSEC records, by section.
+    pub fn all_records(&self) -> (Vec<Record>, Vec<Record>) {
+        let mut answers = self.answers.clone();
+        let mut authorities = self.authorities.clone();
+        if let Some(proofs) = &self.proofs {
+            answers.extend(proofs.answers.iter().cloned());
+            authorities.extend(proofs.authorities.iter().cloned());
+        }
+        (answers, authorities)
     }
 
     /// Whether an answer asked for with `left` seconds of freshness left

@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod answer;
 pub mod cache;
+pub mod dnssec;
 pub mod handler;
 pub mod pending;
 pub mod server;

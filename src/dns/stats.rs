@@ -64,6 +64,9 @@ counters! {
     stale_answers,
     /// Queries answered SERVFAIL because no upstream answered.
     upstream_failures,
+    /// Queries answered SERVFAIL because the answer failed DNSSEC
+    /// validation (bogus, expired, unsigned where it must be signed).
+    dnssec_bogus,
     /// Queries answered as blocked (the name or a CNAME in its chain).
     blocked,
     /// Queries answered with a safe-search CNAME.

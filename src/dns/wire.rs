@@ -35,6 +35,8 @@ pub struct PlainQuery<'a> {
     pub qtype: u16,
     /// The client's EDNS, if it sent one.
     pub edns: Option<PlainEdns>,
+    /// The client set AD or CD in the header.
+    pub dnssec_flags: bool,
 }
 
 /// What a client's OPT record said that matters to the answer.
@@ -45,6 +47,12 @@ pub struct PlainEdns {
 }
 
 impl PlainQuery<'_> {
+    /// Whether the client said anything about DNSSEC (DO, AD or CD), so
+    /// that the answer may differ from the plain one.
+    pub fn asks_dnssec(&self) -> bool {
+        self.dnssec_flags || self.edns.is_some_and(|e| e.dnssec_ok)
+    }
+
     /// The question name, decoded the way the general path decodes it.
     pub fn decode_name(&self) -> Option<Name> {
         Name::read(&mut BinDecoder::new(self.name)).ok()
@@ -152,6 +160,7 @@ pub fn read_plain_query(raw: &[u8]) -> Option<PlainQuery<'_>> {
         question: &raw[12..question_end],
         qtype,
         edns,
+        dnssec_flags: flags & 0x0030 != 0,
     })
 }
 

@@ -154,6 +154,12 @@ async fn render(handler: &Handler, storage: &Storage) -> String {
         stats.upstream_failures,
     );
     out.single(
+        "dnssec_bogus_total",
+        "counter",
+        "Queries answered SERVFAIL because the answer failed DNSSEC validation.",
+        stats.dnssec_bogus,
+    );
+    out.single(
         "upstream_shared_total",
         "counter",
         "Queries answered by waiting for the same question already sent upstream.",

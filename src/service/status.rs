@@ -2,10 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Service;
+use hickory_proto::rr::Name;
+
 use super::time::format_time;
+use super::{Service, ServiceError};
 use crate::config::CategorySet;
 use crate::dns::StatsSnapshot;
+use crate::dns::dnssec::DnssecVerdict;
 use crate::store::{ExemptionSelection, LogStatus, now_ms};
 
 /// What the server is doing: addresses, lists, counters, the query log,
@@ -37,6 +40,14 @@ pub struct StatusReport {
 }
 
 impl Service {
+    /// What DNSSEC makes of `name`'s answer now, asked past the cache and
+    /// the query log.
+    pub async fn check_dnssec(&self, name: &str) -> Result<DnssecVerdict, ServiceError> {
+        let question = Name::from_utf8(name.trim())
+            .map_err(|e| ServiceError::Invalid(format!("{name:?} is not a domain name: {e}")))?;
+        Ok(self.handler.check_dnssec(&question).await)
+    }
+
     /// The server's state now. Never fails: what cannot be read (the
     /// database not open) is shown as such.
     pub async fn status(&self) -> StatusReport {

@@ -2,6 +2,7 @@
 //! problem is collected with its file, line and key, so an operator fixes a
 //! file in one round.
 
+mod dnssec;
 mod governance;
 mod groups;
 mod lists;

@@ -115,7 +115,9 @@ impl Checker<'_> {
         let tls_ca_file = raw.tls_ca_file.as_ref().and_then(|value| {
             self.existing_file("upstream.tls_ca_file", value, "certificate file")
         });
+        let dnssec = self.dnssec(&raw, &mode);
         UpstreamConfig {
+            dnssec,
             mode,
             servers,
             timeout: Duration::from_millis(*raw.timeout_ms.get_ref()),

@@ -9,6 +9,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, RData};
 use tracing::debug;
 
+use crate::config::DnssecMode;
 use crate::policy::{AllowReason, BlockAnswer, Decision, decide};
 use crate::store::Action;
 
@@ -68,6 +69,11 @@ impl Handler {
                 (blocked.outcome, ResponseCode::NoError)
             }
             Decision::Allow(AllowReason::NotBlocked) => {
+                // AD, the DNSSEC records or an unchecked answer: the
+                // general path's to give.
+                if query.asks_dnssec() && serving.config.upstream.dnssec.mode != DnssecMode::Off {
+                    return false;
+                }
                 let mut key = [0u8; 257];
                 let key = query.cache_key(&mut key);
                 let CacheLookup::Fresh(cached, left) =

@@ -9,13 +9,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hickory_proto::op::{Message, Query, ResponseCode};
-use hickory_proto::rr::LowerName;
+use hickory_proto::rr::{LowerName, Name, RecordType};
 use tracing::debug;
 
 use crate::store::Action;
 
+use crate::config::DnssecMode;
 use crate::dns::answer::{self, ExtendedError};
 use crate::dns::cache::{CacheKey, CacheLookup, CachedAnswer};
+use crate::dns::dnssec::{self, Asking, DnssecVerdict};
 use crate::dns::pending::Waited;
 use crate::dns::stats::bump;
 use crate::dns::upstream::UpstreamError;
@@ -33,13 +35,14 @@ impl Handler {
         name: LowerName,
         client: IpAddr,
     ) -> Response {
-        let key = CacheKey::new(&name, query.query_type());
+        let asking = Asking::for_request(serving.upstream.dnssec(), &name, request);
+        let key = CacheKey::variant(&name, query.query_type(), asking.cache_variant());
         let now = Instant::now();
         let stale = match serving.cache.get(&key, now) {
             CacheLookup::Fresh(cached, left) => {
                 bump(&self.stats.cache_hits);
                 if cached.wants_prefetch(left) && cached.claim_prefetch() {
-                    self.prefetch(key, query);
+                    self.prefetch(key, query, asking);
                 }
                 return Response::plain(cached_response(request, &cached, left, false))
                     .logged(Action::Allowed, None);
@@ -55,7 +58,7 @@ impl Handler {
         };
         let asked = Instant::now();
         let lookup = || async {
-            let result = fetch(serving, &key, query).await;
+            let result = fetch(serving, &key, query, asking).await;
             self.upstream_latency.observe(asked.elapsed());
             if result.is_err() {
                 bump(&self.stats.upstream_errors);
@@ -84,6 +87,15 @@ impl Handler {
         let took = u32::try_from(asked.elapsed().as_micros()).unwrap_or(u32::MAX);
         let response = match result {
             Ok(fresh) => Response::plain(cached_response(request, &fresh, fresh.ttl, false)),
+            // A forged or broken answer: never served, stale or not.
+            Err(error) if let UpstreamError::Bogus(bogus) = *error => {
+                bump(&self.stats.dnssec_bogus);
+                Response::with_error(
+                    answer::response_to(request, ResponseCode::ServFail),
+                    bogus.extended_error(),
+                    bogus.describe(),
+                )
+            }
             Err(error) => {
                 if let Some(cached) = stale {
                     bump(&self.stats.stale_answers);
@@ -116,14 +128,63 @@ impl Handler {
     /// question already out and held to `max_pending` like any client (all
     /// prefetches count as one client, so they take at most a quarter of
     /// it). A refresh that fails leaves the old answer to expire.
-    fn prefetch(&self, key: CacheKey, query: &Query) {
+    fn prefetch(&self, key: CacheKey, query: &Query, asking: Asking) {
         bump(&self.stats.prefetches);
         let serving = self.serving.load_full();
         let query = query.clone();
         tokio::spawn(async move {
-            let lookup = || fetch(&serving, &key, &query);
+            let lookup = || fetch(&serving, &key, &query, asking);
             let _ = serving.pending.ask(&key, PREFETCH_CLIENT, lookup).await;
         });
+    }
+}
+
+impl Handler {
+    /// Asks the upstreams for `name`'s A records as a client that set DO
+    /// would have them asked, past the cache and the log, and says what
+    /// DNSSEC made of the answer.
+    pub async fn check_dnssec(&self, name: &Name) -> DnssecVerdict {
+        let serving = self.serving.load_full();
+        let config = serving.upstream.dnssec();
+        let mut fqdn = name.clone();
+        fqdn.set_fqdn(true);
+        let lower = LowerName::from(&fqdn);
+        let mode = config.mode.as_str().to_string();
+        let asking = match config.mode {
+            DnssecMode::Off => {
+                return DnssecVerdict {
+                    mode,
+                    outcome: "off: DNSSEC is neither asked for nor checked; AD is never set".into(),
+                };
+            }
+            DnssecMode::Validate => match dnssec::why_not_validated(config, &lower) {
+                Some(why) => return DnssecVerdict { mode, outcome: why },
+                None => Asking::Validated,
+            },
+            DnssecMode::Process => Asking::PassedThrough,
+        };
+        let outcome = match (
+            serving.upstream.resolve(&fqdn, RecordType::A, asking).await,
+            asking,
+        ) {
+            (Ok(answer), Asking::Validated) if answer.secure => {
+                "secure: validated from the trust anchors (AD for clients that ask)".to_string()
+            }
+            (Ok(_), Asking::Validated) => {
+                "insecure: proven unsigned from the trust anchors (answered, no AD)".to_string()
+            }
+            (Ok(answer), _) if answer.secure => {
+                "the upstream says secure (its AD is passed on)".to_string()
+            }
+            (Ok(_), _) => "the upstream did not say secure (no AD)".to_string(),
+            (Err(UpstreamError::Bogus(bogus)), _) => format!(
+                "bogus: {} (answered SERVFAIL, Extended DNS Error {})",
+                bogus.describe(),
+                bogus.extended_error() as u16
+            ),
+            (Err(error), _) => format!("not known: {error}"),
+        };
+        DnssecVerdict { mode, outcome }
     }
 }
 
@@ -135,10 +196,15 @@ async fn fetch(
     serving: &Serving,
     key: &CacheKey,
     query: &Query,
+    asking: Asking,
 ) -> Result<Arc<CachedAnswer>, Arc<UpstreamError>> {
     let mut fqdn = query.name().clone();
     fqdn.set_fqdn(true);
-    match serving.upstream.resolve(&fqdn, query.query_type()).await {
+    match serving
+        .upstream
+        .resolve(&fqdn, query.query_type(), asking)
+        .await
+    {
         Ok(fresh) => {
             let fresh = Arc::new(fresh);
             serving.cache.insert(key.clone(), fresh.clone());
@@ -151,13 +217,28 @@ async fn fetch(
     }
 }
 
+/// The answer for `request` from a cached one: AD when it is secure and
+/// the client understands AD, the DNSSEC records when it set DO.
 fn cached_response(request: &Message, cached: &CachedAnswer, ttl: u32, stale: bool) -> Message {
     let mut response = answer::response_to(request, cached.rcode);
+    response.metadata.authentic_data = dnssec::authentic(request, cached.secure);
     response.add_answers(CachedAnswer::records_with_ttl(&cached.answers, ttl, stale));
     response.add_authorities(CachedAnswer::records_with_ttl(
         &cached.authorities,
         ttl,
         stale,
     ));
+    let dnssec_ok = request
+        .edns
+        .as_ref()
+        .is_some_and(|edns| edns.flags().dnssec_ok);
+    if dnssec_ok && let Some(proofs) = &cached.proofs {
+        response.add_answers(CachedAnswer::records_with_ttl(&proofs.answers, ttl, stale));
+        response.add_authorities(CachedAnswer::records_with_ttl(
+            &proofs.authorities,
+            ttl,
+            stale,
+        ));
+    }
     response
 }
