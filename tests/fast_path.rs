@@ -134,6 +134,7 @@ async fn fast_answers_are_byte_identical_to_general_ones() {
         Some((512, false)),
     ];
     let mut fast = 0;
+    let mut expected = 0;
     let mut id = 1;
     // (name, type, client, answered fast with every EDNS variant)
     let cases: &[(&str, RecordType, &str, bool)] = &[
@@ -176,15 +177,24 @@ async fn fast_answers_are_byte_identical_to_general_ones() {
                     // a lowercase question: exact only for that spelling.
                     continue;
                 }
+                // With DO set a cached answer may carry DNSSEC records and
+                // AD (`dnssec = "process"`, the default when forwarding):
+                // the general path's to give. Sinkholes stay fast.
+                let dnssec_ok = edns.is_some_and(|(_, dnssec_ok)| dnssec_ok);
+                let sinkhole = ["bet.upstream", "walled.upstream"]
+                    .iter()
+                    .any(|blocked| name.to_ascii_lowercase().contains(blocked));
+                let fast_expected = expect_fast && (sinkhole || !dnssec_ok);
                 assert_eq!(
                     path == Path::Fast,
-                    expect_fast,
+                    fast_expected,
                     "{name} {rtype} from {from}, EDNS {edns:?}"
                 );
+                expected += usize::from(fast_expected);
             }
         }
     }
-    assert!(fast >= 13 * 8, "{fast} fast answers");
+    assert!(fast >= expected && expected >= 80, "{fast} fast answers of {expected}");
 
     // 40 addresses do not fit 512 bytes: the general path truncates.
     let big = query(9000, "big.upstream.example.", A, true, None);
