@@ -1,8 +1,12 @@
 //! What the integration tests share: a small authoritative upstream served in
 //! the test process, the real `hedge` binary started on a temporary config,
-//! and a DNS client that can send from any loopback address.
+//! and a DNS client that can send from any loopback address; and, in
+//! [`signed_zones`], DNSSEC-signed zones served by a real authoritative
+//! server.
 
 #![allow(dead_code)]
+
+pub mod signed_zones;
 
 use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};
 use std::path::{Path, PathBuf};
