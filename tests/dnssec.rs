@@ -226,3 +226,222 @@ async fn the_signed_zone_harness_serves_what_the_tests_expect() {
     let reply = tcp(zones.addr, &query_dnssec(SECURE_ZONE, RecordType::DNSKEY)).await;
     assert_eq!(answer_rdata(&reply, RecordType::DNSKEY).len(), 1);
 }
+
+/// hedge forwarding to the signed zones' server with `dnssec` and the
+/// trust anchors in `anchors` (a path).
+async fn hedge_validating(zones: &SignedZones, dnssec: &str, anchors: &std::path::Path) -> Hedge {
+    Hedge::start(&format!(
+        "[server]\nlisten = [\"LISTEN\"]\nrate_limit_qps = 0\n\n[upstream]\nservers = [\"{}\"]\ntimeout_ms = 2000\nattempts = 1\ndnssec = \"{dnssec}\"\ntrust_anchors = \"{}\"\n",
+        zones.addr,
+        anchors.display()
+    ))
+    .await
+}
+
+/// `message` with AD set and/or CD set.
+fn flagged(mut message: Message, ad: bool, cd: bool) -> Message {
+    message.metadata.authentic_data = ad;
+    message.metadata.checking_disabled = cd;
+    message
+}
+
+/// Asserts a SERVFAIL carrying Extended DNS Error `code`.
+fn assert_bogus(reply: &Message, code: u16, what: &str) {
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::ServFail,
+        "{what}: {reply:?}"
+    );
+    assert!(reply.answers.is_empty(), "{what}: nothing forged given out");
+    let (got, text) =
+        extended_error(reply).unwrap_or_else(|| panic!("{what}: no EDE in {reply:?}"));
+    assert_eq!(got, code, "{what}: {text}");
+    assert!(text.starts_with("DNSSEC"), "{what}: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_mode_sets_ad_on_secure_answers_and_fails_bogus_ones_with_the_reason() {
+    let Some(zones) = SignedZones::start().await else {
+        eprintln!("{SKIPPED_WITHOUT_NSD}");
+        return;
+    };
+    let hedge = hedge_validating(&zones, "validate", &zones.dnskey_anchors).await;
+
+    // Secure: AD, and the RRSIG for a client that set DO.
+    let reply = udp(hedge.addr, &query_dnssec(SECURE_WWW, RecordType::A)).await;
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::NoError,
+        "{}",
+        hedge.log()
+    );
+    assert_eq!(addresses(&reply), [SECURE_WWW_ADDR]);
+    assert!(
+        reply.metadata.authentic_data,
+        "AD on a validated answer: {reply:?}"
+    );
+    assert_eq!(rrsigs(&reply).len(), 1, "the RRSIG for a DO client");
+    // AD without DO: AD back, no DNSSEC records. Neither: a plain answer.
+    let reply = udp(
+        hedge.addr,
+        &flagged(query(SECURE_WWW, RecordType::A), true, false),
+    )
+    .await;
+    assert!(reply.metadata.authentic_data);
+    assert!(rrsigs(&reply).is_empty(), "no RRSIG without DO");
+    let reply = udp(hedge.addr, &query(SECURE_WWW, RecordType::A)).await;
+    assert!(
+        !reply.metadata.authentic_data,
+        "no AD for a client that did not ask"
+    );
+    assert_eq!(addresses(&reply), [SECURE_WWW_ADDR]);
+    // A CNAME into the signed zone, and a signed denial.
+    let reply = udp(hedge.addr, &query_dnssec(SECURE_ALIAS, RecordType::A)).await;
+    assert!(reply.metadata.authentic_data, "{reply:?}");
+    assert_eq!(addresses(&reply), [SECURE_WWW_ADDR]);
+    let reply = udp(hedge.addr, &query_dnssec(SECURE_MISSING, RecordType::A)).await;
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::NXDomain,
+        "{reply:?}"
+    );
+    assert!(
+        reply.metadata.authentic_data,
+        "a proven denial is secure: {reply:?}"
+    );
+
+    // Bogus, each with its reason.
+    let tampered = udp(hedge.addr, &query_dnssec(TAMPERED, RecordType::A)).await;
+    assert_bogus(&tampered, 6, "a record changed after signing");
+    let expired = udp(hedge.addr, &query_dnssec(EXPIRED_WWW, RecordType::A)).await;
+    assert_bogus(&expired, 7, "signatures expired in 2021");
+    let future = udp(hedge.addr, &query_dnssec(FUTURE_WWW, RecordType::A)).await;
+    assert_bogus(&future, 8, "signatures valid from 2040");
+    let nokey = udp(hedge.addr, &query_dnssec(NOKEY_WWW, RecordType::A)).await;
+    assert_bogus(&nokey, 9, "the signing key not served");
+    let bare = udp(hedge.addr, &query_dnssec(BARE, RecordType::A)).await;
+    assert_bogus(&bare, 10, "a signature stripped");
+    // Asked again without DO (EDNS still, to carry the EDE): still SERVFAIL.
+    let again = udp(hedge.addr, &query_edns(TAMPERED, RecordType::A, 1232)).await;
+    assert_bogus(&again, 6, "asked again without DO");
+
+    // CD: the client checks for itself and gets the answer unchecked.
+    let unchecked = udp(
+        hedge.addr,
+        &flagged(query_dnssec(TAMPERED, RecordType::A), false, true),
+    )
+    .await;
+    assert_eq!(unchecked.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(addresses(&unchecked), [TAMPERED_ADDR]);
+    assert!(!unchecked.metadata.authentic_data);
+    assert!(unchecked.metadata.checking_disabled, "CD echoed");
+
+    // Under no trust anchor: answered, without AD.
+    let plain = udp(hedge.addr, &query_dnssec(PLAIN_WWW, RecordType::A)).await;
+    assert_eq!(
+        plain.metadata.response_code,
+        ResponseCode::NoError,
+        "{}",
+        hedge.log()
+    );
+    assert_eq!(addresses(&plain), [PLAIN_WWW_ADDR]);
+    assert!(!plain.metadata.authentic_data);
+
+    // Counted, and worded by `hedge explain`.
+    assert!(hedge.stat("dnssec_bogus") >= 6, "{}", hedge.status());
+    let explained = hedge.ok(&["explain", SECURE_WWW, "--client", "127.0.0.1"]);
+    assert!(
+        explained.contains("dnssec:  secure: validated"),
+        "{explained}"
+    );
+    let explained = hedge.ok(&["explain", TAMPERED, "--client", "127.0.0.1"]);
+    assert!(
+        explained.contains(
+            "dnssec:  bogus: DNSSEC: bogus answer (answered SERVFAIL, Extended DNS Error 6)"
+        ),
+        "{explained}"
+    );
+    let explained = hedge.ok(&["explain", PLAIN_WWW, "--client", "127.0.0.1"]);
+    assert!(
+        explained.contains("no trust anchor covers it"),
+        "{explained}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ds_trust_anchors_and_insecure_domains() {
+    let Some(zones) = SignedZones::start().await else {
+        eprintln!("{SKIPPED_WITHOUT_NSD}");
+        return;
+    };
+    // DS anchors: the zones' keys are fetched and matched against them.
+    let hedge = hedge_validating(&zones, "validate", &zones.ds_anchors).await;
+    let reply = udp(hedge.addr, &query_dnssec(SECURE_WWW, RecordType::A)).await;
+    assert!(reply.metadata.authentic_data, "{reply:?}\n{}", hedge.log());
+    let tampered = udp(hedge.addr, &query_dnssec(TAMPERED, RecordType::A)).await;
+    assert_bogus(&tampered, 6, "bogus under a DS anchor");
+    drop(hedge);
+
+    // A domain never validated: the expired zone answers, without AD.
+    let hedge = Hedge::start(&format!(
+        "[server]\nlisten = [\"LISTEN\"]\nrate_limit_qps = 0\n\n[upstream]\nservers = [\"{}\"]\ntimeout_ms = 2000\nattempts = 1\ndnssec = \"validate\"\ntrust_anchors = \"{}\"\ninsecure_domains = [\"expired.test\"]\n",
+        zones.addr,
+        zones.dnskey_anchors.display()
+    ))
+    .await;
+    let reply = udp(hedge.addr, &query_dnssec(EXPIRED_WWW, RecordType::A)).await;
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::NoError,
+        "{reply:?}"
+    );
+    assert_eq!(addresses(&reply), [EXPIRED_WWW_ADDR]);
+    assert!(!reply.metadata.authentic_data);
+    let reply = udp(hedge.addr, &query_dnssec(SECURE_WWW, RecordType::A)).await;
+    assert!(reply.metadata.authentic_data, "the rest still validated");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn process_mode_passes_do_ad_and_cd_through_to_a_validating_upstream() {
+    let Some(zones) = SignedZones::start().await else {
+        eprintln!("{SKIPPED_WITHOUT_NSD}");
+        return;
+    };
+    // A validating hedge is the upstream of a hedge in process mode.
+    let validator = hedge_validating(&zones, "validate", &zones.dnskey_anchors).await;
+    let hedge = Hedge::start(&format!(
+        "[server]\nlisten = [\"LISTEN\"]\nrate_limit_qps = 0\n\n[upstream]\nservers = [\"{}\"]\ntimeout_ms = 3000\nattempts = 1\ndnssec = \"process\"\n",
+        validator.addr
+    ))
+    .await;
+
+    let reply = udp(hedge.addr, &query_dnssec(SECURE_WWW, RecordType::A)).await;
+    assert!(
+        reply.metadata.authentic_data,
+        "the upstream's AD passed on: {reply:?}"
+    );
+    assert_eq!(
+        rrsigs(&reply).len(),
+        1,
+        "the upstream's RRSIG for a DO client"
+    );
+    // Cached apart: a client that did not ask gets no DNSSEC records.
+    let reply = udp(hedge.addr, &query(SECURE_WWW, RecordType::A)).await;
+    assert!(
+        rrsigs(&reply).is_empty() && !reply.metadata.authentic_data,
+        "{reply:?}"
+    );
+    let reply = udp(hedge.addr, &query_dnssec(SECURE_WWW, RecordType::A)).await;
+    assert_eq!(rrsigs(&reply).len(), 1, "the DO answer still has its RRSIG");
+
+    // The upstream's verdict stands; CD reaches it.
+    let reply = udp(hedge.addr, &query_dnssec(TAMPERED, RecordType::A)).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    let reply = udp(
+        hedge.addr,
+        &flagged(query_dnssec(TAMPERED, RecordType::A), false, true),
+    )
+    .await;
+    assert_eq!(addresses(&reply), [TAMPERED_ADDR], "{reply:?}");
+    assert!(!reply.metadata.authentic_data);
+}

@@ -194,7 +194,10 @@ async fn fast_answers_are_byte_identical_to_general_ones() {
             }
         }
     }
-    assert!(fast >= expected && expected >= 80, "{fast} fast answers of {expected}");
+    assert!(
+        fast >= expected && expected >= 80,
+        "{fast} fast answers of {expected}"
+    );
 
     // 40 addresses do not fit 512 bytes: the general path truncates.
     let big = query(9000, "big.upstream.example.", A, true, None);

@@ -377,6 +377,24 @@ fn a_missing_key_is_named_within_its_entry() {
 }
 
 #[test]
+fn debian_root_key_and_root_ds_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("root.key");
+    // The form of Debian's dns-root-data files: no TTL, a comment after.
+    std::fs::write(&key, ". IN DNSKEY 257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU= ; keytag 20326\n. IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n").unwrap();
+    let anchors = check::read_anchors(&key).unwrap();
+    let types: Vec<_> = anchors.iter().map(|r| r.record_type()).collect();
+    assert!(
+        types.contains(&hickory_proto::rr::RecordType::DNSKEY),
+        "{types:?}"
+    );
+    assert!(
+        types.contains(&hickory_proto::rr::RecordType::DS),
+        "{types:?}"
+    );
+}
+
+#[test]
 fn dnssec_defaults_follow_the_mode() {
     let forward = check("[upstream]\nservers = [\"192.0.2.53\"]\n").unwrap();
     assert_eq!(forward.upstream.dnssec.mode, DnssecMode::Process);

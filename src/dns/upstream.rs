@@ -466,7 +466,11 @@ fn from_message(
             // What answers the question decides: its records, or for a
             // negative answer the proof of it.
             let judged: Vec<&Record> = if answers.is_empty() {
-                authorities.iter().chain(&authority_proofs).collect()
+                authorities
+                    .iter()
+                    .chain(&authority_proofs)
+                    .filter(|r| !r.record_type().is_rrsig())
+                    .collect()
             } else {
                 answers
                     .iter()

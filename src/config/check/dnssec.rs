@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use hickory_proto::rr::{LowerName, Name, Record, RecordType};
-use hickory_proto::serialize::txt::Parser;
+use hickory_proto::dnssec::rdata::DNSSECRData;
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::serialize::txt::{Parser, trust_anchor};
 
 use super::Checker;
 use crate::config::dnssec::{DEBIAN_ROOT_KEY, DnssecConfig, DnssecMode};
@@ -73,37 +74,83 @@ impl Checker<'_> {
 }
 
 /// Reads a file of DS and DNSKEY records in zone-file form (as Debian's
-/// `/usr/share/dns/root.key` and `root.ds`).
+/// `/usr/share/dns/root.key` and `root.ds`), one record per line or
+/// continued in parentheses; `;` starts a comment.
 pub fn read_anchors(path: &Path) -> Result<Vec<Record>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let (_, sets) = Parser::new(text, Some(path.to_path_buf()), Some(Name::root()))
-        .parse()
-        .map_err(|e| {
-            format!(
-                "{} is not a zone file of DS or DNSKEY records: {e}",
-                path.display()
-            )
-        })?;
-    let mut anchors = Vec::new();
-    for set in sets.values() {
-        for record in set.records_without_rrsigs() {
-            match record.record_type() {
-                RecordType::DS | RecordType::DNSKEY => anchors.push(record.clone()),
-                other => {
-                    return Err(format!(
-                        "{} holds a {other} record for {}; a trust anchor is a DS or DNSKEY record",
-                        path.display(),
-                        record.name
-                    ));
+    let mut keys = String::new();
+    // An anchor's TTL means nothing; Debian's files give none.
+    let mut digests = String::from("$TTL 3600\n");
+    let mut lines = text.lines().enumerate();
+    while let Some((index, line)) = lines.next() {
+        let mut record = uncommented(line).to_string();
+        // A record continued in parentheses over several lines.
+        while record.contains('(') && !record.contains(')') {
+            match lines.next() {
+                Some((_, more)) => {
+                    record.push(' ');
+                    record.push_str(uncommented(more));
                 }
+                None => break,
             }
+        }
+        let record = record.replace(['(', ')'], " ");
+        let tokens: Vec<&str> = record.split_whitespace().collect();
+        if tokens.is_empty() {
+            continue;
+        }
+        let place = format!("{}:{}", path.display(), index + 1);
+        let kind = tokens.iter().skip(1).take(3).find_map(|t| {
+            let upper = t.to_ascii_uppercase();
+            (upper == "DNSKEY" || upper == "DS").then_some(upper)
+        });
+        match kind.as_deref() {
+            Some("DNSKEY") => keys.push_str(&format!("{}\n", tokens.join(" "))),
+            Some(_) => digests.push_str(&format!("{}\n", tokens.join(" "))),
+            None => {
+                return Err(format!(
+                    "{place}: {:?} is not a DS or DNSKEY record; a trust anchor is a DS or DNSKEY record",
+                    line.trim()
+                ));
+            }
+        }
+    }
+    let mut anchors = Vec::new();
+    if !keys.is_empty() {
+        let entries = trust_anchor::Parser::new(keys.as_str())
+            .parse()
+            .map_err(|e| format!("{}: a DNSKEY record cannot be read: {e}", path.display()))?;
+        for entry in entries {
+            // The only kind of entry hickory's parser knows (non_exhaustive).
+            let trust_anchor::Entry::DNSKEY(record) = entry else {
+                continue;
+            };
+            anchors.push(Record::from_rdata(
+                record.name().clone(),
+                record.ttl().unwrap_or(0),
+                RData::DNSSEC(DNSSECRData::DNSKEY(record.data().clone())),
+            ));
+        }
+    }
+    if digests.lines().count() > 1 {
+        let (_, sets) = Parser::new(digests, Some(path.to_path_buf()), Some(Name::root()))
+            .parse()
+            .map_err(|e| format!("{}: a DS record cannot be read: {e}", path.display()))?;
+        for set in sets.values() {
+            anchors.extend(set.records_without_rrsigs().cloned());
         }
     }
     if anchors.is_empty() {
         return Err(format!("{} holds no DS or DNSKEY records", path.display()));
     }
+    anchors.retain(|r| matches!(r.record_type(), RecordType::DS | RecordType::DNSKEY));
     Ok(anchors)
+}
+
+/// A line without its comment.
+fn uncommented(line: &str) -> &str {
+    line.split(';').next().unwrap_or_default()
 }
 
 fn domain(value: &str) -> Result<Name, String> {

@@ -3,6 +3,7 @@
 //! file in one round.
 
 mod dnssec;
+pub use dnssec::read_anchors;
 mod governance;
 mod groups;
 mod lists;
