@@ -35,7 +35,7 @@ impl DnssecMode {
 }
 
 /// The checked DNSSEC settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DnssecConfig {
     pub mode: DnssecMode,
     /// DS and DNSKEY records read from `trust_anchors` (or the Debian root
@@ -50,17 +50,6 @@ pub struct DnssecConfig {
 }
 
 impl DnssecConfig {
-    /// Nothing validated, nothing passed through.
-    pub fn off() -> DnssecConfig {
-        DnssecConfig {
-            mode: DnssecMode::Off,
-            anchors: Vec::new(),
-            anchors_file: None,
-            anchor_zones: Vec::new(),
-            insecure_domains: Vec::new(),
-        }
-    }
-
     /// The zones `anchors` are for: the root when there are none (the
     /// built-in keys).
     pub fn zones_of(anchors: &[Record]) -> Vec<LowerName> {

@@ -6,8 +6,8 @@
 //! validating `Recursor`); the decisions here are pure so they can be
 //! tested without a socket.
 
-use hickory_proto::dnssec::TrustAnchors;
 use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS};
+use hickory_proto::dnssec::{PublicKey, TrustAnchors, Verifier};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{LowerName, RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
@@ -234,53 +234,118 @@ pub fn signer(query: &Query, answers: &[Record], authorities: &[Record]) -> Opti
         .map(|s| LowerName::from(&s.input().signer_name))
 }
 
-/// hickory's trust anchors from the configured DNSKEY records, plus the
-/// DNSKEYs in `fetched` that a configured DS record vouches for. With no
-/// configured anchors, hickory's built-in root keys.
-pub fn trust_anchors(anchors: &[Record], fetched: &[Record]) -> TrustAnchors {
+/// hickory's trust anchors: the configured root DNSKEYs as they are (hickory
+/// checks the root's own key set from them), and for every other anchored
+/// zone the keys `fetched` for it that the anchors vouch for, or, when one
+/// of those signed the zone's whole key set (a KSK signing for its ZSKs),
+/// every key in that set. With no configured anchors, hickory's built-in
+/// root keys. `now` is seconds since 1970. Also the anchored zones left
+/// with no trusted key (their answers will fail: DNSKEY missing).
+pub fn trust_anchors(
+    anchors: &[Record],
+    fetched: &[Record],
+    now: u32,
+) -> (TrustAnchors, Vec<LowerName>) {
     if anchors.is_empty() {
-        return TrustAnchors::default();
+        return (TrustAnchors::default(), Vec::new());
     }
     let mut trusted = TrustAnchors::empty();
     for record in anchors {
-        if let RData::DNSSEC(DNSSECRData::DNSKEY(key)) = &record.data {
-            trusted.insert_with_name(key.public_key(), LowerName::from(&record.name));
+        if let RData::DNSSEC(DNSSECRData::DNSKEY(key)) = &record.data
+            && record.name.is_root()
+        {
+            trusted.insert(key.public_key());
         }
     }
-    for record in fetched {
-        let RData::DNSSEC(DNSSECRData::DNSKEY(key)) = &record.data else {
-            continue;
+    let mut untrusted = Vec::new();
+    for zone in zones_needing_keys(anchors) {
+        let keys: Vec<(&Record, &DNSKEY)> = fetched
+            .iter()
+            .filter(|r| LowerName::from(&r.name) == zone)
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::DNSKEY(key)) => Some((r, key)),
+                _ => None,
+            })
+            .collect();
+        let vouched: Vec<&DNSKEY> = keys
+            .iter()
+            .filter(|(record, key)| vouched_for(anchors, record, key))
+            .map(|(_, key)| *key)
+            .collect();
+        let whole_set_signed = fetched
+            .iter()
+            .filter(|r| LowerName::from(&r.name) == zone)
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::RRSIG(sig)) => Some((r, sig)),
+                _ => None,
+            })
+            .any(|(owner, sig)| {
+                let input = sig.input();
+                input.type_covered == RecordType::DNSKEY
+                    && in_date(input.sig_inception.get(), input.sig_expiration.get(), now)
+                    && vouched.iter().any(|key| {
+                        key.calculate_key_tag().ok() == Some(input.key_tag)
+                            && key
+                                .verify_rrsig(
+                                    &owner.name,
+                                    owner.dns_class,
+                                    sig,
+                                    keys.iter().map(|(record, _)| *record),
+                                )
+                                .is_ok()
+                    })
+            });
+        let chosen: Vec<&DNSKEY> = if whole_set_signed {
+            keys.iter().map(|(_, key)| *key).collect()
+        } else {
+            vouched
         };
-        if vouched_for(anchors, record, key) {
-            trusted.insert_with_name(key.public_key(), LowerName::from(&record.name));
+        if chosen.is_empty() {
+            untrusted.push(zone.clone());
+        }
+        for key in chosen {
+            trusted.insert_with_name(key.public_key(), zone.clone());
         }
     }
-    trusted
+    (trusted, untrusted)
 }
 
-/// Whether a configured DS record matches this DNSKEY.
+/// Whether `now` lies between a signature's inception and expiration
+/// (serial-number arithmetic, RFC 4034 3.1.5).
+fn in_date(inception: u32, expiration: u32, now: u32) -> bool {
+    (now.wrapping_sub(inception) as i32) >= 0 && (expiration.wrapping_sub(now) as i32) >= 0
+}
+
+/// Whether a configured anchor names this DNSKEY: the same key, or a DS
+/// that matches it.
 fn vouched_for(anchors: &[Record], record: &Record, key: &DNSKEY) -> bool {
-    anchors.iter().any(|anchor| match &anchor.data {
-        RData::DNSSEC(DNSSECRData::DS(ds)) => {
-            anchor.name == record.name && DS::covers(ds, &record.name, key).unwrap_or(false)
-        }
-        _ => false,
-    })
+    anchors
+        .iter()
+        .filter(|anchor| anchor.name == record.name)
+        .any(|anchor| match &anchor.data {
+            RData::DNSSEC(DNSSECRData::DS(ds)) => {
+                DS::covers(ds, &record.name, key).unwrap_or(false)
+            }
+            RData::DNSSEC(DNSSECRData::DNSKEY(anchored)) => {
+                anchored.public_key().public_bytes() == key.public_key().public_bytes()
+                    && anchored.algorithm() == key.algorithm()
+            }
+            _ => false,
+        })
 }
 
-/// The zones whose DNSKEYs must be fetched before validating: those named
-/// by a DS anchor and by no DNSKEY anchor.
+/// The zones whose key sets are fetched before validating: every anchored
+/// zone but the root when the root's keys are given as DNSKEYs (hickory
+/// checks the root's key set itself).
 pub fn zones_needing_keys(anchors: &[Record]) -> Vec<LowerName> {
-    let keyed: Vec<LowerName> = anchors
+    let root_keyed = anchors
         .iter()
-        .filter(|r| r.record_type() == RecordType::DNSKEY)
-        .map(|r| LowerName::from(&r.name))
-        .collect();
+        .any(|r| r.record_type() == RecordType::DNSKEY && r.name.is_root());
     let mut zones: Vec<LowerName> = anchors
         .iter()
-        .filter(|r| r.record_type() == RecordType::DS)
+        .filter(|r| matches!(r.record_type(), RecordType::DS | RecordType::DNSKEY))
+        .filter(|r| !(r.name.is_root() && root_keyed))
         .map(|r| LowerName::from(&r.name))
-        .filter(|zone| !keyed.contains(zone))
         .collect();
     zones.sort();
     zones.dedup();
@@ -528,10 +593,15 @@ mod tests {
             zones_needing_keys(&anchors),
             vec![LowerName::from(Name::root())]
         );
+        let (trusted, untrusted) = trust_anchors(&anchors, &[], 0);
         assert!(
-            trust_anchors(&anchors, &[]).is_empty(),
-            "a DS alone trusts no key yet"
+            trusted.is_empty(),
+            "a DS alone trusts no key until the keys are fetched"
         );
-        assert!(!trust_anchors(&[], &[]).is_empty(), "built-in root keys");
+        assert_eq!(untrusted, vec![LowerName::from(Name::root())]);
+        assert!(
+            !trust_anchors(&[], &[], 0).0.is_empty(),
+            "built-in root keys"
+        );
     }
 }

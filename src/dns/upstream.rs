@@ -8,9 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::dnssec::Proof;
+use hickory_proto::dnssec::{Proof, TrustAnchors};
 use hickory_proto::op::{DnsRequest, DnsRequestOptions, DnsResponse, Message, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
@@ -25,7 +26,7 @@ use hickory_resolver::recursor::{
     DnssecConfig as RecursorDnssec, DnssecPolicy, Recursor, RecursorError, RecursorOptions,
 };
 use hickory_resolver::{NameServerPool, PoolContext, Resolver, TlsConfig, TokioResolver};
-use tokio::sync::OnceCell;
+use tracing::warn;
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -82,8 +83,7 @@ type Pool = RetryDnsHandle<NameServerPool<TokioRuntimeProvider>>;
 struct Forwarder {
     resolver: TokioResolver,
     pool: Pool,
-    /// Made at first use: a DS trust anchor needs its zone's keys fetched.
-    validator: OnceCell<DnssecDnsHandle<Pool>>,
+    validator: Renewing<DnssecDnsHandle<Pool>>,
 }
 
 /// Recursion: one recursor asking with DO and not validating (or without
@@ -93,7 +93,54 @@ struct Recursors {
     roots: Vec<IpAddr>,
     options: RecursorOptions,
     plain: Recursor<TokioRuntimeProvider>,
-    validating: OnceCell<Recursor<TokioRuntimeProvider>>,
+    validating: Renewing<Recursor<TokioRuntimeProvider>>,
+}
+
+/// A validator made from the trust anchors' keys as fetched, made again
+/// when those keys are due to be fetched again (a zone's ZSK rolls over).
+/// Made at first use, so hedge starts while its upstreams are unreachable.
+struct Renewing<T> {
+    slot: tokio::sync::Mutex<Option<(Arc<T>, Instant)>>,
+}
+
+impl<T> Renewing<T> {
+    fn new() -> Renewing<T> {
+        Renewing {
+            slot: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The validator, made by `make` (with how long it holds) when there is
+    /// none or it is due. When making it again fails, the one there is kept
+    /// and tried again a minute later.
+    async fn get<F, Fut>(&self, make: F) -> Result<Arc<T>, UpstreamError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(T, Duration), UpstreamError>>,
+    {
+        let mut slot = self.slot.lock().await;
+        let now = Instant::now();
+        if let Some((made, renew_at)) = slot.as_ref()
+            && now < *renew_at
+        {
+            return Ok(made.clone());
+        }
+        match make().await {
+            Ok((made, lifetime)) => {
+                let made = Arc::new(made);
+                *slot = Some((made.clone(), now + lifetime));
+                Ok(made)
+            }
+            Err(error) => match slot.as_mut() {
+                Some((made, renew_at)) => {
+                    warn!(%error, "DNSSEC: cannot fetch the trust anchors' keys again; keeping the ones fetched before");
+                    *renew_at = now + Duration::from_secs(60);
+                    Ok(made.clone())
+                }
+                None => Err(error),
+            },
+        }
+    }
 }
 
 /// Resolves queries that no local zone answers.
@@ -159,7 +206,7 @@ impl Upstream {
             engine: Engine::Forward(Box::new(Forwarder {
                 resolver,
                 pool,
-                validator: OnceCell::new(),
+                validator: Renewing::new(),
             })),
             deadline: config.timeout * config.attempts as u32 + Duration::from_millis(250),
             description: format!(
@@ -200,7 +247,7 @@ impl Upstream {
                 roots,
                 options,
                 plain,
-                validating: OnceCell::new(),
+                validating: Renewing::new(),
             })),
             // Recursion takes several round trips; give it a few timeouts.
             deadline: config.timeout * (config.attempts as u32).max(1) * 4,
@@ -226,9 +273,7 @@ impl Upstream {
         let query = Query::query(name.clone(), rtype);
         let work = async {
             match self.ask(&query, asking).await {
-                Err(UpstreamError::Bogus(_)) => {
-                    Err(UpstreamError::Bogus(self.diagnose(&query).await))
-                }
+                Err(UpstreamError::Bogus(_)) => Err(self.diagnose(&query).await),
                 other => other,
             }
         };
@@ -247,83 +292,137 @@ impl Upstream {
             (Engine::Forward(forwarder), Asking::Validated) => {
                 let validator = forwarder
                     .validator
-                    .get_or_try_init(|| async {
-                        let fetched = fetch_anchor_keys(&self.dnssec, |q| async move {
-                            exchange(&forwarder.pool, &q, Asking::Unchecked)
-                                .await
-                                .map(DnsResponse::into_message)
-                        })
-                        .await?;
-                        let anchors = dnssec::trust_anchors(&self.dnssec.anchors, &fetched);
-                        Ok::<_, UpstreamError>(DnssecDnsHandle::with_trust_anchor(
-                            forwarder.pool.clone(),
-                            Arc::new(anchors),
-                        ))
+                    .get(|| async {
+                        let (anchors, lifetime) = self
+                            .anchor_keys(|q| async move {
+                                exchange(&forwarder.pool, &q, Asking::Unchecked)
+                                    .await
+                                    .map(|(response, _)| response.into_message())
+                            })
+                            .await?;
+                        let handle =
+                            DnssecDnsHandle::with_trust_anchor(forwarder.pool.clone(), anchors);
+                        Ok((handle, lifetime))
                     })
                     .await?;
-                let result = exchange(validator, query, Asking::Validated).await;
-                answer_from(result, asking, now)
+                let result = exchange(validator.as_ref(), query, Asking::Validated).await;
+                answer_from(result, asking, &self.dnssec, now)
             }
-            (Engine::Forward(forwarder), _) => {
-                answer_from(exchange(&forwarder.pool, query, asking).await, asking, now)
-            }
+            (Engine::Forward(forwarder), _) => answer_from(
+                exchange(&forwarder.pool, query, asking).await,
+                asking,
+                &self.dnssec,
+                now,
+            ),
             (Engine::Recursive(recursors), Asking::Validated) => {
                 let validating = recursors
                     .validating
-                    .get_or_try_init(|| async {
-                        let fetched = fetch_anchor_keys(&self.dnssec, |q| async {
-                            recursors
-                                .plain
-                                .resolve(q, Instant::now(), true)
-                                .await
-                                .map_err(|e| {
-                                    UpstreamError::Failed(format!("trust anchor keys: {e}"))
-                                })
-                        })
-                        .await?;
+                    .get(|| async {
+                        let (anchors, lifetime) = self
+                            .anchor_keys(|q| async {
+                                recursors
+                                    .plain
+                                    .resolve(q, Instant::now(), true)
+                                    .await
+                                    .map_err(|e| UpstreamError::Failed(e.to_string()))
+                            })
+                            .await?;
                         let mut validation = RecursorDnssec::default();
-                        validation.trust_anchor = Some(Arc::new(dnssec::trust_anchors(
-                            &self.dnssec.anchors,
-                            &fetched,
-                        )));
-                        Recursor::new(
+                        validation.trust_anchor = Some(anchors);
+                        let recursor = Recursor::new(
                             &recursors.roots,
                             DnssecPolicy::ValidateWithStaticKey(validation),
                             None,
                             recursors.options.clone(),
                             TokioRuntimeProvider::new(),
                         )
-                        .map_err(|e| UpstreamError::Failed(e.to_string()))
+                        .map_err(|e| UpstreamError::Failed(e.to_string()))?;
+                        Ok((recursor, lifetime))
                     })
                     .await?;
-                recurse(validating, query, asking, now).await
+                recurse(&validating, query, asking, &self.dnssec, now).await
             }
             (Engine::Recursive(recursors), _) => {
-                recurse(&recursors.plain, query, asking, now).await
+                recurse(&recursors.plain, query, asking, &self.dnssec, now).await
             }
         }
     }
 
-    /// Why `query`'s answer failed validation: asked again unchecked, and
-    /// the signer's keys asked for when the signatures look in date.
-    async fn diagnose(&self, query: &Query) -> Bogus {
+    /// hickory's trust anchors from the configured ones and the key sets
+    /// of the anchored zones, fetched unchecked through `ask`; and how long
+    /// they hold (the key sets' TTL, from five minutes to a day).
+    async fn anchor_keys<F, Fut>(
+        &self,
+        mut ask: F,
+    ) -> Result<(Arc<TrustAnchors>, Duration), UpstreamError>
+    where
+        F: FnMut(Query) -> Fut,
+        Fut: std::future::Future<Output = Result<Message, UpstreamError>>,
+    {
+        let mut fetched = Vec::new();
+        let mut ttl = u32::MAX;
+        for zone in dnssec::zones_needing_keys(&self.dnssec.anchors) {
+            let message = ask(Query::query(zone.clone().into(), RecordType::DNSKEY))
+                .await
+                .map_err(|e| {
+                    UpstreamError::Failed(format!("DNSSEC: cannot fetch the keys of {zone}: {e}"))
+                })?;
+            for record in message.answers {
+                if matches!(record.record_type(), RecordType::DNSKEY | RecordType::RRSIG) {
+                    ttl = ttl.min(record.ttl);
+                    fetched.push(record);
+                }
+            }
+        }
         let now = jiff::Timestamp::now().as_second() as u32;
-        let Ok(unchecked) = self.ask(query, Asking::Unchecked).await else {
-            return Bogus::Bogus;
+        let zones = dnssec::zones_needing_keys(&self.dnssec.anchors);
+        let (anchors, untrusted) = dnssec::trust_anchors(&self.dnssec.anchors, &fetched, now);
+        let mut lifetime = Duration::from_secs(u64::from(ttl.clamp(300, 86_400)));
+        if !untrusted.is_empty() {
+            let names: Vec<String> = untrusted.iter().map(ToString::to_string).collect();
+            // Nothing trusted at all: an upstream that hides the keys (a
+            // captive portal at boot) must not leave hedge validating
+            // against nothing until the next reload.
+            if untrusted.len() == zones.len() && anchors.is_empty() {
+                return Err(UpstreamError::Failed(format!(
+                    "DNSSEC: no key served for {} matches its trust anchor",
+                    names.join(", ")
+                )));
+            }
+            warn!(
+                zones = %names.join(", "),
+                "DNSSEC: no key served matches the trust anchor; answers there will fail validation"
+            );
+            lifetime = Duration::from_secs(60);
+        }
+        Ok((Arc::new(anchors), lifetime))
+    }
+
+    /// Why `query`'s answer failed validation: asked again unchecked, and
+    /// the signer's keys asked for when the signatures look in date. When
+    /// the upstreams cannot be asked again, that is the error: a failing
+    /// network is not a forgery, and a stale answer may be served for it.
+    async fn diagnose(&self, query: &Query) -> UpstreamError {
+        let now = jiff::Timestamp::now().as_second() as u32;
+        let unchecked = match self.ask(query, Asking::Unchecked).await {
+            Ok(unchecked) => unchecked,
+            Err(error) => return error,
         };
         let (answers, authorities) = unchecked.all_records();
         let first = dnssec::classify(query, &answers, &authorities, None, now);
-        if first != Bogus::Bogus {
-            return first;
-        }
-        let Some(signer) = dnssec::signer(query, &answers, &authorities) else {
-            return first;
+        let reason = match dnssec::signer(query, &answers, &authorities) {
+            Some(signer) if first == Bogus::Bogus => {
+                let keys_query = Query::query(signer.into(), RecordType::DNSKEY);
+                match self.ask(&keys_query, Asking::Unchecked).await {
+                    Ok(keys) => {
+                        dnssec::classify(query, &answers, &authorities, Some(&keys.answers), now)
+                    }
+                    Err(_) => first,
+                }
+            }
+            _ => first,
         };
-        let keys_query = Query::query(signer.into(), RecordType::DNSKEY);
-        match self.ask(&keys_query, Asking::Unchecked).await {
-            Ok(keys) => dnssec::classify(query, &answers, &authorities, Some(&keys.answers), now),
-            Err(_) => first,
-        }
+        UpstreamError::Bogus(reason)
     }
 
     /// The DNSSEC settings this upstream was made with.
@@ -343,36 +442,14 @@ fn describe_dnssec(config: &DnssecConfig) -> String {
     }
 }
 
-/// The DNSKEYs of the zones a DS trust anchor names, fetched unchecked (the
-/// DS records then pick the ones to trust).
-async fn fetch_anchor_keys<F, Fut>(
-    config: &DnssecConfig,
-    mut ask: F,
-) -> Result<Vec<Record>, UpstreamError>
-where
-    F: FnMut(Query) -> Fut,
-    Fut: std::future::Future<Output = Result<Message, UpstreamError>>,
-{
-    let mut keys = Vec::new();
-    for zone in dnssec::zones_needing_keys(&config.anchors) {
-        let message = ask(Query::query(zone.into(), RecordType::DNSKEY)).await?;
-        keys.extend(
-            message
-                .answers
-                .into_iter()
-                .filter(|r| r.record_type() == RecordType::DNSKEY),
-        );
-    }
-    Ok(keys)
-}
-
 /// One question sent to the upstreams through `handle`, with DO (and CD
-/// when unchecked, AD when passed through).
+/// when unchecked, AD when passed through). With it, the validator's
+/// verdict on a negative answer that it could not prove secure.
 async fn exchange<H: DnsHandle>(
     handle: &H,
     query: &Query,
     asking: Asking,
-) -> Result<DnsResponse, UpstreamError> {
+) -> Result<(DnsResponse, Option<Proof>), UpstreamError> {
     let mut options = DnsRequestOptions::default();
     options.use_edns = true;
     options.edns_set_dnssec_ok = asking.dnssec_ok();
@@ -382,37 +459,24 @@ async fn exchange<H: DnsHandle>(
     request.metadata.checking_disabled = asking == Asking::Unchecked;
     request.metadata.authentic_data = asking == Asking::PassedThrough;
     match handle.send(request).first_answer().await {
-        Ok(response) => Ok(response),
+        Ok(response) => Ok((response, None)),
         Err(error) => match error {
             // A negative answer: make it a message again, as it came.
             NetError::Dns(DnsError::NoRecordsFound(no_records)) => {
-                let mut message = Message::query();
-                message.add_query(*no_records.query);
-                message.metadata.response_code = no_records.response_code;
-                if let Some(soa) = no_records.soa {
-                    message.add_authority(soa.into_record_of_rdata());
-                }
-                if let Some(authorities) = no_records.authorities {
-                    for record in authorities.iter() {
-                        if record.record_type() != RecordType::SOA {
-                            message.add_authority(record.clone());
-                        }
-                    }
-                }
-                DnsResponse::from_message(message.into_response())
-                    .map_err(|e| UpstreamError::Failed(e.to_string()))
+                let message = negative_message(
+                    *no_records.query,
+                    no_records.response_code,
+                    no_records.soa,
+                    no_records.authorities.as_deref(),
+                    true,
+                );
+                let response = DnsResponse::from_message(message.into_response())
+                    .map_err(|e| UpstreamError::Failed(e.to_string()))?;
+                Ok((response, None))
             }
-            // The validator's verdict on a negative answer that is not
-            // secure: bogus, or insecure (then the answer stands).
             NetError::Dns(DnsError::Nsec {
                 response, proof, ..
-            }) => {
-                if proof == Proof::Bogus {
-                    Err(UpstreamError::Bogus(Bogus::Bogus))
-                } else {
-                    Ok(*response)
-                }
-            }
+            }) => Ok((*response, Some(proof))),
             NetError::Dns(DnsError::ResponseCode(code)) => Err(UpstreamError::Refused(code)),
             NetError::Timeout => Err(UpstreamError::Failed("upstream timed out".into())),
             other => Err(UpstreamError::Failed(other.to_string())),
@@ -420,38 +484,80 @@ async fn exchange<H: DnsHandle>(
     }
 }
 
-/// An answer from a message: its records, the DNSSEC ones kept apart, and
-/// whether it is secure (validated by hickory, or AD from a validating
-/// upstream when passed through).
+/// A negative answer as a message: the question, the code, the SOA and,
+/// `with_proofs`, the other authority records (NSEC, NSEC3, RRSIG).
+fn negative_message(
+    query: Query,
+    code: ResponseCode,
+    soa: Option<Box<Record<SOA>>>,
+    authorities: Option<&[Record]>,
+    with_proofs: bool,
+) -> Message {
+    let mut message = Message::query();
+    message.add_query(query);
+    message.metadata.response_code = code;
+    if let Some(soa) = soa {
+        message.add_authority(soa.into_record_of_rdata());
+    }
+    if with_proofs {
+        for record in authorities.unwrap_or_default() {
+            if record.record_type() != RecordType::SOA {
+                message.add_authority(record.clone());
+            }
+        }
+    }
+    message
+}
+
 fn answer_from(
-    result: Result<DnsResponse, UpstreamError>,
+    result: Result<(DnsResponse, Option<Proof>), UpstreamError>,
     asking: Asking,
+    config: &DnssecConfig,
     now: Instant,
 ) -> Result<UpstreamAnswer, UpstreamError> {
-    let response = result?;
+    let (response, denial) = result?;
     let authentic = response.metadata.authentic_data;
     let negative_ttl = response.negative_ttl();
     let message = response.into_message();
-    from_message(message, authentic, negative_ttl, asking, now)
+    let judged = Judged {
+        asking,
+        config,
+        upstream_ad: authentic,
+        denial,
+    };
+    from_message(message, judged, negative_ttl, now)
 }
 
+/// What decides whether an answer is secure, insecure or bogus.
+struct Judged<'a> {
+    asking: Asking,
+    config: &'a DnssecConfig,
+    /// The upstream's AD bit (believed in `process` mode only).
+    upstream_ad: bool,
+    /// The validator's verdict on a denial it could not prove secure.
+    denial: Option<Proof>,
+}
+
+/// An answer from a message: its records, the DNSSEC ones kept apart, and
+/// whether it is secure. Validated, a record that failed validation makes
+/// the answer bogus only if hedge validates its owner's name (a CNAME out
+/// into an insecure domain or a name under no anchor is insecure, not
+/// bogus); only `process` mode believes the upstream's AD.
 fn from_message(
     message: Message,
-    authentic: bool,
+    judged: Judged<'_>,
     negative_ttl: Option<u32>,
-    asking: Asking,
     now: Instant,
 ) -> Result<UpstreamAnswer, UpstreamError> {
     let code = message.metadata.response_code;
     if !matches!(code, ResponseCode::NoError | ResponseCode::NXDomain) {
         return Err(UpstreamError::Refused(code));
     }
-    let query = message.queries.first().cloned();
     let (answer_proofs, answers): (Vec<Record>, Vec<Record>) =
         message.answers.into_iter().partition(dnssec::is_proof);
     let (authority_proofs, authorities): (Vec<Record>, Vec<Record>) =
         message.authorities.into_iter().partition(dnssec::is_proof);
-    let authorities = if answers.is_empty() {
+    let authorities: Vec<Record> = if answers.is_empty() {
         authorities
             .into_iter()
             .filter(|r| r.record_type() == RecordType::SOA)
@@ -459,46 +565,57 @@ fn from_message(
     } else {
         Vec::new()
     };
-    let secure = match asking {
+    let validates = |record: &Record| judged.config.validates(&LowerName::from(&record.name));
+    let secure = match judged.asking {
         Asking::Plain => false,
-        Asking::Unchecked | Asking::PassedThrough => authentic,
+        Asking::Unchecked | Asking::PassedThrough => {
+            judged.upstream_ad && judged.config.mode == DnssecMode::Process
+        }
         Asking::Validated => {
-            // What answers the question decides: its records, or for a
-            // negative answer the proof of it.
-            let judged: Vec<&Record> = if answers.is_empty() {
+            // The answer's own records, or for a denial its proof.
+            let records: Vec<&Record> = if answers.is_empty() {
                 authorities
                     .iter()
                     .chain(&authority_proofs)
                     .filter(|r| !r.record_type().is_rrsig())
                     .collect()
             } else {
-                answers
-                    .iter()
-                    .filter(|r| {
-                        query.as_ref().is_none_or(|q| {
-                            r.name == *q.name()
-                                || r.record_type() == q.query_type()
-                                || r.record_type() == RecordType::CNAME
-                        })
-                    })
-                    .collect()
+                answers.iter().collect()
             };
-            if judged.iter().any(|r| r.proof == Proof::Bogus) {
+            if records
+                .iter()
+                .any(|r| r.proof == Proof::Bogus && validates(r))
+            {
                 return Err(UpstreamError::Bogus(Bogus::Bogus));
             }
-            !judged.is_empty() && judged.iter().all(|r| r.proof == Proof::Secure)
+            // A denial the validator could not prove: bogus if hedge
+            // validates the name denied (the end of any CNAME chain).
+            let denied = answers
+                .iter()
+                .rev()
+                .find_map(|r| match &r.data {
+                    RData::CNAME(target) => Some(LowerName::from(&target.0)),
+                    _ => None,
+                })
+                .or_else(|| message.queries.first().map(|q| LowerName::from(q.name())));
+            if judged.denial == Some(Proof::Bogus)
+                && denied.is_some_and(|name| judged.config.validates(&name))
+            {
+                return Err(UpstreamError::Bogus(Bogus::Bogus));
+            }
+            judged.denial.is_none()
+                && !records.is_empty()
+                && records.iter().all(|r| r.proof == Proof::Secure)
         }
     };
-    let proofs = if asking == Asking::Plain {
+    let proofs = if judged.asking == Asking::Plain {
         Proofs::default()
     } else {
+        // For a positive answer the authority's NSEC/NSEC3 records prove a
+        // wildcard expansion; a downstream validator needs them too.
         Proofs {
             answers: answer_proofs,
-            authorities: if answers.is_empty() {
-                authority_proofs
-            } else {
-                Vec::new()
-            },
+            authorities: authority_proofs,
         }
     };
     Ok(
@@ -506,6 +623,7 @@ fn from_message(
             .with_dnssec(secure, proofs),
     )
 }
+
 /// The public web roots hickory trusts by default, plus the certificates in
 /// `ca_file`: for a local authority's own DoT/DoH resolver.
 fn tls_client_config(ca_file: &Path) -> Result<rustls::ClientConfig, UpstreamSetupError> {
@@ -594,37 +712,32 @@ async fn recurse(
     recursor: &Recursor<TokioRuntimeProvider>,
     query: &Query,
     asking: Asking,
+    config: &DnssecConfig,
     now: Instant,
 ) -> Result<UpstreamAnswer, UpstreamError> {
     let with_proofs = asking.dnssec_ok();
+    let judged = |denial| Judged {
+        asking,
+        config,
+        upstream_ad: false,
+        denial,
+    };
     match recursor.resolve(query.clone(), now, with_proofs).await {
-        Ok(message) => from_message(message, false, None, asking, now),
+        Ok(message) => from_message(message, judged(None), None, now),
         Err(RecursorError::Net(NetError::Dns(DnsError::NoRecordsFound(no_records)))) => {
-            let mut message = Message::query();
-            message.add_query(*no_records.query);
-            message.metadata.response_code = no_records.response_code;
-            if let Some(soa) = no_records.soa {
-                message.add_authority(soa.into_record_of_rdata());
-            }
-            if with_proofs && let Some(authorities) = no_records.authorities {
-                for record in authorities.iter() {
-                    if record.record_type() != RecordType::SOA {
-                        message.add_authority(record.clone());
-                    }
-                }
-            }
             let negative_ttl = no_records.negative_ttl;
-            from_message(message, false, negative_ttl, asking, now)
+            let message = negative_message(
+                *no_records.query,
+                no_records.response_code,
+                no_records.soa,
+                no_records.authorities.as_deref(),
+                with_proofs,
+            );
+            from_message(message, judged(None), negative_ttl, now)
         }
         Err(RecursorError::Net(NetError::Dns(DnsError::Nsec {
             response, proof, ..
-        }))) => {
-            if proof == Proof::Bogus {
-                Err(UpstreamError::Bogus(Bogus::Bogus))
-            } else {
-                from_message(response.into_message(), false, None, asking, now)
-            }
-        }
+        }))) => from_message(response.into_message(), judged(Some(proof)), None, now),
         Err(error) if error.is_no_records_found() || error.is_nx_domain() => {
             let code = if error.is_nx_domain() {
                 ResponseCode::NXDomain

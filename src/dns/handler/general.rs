@@ -14,6 +14,7 @@ use crate::store::Action;
 
 use crate::dns::admission::Admission;
 use crate::dns::answer::{self, ExtendedError, Transport};
+use crate::dns::dnssec;
 use crate::dns::special::special_answer;
 use crate::dns::stats::bump;
 
@@ -240,6 +241,15 @@ impl Handler {
                     REWRITE_TTL,
                     RData::CNAME(CNAME(target)),
                 );
+                // The CNAME is hedge's own, unsigned: nothing about the
+                // answer is authenticated, and the target's proofs would
+                // not prove it.
+                response.message.metadata.authentic_data = false;
+                response.message.answers.retain(|r| !dnssec::is_proof(r));
+                response
+                    .message
+                    .authorities
+                    .retain(|r| !dnssec::is_proof(r));
                 response.message.answers.insert(0, cname);
                 if let Some(outcome) = &mut response.outcome {
                     outcome.action = Action::Rewritten;

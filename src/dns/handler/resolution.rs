@@ -221,7 +221,8 @@ async fn fetch(
 /// the client understands AD, the DNSSEC records when it set DO.
 fn cached_response(request: &Message, cached: &CachedAnswer, ttl: u32, stale: bool) -> Message {
     let mut response = answer::response_to(request, cached.rcode);
-    response.metadata.authentic_data = dnssec::authentic(request, cached.secure);
+    // Past its TTL an answer's signatures may have expired: no AD.
+    response.metadata.authentic_data = !stale && dnssec::authentic(request, cached.secure);
     response.add_answers(CachedAnswer::records_with_ttl(&cached.answers, ttl, stale));
     response.add_authorities(CachedAnswer::records_with_ttl(
         &cached.authorities,

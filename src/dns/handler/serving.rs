@@ -82,10 +82,13 @@ impl Serving {
             Duration::ZERO
         };
         let cache = match previous {
+            // Answers checked (or not) under other DNSSEC settings would
+            // carry the wrong AD: a change there starts a new cache.
             Some(previous)
                 if previous
                     .cache
-                    .has_settings(config.upstream.cache_size, stale_window) =>
+                    .has_settings(config.upstream.cache_size, stale_window)
+                    && previous.config.upstream.dnssec == config.upstream.dnssec =>
             {
                 previous.cache.clone()
             }
