@@ -336,6 +336,29 @@ async fn validate_mode_sets_ad_on_secure_answers_and_fails_bogus_ones_with_the_r
     assert!(!unchecked.metadata.authentic_data);
     assert!(unchecked.metadata.checking_disabled, "CD echoed");
 
+    // A zone whose KSK (the anchor) signs a separate ZSK: secure.
+    let split = udp(hedge.addr, &query_dnssec(SPLIT_WWW, RecordType::A)).await;
+    assert_eq!(
+        split.metadata.response_code,
+        ResponseCode::NoError,
+        "{split:?}\n{}",
+        hedge.log()
+    );
+    assert_eq!(addresses(&split), [SPLIT_WWW_ADDR]);
+    assert!(
+        split.metadata.authentic_data,
+        "KSK-signed ZSK trusted: {split:?}"
+    );
+
+    // A signed CNAME out to a name under no anchor: answered, not bogus.
+    let out = udp(hedge.addr, &query_dnssec(SECURE_TO_PLAIN, RecordType::A)).await;
+    assert_eq!(
+        out.metadata.response_code,
+        ResponseCode::NoError,
+        "{out:?}\n{}",
+        hedge.log()
+    );
+
     // Under no trust anchor: answered, without AD.
     let plain = udp(hedge.addr, &query_dnssec(PLAIN_WWW, RecordType::A)).await;
     assert_eq!(
@@ -380,6 +403,8 @@ async fn ds_trust_anchors_and_insecure_domains() {
     assert!(reply.metadata.authentic_data, "{reply:?}\n{}", hedge.log());
     let tampered = udp(hedge.addr, &query_dnssec(TAMPERED, RecordType::A)).await;
     assert_bogus(&tampered, 6, "bogus under a DS anchor");
+    let split = udp(hedge.addr, &query_dnssec(SPLIT_WWW, RecordType::A)).await;
+    assert!(split.metadata.authentic_data, "a DS for the KSK: {split:?}");
     drop(hedge);
 
     // A domain never validated: the expired zone answers, without AD.

@@ -69,13 +69,29 @@ pub const NOKEY_ZONE: &str = "nokey.test.";
 pub const NOKEY_WWW: &str = "www.nokey.test.";
 pub const NOKEY_WWW_ADDR: &str = "192.0.2.40";
 
+/// A zone signed with a KSK (the one in the anchor files) and a separate
+/// ZSK that signs its records: secure.
+pub const SPLIT_ZONE: &str = "split.test.";
+pub const SPLIT_WWW: &str = "www.split.test.";
+pub const SPLIT_WWW_ADDR: &str = "192.0.2.60";
+
+/// Signed, valid: CNAME out of the signed zone to [`PLAIN_WWW`], which no
+/// anchor covers (insecure, not bogus).
+pub const SECURE_TO_PLAIN: &str = "toplain.secure.test.";
+
 /// An unsigned zone with no trust anchor: insecure, answered as is.
 pub const PLAIN_ZONE: &str = "plain.test.";
 pub const PLAIN_WWW: &str = "www.plain.test.";
 pub const PLAIN_WWW_ADDR: &str = "192.0.2.30";
 
 /// The zones that have a key, hence a line in each anchor file.
-pub const ANCHORED_ZONES: [&str; 4] = [SECURE_ZONE, EXPIRED_ZONE, FUTURE_ZONE, NOKEY_ZONE];
+pub const ANCHORED_ZONES: [&str; 5] = [
+    SECURE_ZONE,
+    SPLIT_ZONE,
+    EXPIRED_ZONE,
+    FUTURE_ZONE,
+    NOKEY_ZONE,
+];
 
 /// The TTL of every record in the zones.
 pub const ZONE_TTL: u32 = 300;
@@ -94,18 +110,23 @@ enum Signing {
     /// Valid signatures, but the signing key's DNSKEY is left out of the
     /// zone and a decoy key's put in.
     DecoyDnskey,
+    /// Valid signatures from two keys: a KSK (the anchor) signing the key
+    /// set, a ZSK signing the rest, as most signed zones are.
+    SplitKeys,
 }
 
 /// The zones: origin, how it is signed, records besides SOA and NS.
-const ZONES: [(&str, Signing, &str); 5] = [
+const ZONES: [(&str, Signing, &str); 6] = [
     (
         SECURE_ZONE,
         Signing::Valid,
         "www IN A 192.0.2.10\n\
          tampered IN A 192.0.2.11\n\
          bare IN A 192.0.2.12\n\
-         alias IN CNAME www.secure.test.\n",
+         alias IN CNAME www.secure.test.\n\
+         toplain IN CNAME www.plain.test.\n",
     ),
+    (SPLIT_ZONE, Signing::SplitKeys, "www IN A 192.0.2.60\n"),
     (EXPIRED_ZONE, Signing::Expired, "www IN A 192.0.2.20\n"),
     (FUTURE_ZONE, Signing::NotYetValid, "www IN A 192.0.2.50\n"),
     (NOKEY_ZONE, Signing::DecoyDnskey, "www IN A 192.0.2.40\n"),
@@ -417,7 +438,7 @@ fn sign_zones(tools: &Tools, dir: &Path) -> (String, String) {
             Command::new(&tools.keygen).args(["-a", "ECDSAP256SHA256", "-k", origin]),
             dir,
         );
-        let key = key.trim();
+        let key = key.trim().to_string();
         let key_file = format!("{key}.key");
         dnskeys.push_str(&presentation_line(
             &std::fs::read_to_string(dir.join(&key_file)).unwrap(),
@@ -440,7 +461,16 @@ fn sign_zones(tools: &Tools, dir: &Path) -> (String, String) {
             // Signs the decoy DNSKEY RRset but does not add its own key.
             sign.arg("-d");
         }
-        run(sign.args([unsigned.as_str(), key]), dir);
+        sign.args([unsigned.as_str(), key.as_str()]);
+        if signing == Signing::SplitKeys {
+            // A ZSK (flags 256, not in the anchors) for the zone's data.
+            let zsk = run(
+                Command::new(&tools.keygen).args(["-a", "ECDSAP256SHA256", origin]),
+                dir,
+            );
+            sign.arg(zsk.trim());
+        }
+        run(&mut sign, dir);
 
         let mut text = std::fs::read_to_string(dir.join(&signed)).unwrap();
         if origin == SECURE_ZONE {
