@@ -17,6 +17,7 @@ Unbound from the same run.
 
 import argparse
 import gzip
+import json
 import os
 import random
 import re
@@ -315,6 +316,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def hedge_log(argv):
+    """The query log's state from `hedge status --json` (written, dropped)."""
+    out = subprocess.run(argv[:1] + ["status", "--json"] + argv[2:], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    return json.loads(out)["log"]
+
+
 def start(argv, cpu, log_path, env=None):
     with open(log_path, "w") as out:
         return subprocess.Popen(
@@ -432,6 +440,12 @@ def main():
                 flat = dnsperf(SERVER_PORT, queries, ["-l", str(args.seconds), "-c", "20", "-q", "200"])
                 cpu_used = cpu_seconds(proc.pid) - cpu_before
                 rss_serving = rss_mb(proc.pid)
+                if name == "hedge":
+                    # Logging with no drop, or the run does not count.
+                    log_state = hedge_log(argv)
+                    if log_state["dropped"]:
+                        raise RuntimeError(f"hedge dropped {log_state['dropped']:,} query-log entries")
+                    log(f"hedge: query log {log_state['written']:,} written, 0 dropped")
                 results[name] = dict(flat=flat, ready=ready, rss_loaded=rss_loaded,
                                      rss_serving=rss_serving,
                                      cpu_per_k=cpu_used / max(flat["completed"], 1) * 1000 * 1000)

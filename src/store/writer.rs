@@ -21,12 +21,25 @@ use super::record::{QueryRecord, ip_key, name_key};
 use super::repeats::{Repeats, Row};
 use super::{Database, Storage};
 
-/// Entries committed in one transaction at most.
+/// Entries taken from the queue for one transaction at most.
 const BATCH: usize = 20_000;
-/// Rows per INSERT statement (SQLite allows 32766 bound values).
+/// Entries received from the queue at a time; the rest of a batch is
+/// taken one by one straight into [`Repeats`], so that no buffer the size
+/// of a batch is kept (it was 6.5 MB, resident after the first burst).
+const RECEIVE: usize = 256;
+/// Rows per INSERT statement (SQLite allows 32766 bound values). Only
+/// this full-size statement is kept prepared: a statement for each size
+/// of remainder would be cached too (up to 100 per connection, a few
+/// hundred KB each).
 const ROWS_PER_STATEMENT: usize = 500;
-/// After a small batch, wait this long so the next one is larger.
+/// Rows are written at most this often (unless a batch is full), so that
+/// a transaction carries many.
 const FLUSH_PAUSE: Duration = Duration::from_millis(100);
+/// Between writes the queue is still emptied this often, so that it holds
+/// a hundredth of a second's queries rather than a tenth: tokio keeps the
+/// blocks of the longest backlog its queue held (2.6 MB after a run at
+/// 80,000 queries a second when the writer slept for 100 ms).
+const RECEIVE_PAUSE: Duration = Duration::from_millis(10);
 /// Rows waiting for their repeats at most (a few MB); past it the oldest
 /// is written early, so a flood of distinct names cannot grow memory.
 const REPEATS_CAPACITY: usize = 50_000;
@@ -240,12 +253,15 @@ impl Writer {
         let Some(database) = self.open().await else {
             return;
         };
-        let mut incoming = Vec::with_capacity(BATCH);
-        let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
+        let mut incoming = Vec::with_capacity(RECEIVE);
+        // Rows ready to write; between writes they gather here.
+        let mut batch: Vec<Row> = Vec::new();
+        let mut last_write = Instant::now();
         loop {
             // Wake for new entries, to write rows whose window closed, or
             // to write everything for a search.
             let mut flushing = Vec::new();
+            let waiting = !self.repeats.is_empty() || !batch.is_empty();
             let received = tokio::select! {
                 biased;
                 Some(reply) = self.flushes.recv() => {
@@ -253,21 +269,24 @@ impl Writer {
                     while let Ok(reply) = self.flushes.try_recv() {
                         flushing.push(reply);
                     }
-                    while let Ok(record) = self.receiver.try_recv() {
-                        incoming.push(record);
-                    }
+                    self.take_queued(usize::MAX, &mut batch);
                     None
                 }
-                received = self.receiver.recv_many(&mut incoming, BATCH) => Some(received),
+                received = self.receiver.recv_many(&mut incoming, RECEIVE) => Some(received),
                 _ = self.stop.cancelled(), if self.stopping_since.is_none() => {
                     self.begin_stopping();
                     continue;
                 }
-                _ = tokio::time::sleep(FLUSH_PAUSE), if !self.repeats.is_empty() => None,
+                _ = tokio::time::sleep(FLUSH_PAUSE), if waiting => None,
             };
             let closed = received == Some(0);
+            let taken = incoming.len();
             for record in incoming.drain(..) {
                 self.repeats.add(record, &mut batch);
+            }
+            if !closed && received.is_some() {
+                // Under load: what else is queued, up to a batch.
+                self.take_queued(BATCH - taken, &mut batch);
             }
             if closed || !flushing.is_empty() {
                 self.repeats.drain(&mut batch);
@@ -275,14 +294,26 @@ impl Writer {
                 self.repeats.expire(super::now_ms(), &mut batch);
             }
             let small = batch.len() < BATCH;
+            // Rows are written at most every FLUSH_PAUSE unless a batch is
+            // full, a search waits, or hedge is stopping.
+            let due = !small
+                || closed
+                || !flushing.is_empty()
+                || self.stopping_since.is_some()
+                || last_write.elapsed() >= FLUSH_PAUSE;
             let mut written = true;
-            for chunk in batch.chunks(BATCH) {
-                if !self.write(&database, chunk).await {
-                    written = false;
-                    break;
+            if due && !batch.is_empty() {
+                for chunk in batch.chunks(BATCH) {
+                    if !self.write(&database, chunk).await {
+                        written = false;
+                        break;
+                    }
                 }
+                last_write = Instant::now();
+                batch.clear();
+                // A burst's rows need not stay reserved for the next one.
+                batch.shrink_to(ROWS_PER_STATEMENT);
             }
-            batch.clear();
             for reply in flushing {
                 let _ = reply.send(());
             }
@@ -305,8 +336,10 @@ impl Writer {
             self.warn_about_drops();
             self.record_drops(&database).await;
             if small && self.stopping_since.is_none() && received.is_some() {
+                // Let entries gather, but not for long: tokio keeps the
+                // blocks of the longest backlog the queue ever held.
                 tokio::select! {
-                    _ = tokio::time::sleep(FLUSH_PAUSE) => {}
+                    _ = tokio::time::sleep(RECEIVE_PAUSE) => {}
                     _ = self.stop.cancelled() => {}
                 }
             }
@@ -327,6 +360,18 @@ impl Writer {
             self.counters
                 .drops_recorded
                 .store(dropped, Ordering::Relaxed);
+        }
+    }
+
+    /// Folds up to `limit` entries already queued into the waiting rows
+    /// (those pushed out, or not folded at all, go to `ready`), without
+    /// waiting.
+    fn take_queued(&mut self, limit: usize, ready: &mut Vec<Row>) {
+        for _ in 0..limit {
+            let Ok(record) = self.receiver.try_recv() else {
+                break;
+            };
+            self.repeats.add(record, ready);
         }
     }
 
@@ -479,7 +524,11 @@ async fn insert(connection: &mut SqliteConnection, batch: &[Row]) -> Result<(), 
                 .push_bind(i64::from(entry.times))
                 .push_bind(entry.last_ms);
         });
-        insert.build().execute(&mut *transaction).await?;
+        insert
+            .build()
+            .persistent(chunk.len() == ROWS_PER_STATEMENT)
+            .execute(&mut *transaction)
+            .await?;
     }
     let mut tally = Tally::default();
     for Row { record, times, .. } in batch {
