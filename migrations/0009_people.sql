@@ -14,6 +14,9 @@ CREATE TABLE people (
     password_hash        TEXT,
     -- Base32, RFC 6238 (SHA-1, 6 digits, 30 s); NULL without TOTP.
     totp_secret          TEXT,
+    -- The 30-second step of the last TOTP code accepted: a code is never
+    -- accepted twice (RFC 6238, section 5.2).
+    totp_last_step       INTEGER,
     enrolment_hash       TEXT    UNIQUE,
     enrolment_expires_ms INTEGER,
     disabled             INTEGER NOT NULL DEFAULT 0,

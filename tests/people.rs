@@ -333,13 +333,16 @@ async fn totp_codes_are_checked_and_five_failures_lock_a_person_out() {
         "{}",
         stderr(&output)
     );
-    let output = check(
-        &hedge,
-        "Sam Lead",
-        password,
-        &totp.generate_current().unwrap(),
-    );
+    let current = totp.generate_current().unwrap();
+    let output = check(&hedge, "Sam Lead", password, &current);
     assert!(output.status.success(), "{}", stderr(&output));
+    // A code is accepted once.
+    let output = check(&hedge, "Sam Lead", password, &current);
+    assert!(
+        stderr(&output).contains("authenticator code is wrong"),
+        "{}",
+        stderr(&output)
+    );
     let wrong = format!(
         "{:06}",
         (totp.generate_current().unwrap().parse::<u32>().unwrap() + 500_000) % 1_000_000
@@ -358,8 +361,8 @@ async fn totp_codes_are_checked_and_five_failures_lock_a_person_out() {
         "{}",
         stderr(&output)
     );
-    // One failure above, four more: locked.
-    for attempt in 2..=5 {
+    // Two failures above, three more: locked.
+    for attempt in 3..=5 {
         let output = check(&hedge, "Sam Lead", "not the password at all", "");
         assert_eq!(output.status.code(), Some(1));
         let error = stderr(&output);
@@ -402,6 +405,20 @@ async fn totp_codes_are_checked_and_five_failures_lock_a_person_out() {
             "person.sign-in-failed",
             "person.sign-in-failed",
             "person.locked",
+        ]
+    );
+    let reasons: Vec<String> = audit(&hedge)
+        .iter()
+        .filter(|r| r["action"] == "person.sign-in-failed")
+        .map(|r| r["details"]["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "TOTP code used already",
+            "wrong TOTP code",
+            "wrong password",
+            "wrong password"
         ]
     );
     // A reset lifts the lockout (and clears the password and TOTP).

@@ -124,6 +124,26 @@ fn totp(secret: &str, name: &str) -> Result<totp_rs::TOTP, ServiceError> {
     .map_err(|error| ServiceError::Invalid(format!("{name}'s TOTP secret: {error}")))
 }
 
+/// The 30-second step (of the one before `now_ms`, its own, or the one
+/// after) whose code `code` is, if any.
+fn matching_step(totp: &totp_rs::TOTP, code: &str, now_ms: i64) -> Option<i64> {
+    let step = now_ms.div_euclid(1000) / 30;
+    [step - 1, step, step + 1].into_iter().find(|step| {
+        let expected = totp.generate(u64::try_from(step * 30).unwrap_or_default());
+        same_text(&expected, code.trim())
+    })
+}
+
+/// Whether two codes are the same, in a time that does not depend on where
+/// they differ.
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |differ, (x, y)| differ | (x ^ y))
+            == 0
+}
+
 /// Hashes a password with argon2id (default parameters), off the async
 /// threads: it takes a noticeable moment by design.
 async fn hash_password(password: String) -> Result<String, ServiceError> {
@@ -139,6 +159,19 @@ async fn hash_password(password: String) -> Result<String, ServiceError> {
     .await
     .map_err(|error| ServiceError::Invalid(format!("hashing the password failed: {error}")))?
     .map_err(|error| ServiceError::Invalid(format!("hashing the password failed: {error}")))
+}
+
+/// The argon2id hash of a password nobody knows, checked when a sign-in
+/// names nobody.
+async fn decoy_hash() -> Result<&'static str, ServiceError> {
+    static DECOY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let hash = DECOY
+        .get_or_try_init(|| async {
+            let unknown: String = random::<16>()?.iter().map(|b| format!("{b:02x}")).collect();
+            hash_password(unknown).await
+        })
+        .await?;
+    Ok(hash)
 }
 
 /// Whether `password` matches an argon2 PHC string, off the async threads.
@@ -462,8 +495,7 @@ impl Service {
         let Some(secret) = credentials.totp_secret else {
             return Ok(false);
         };
-        let now = u64::try_from(now_ms() / 1000).unwrap_or_default();
-        Ok(totp(&secret, &person.name)?.check(code.trim(), now))
+        Ok(matching_step(&totp(&secret, &person.name)?, code, now_ms()).is_some())
     }
 
     /// Checks a person's password (and TOTP code, if they use TOTP); the
@@ -492,6 +524,10 @@ impl Service {
         use SignInRefusal as Refused;
         let database = self.storage.get()?;
         let Some((person, credentials)) = database.credentials(name).await? else {
+            // As long as a wrong password takes, so that timing does not
+            // tell who has an account.
+            let decoy = decoy_hash().await?.to_string();
+            password_matches(password.to_string(), decoy).await?;
             return Err(ServiceError::SignIn(Refused::WrongPassword));
         };
         if person.disabled {
@@ -528,17 +564,57 @@ impl Service {
         if !password_matches(password.to_string(), hash).await? {
             return failed(Refused::WrongPassword, "wrong password").await;
         }
+        let mut totp_step = None;
         if let Some(secret) = &credentials.totp_secret {
             let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) else {
                 return Err(ServiceError::SignIn(Refused::TotpNeeded));
             };
-            let now = u64::try_from(now_ms / 1000).unwrap_or_default();
-            if !totp(secret, &person.name)?.check(code, now) {
+            let Some(step) = matching_step(&totp(secret, &person.name)?, code, now_ms) else {
                 return failed(Refused::TotpWrong, "wrong TOTP code").await;
+            };
+            if credentials.totp_last_step.is_some_and(|last| step <= last) {
+                return failed(Refused::TotpWrong, "TOTP code used already").await;
             }
+            totp_step = Some(step);
         }
         Ok(database
-            .record_signin(self.storage.audit_lock(), person.id, by)
+            .record_signin(self.storage.audit_lock(), person.id, totp_step, by)
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_their_step_or_the_next_to_it_and_nothing_else() {
+        let secret = totp_rs::Secret::Raw(b"12345678901234567890".to_vec())
+            .to_encoded()
+            .to_string();
+        let totp = totp(&secret, "Jo Head").unwrap();
+        // RFC 6238, appendix B: SHA-1 at 59 s (step 1) is 94287082 (8
+        // digits); six digits are its last six.
+        assert_eq!(totp.generate(59), "287082");
+        assert_eq!(matching_step(&totp, "287082", 59_000), Some(1));
+        assert_eq!(matching_step(&totp, " 287082 ", 89_000), Some(1));
+        assert_eq!(matching_step(&totp, "287082", 30_000 * 3), None);
+        assert_eq!(matching_step(&totp, "000000", 59_000), None);
+        assert!(same_text("123456", "123456"));
+        assert!(!same_text("123456", "123457"));
+        assert!(!same_text("123456", "12345"));
+    }
+
+    #[test]
+    fn enrolment_code_hashes_are_sha256() {
+        assert_eq!(
+            code_hash("AAAA-AAAA-AAAA-AAAA").len(),
+            64,
+            "hex of 32 bytes"
+        );
+        assert_ne!(
+            code_hash("AAAA-AAAA-AAAA-AAAA"),
+            code_hash("AAAA-AAAA-AAAA-AAAB")
+        );
     }
 }

@@ -45,6 +45,8 @@ pub struct Credentials {
     pub password_hash: Option<String>,
     /// Base32.
     pub totp_secret: Option<String>,
+    /// The time step of the last TOTP code accepted.
+    pub totp_last_step: Option<i64>,
 }
 
 /// Who makes a change to a person: the OS account and, if they have one,
@@ -220,6 +222,7 @@ impl Database {
             Credentials {
                 password_hash: row.try_get("password_hash")?,
                 totp_secret: row.try_get("totp_secret")?,
+                totp_last_step: row.try_get("totp_last_step")?,
             },
         )))
     }
@@ -262,7 +265,7 @@ impl Database {
         self.change(
             lock,
             id,
-            "password_hash = NULL, totp_secret = NULL, failed_signins = 0, \
+            "password_hash = NULL, totp_secret = NULL, totp_last_step = NULL, failed_signins = 0, \
              locked_until_ms = NULL, enrolment_hash = ?, enrolment_expires_ms = ?",
             &[Value::Text(Some(code_hash)), Value::Int(Some(expires_ms))],
             by,
@@ -372,7 +375,7 @@ impl Database {
         self.change(
             lock,
             id,
-            "totp_secret = ?",
+            "totp_secret = ?, totp_last_step = NULL",
             &[Value::Text(Some(secret))],
             by,
             "person.totp-set",
@@ -415,18 +418,21 @@ impl Database {
     }
 
     /// Records a sign-in that succeeded: the failures before it are
-    /// forgotten.
+    /// forgotten, and the step of the TOTP code it used (if any) is kept
+    /// so that the code is not accepted again.
     pub async fn record_signin(
         &self,
         lock: &AuditLock,
         id: i64,
+        totp_step: Option<i64>,
         by: ChangedBy<'_>,
     ) -> Result<Person, StoreError> {
         self.change(
             lock,
             id,
-            "failed_signins = 0, locked_until_ms = NULL",
-            &[],
+            "failed_signins = 0, locked_until_ms = NULL, \
+             totp_last_step = COALESCE(?, totp_last_step)",
+            &[Value::Int(totp_step)],
             by,
             "person.signed-in",
             None,
