@@ -12,6 +12,7 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::str::FromStr;
 
 use common::*;
 use serde_json::Value;
@@ -231,6 +232,50 @@ async fn people_are_added_listed_changed_and_audited() {
         serde_json::json!(["staff", "approver"])
     );
     assert!(hedge.ok(&["audit", "verify"]).contains("intact"));
+}
+
+/// Sets the expiry of `name`'s enrolment code, as if time had passed.
+async fn set_enrolment_expiry(hedge: &Hedge, name: &str, expires_ms: i64) {
+    use sqlx::Connection;
+    let url = format!("sqlite:{}", hedge.path("hedge.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE people SET enrolment_expires_ms = ? WHERE name = ?")
+        .bind(expires_ms)
+        .bind(name)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_enrolment_code_is_refused() {
+    let hedge = start().await;
+    let code = hedge.person_unmapped("Jo Head", &["approver"]);
+    let listed = people(&hedge);
+    let expires = jiff::Timestamp::from_str(listed[0]["enrolment_expires"].as_str().unwrap())
+        .unwrap()
+        .as_millisecond();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let hours = (expires - now) as f64 / 3_600_000.0;
+    assert!((71.9..=72.0).contains(&hours), "valid 72 hours: {hours}");
+    // 72 hours later (the code's expiry, a moment ago).
+    set_enrolment_expiry(&hedge, "Jo Head", now - 1).await;
+    let output = enrol(&hedge, &code, "copper kettle marching slowly");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("has expired"),
+        "{}",
+        stderr(&output)
+    );
+    let reset: Value =
+        serde_json::from_str(&hedge.ok(&["people", "reset", "Jo Head", "--json"])).unwrap();
+    let output = enrol(
+        &hedge,
+        reset["enrolment_code"].as_str().unwrap(),
+        "copper kettle marching slowly",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
 }
 
 #[tokio::test]
