@@ -85,6 +85,8 @@ async fn a_report_that_cannot_be_answered_is_refused_before_it_is_recorded() {
     )
     .await;
     hedge.wait_for_database().await;
+    // Reports are for the safeguarding lead.
+    hedge.person("A. Lead", &["safeguarding"]);
     let mut reader = BufReader::new(UnixStream::connect(hedge.path("admin.sock")).unwrap());
     let backwards = exchange(
         &mut reader,

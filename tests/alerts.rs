@@ -251,6 +251,22 @@ async fn a_burst_is_one_alert_delivered_once_then_acknowledged() {
 
     // Acknowledging needs a person and a real note.
     let id_text = id.to_string();
+    let refused = hedge.refused(&["alerts", "ack", &id_text, "--note", "spoke to the pupil"]);
+    assert!(refused.contains("is not mapped to a person"), "{refused}");
+    hedge.person("Ms Khan", &["staff"]);
+    let refused = hedge.refused(&["alerts", "ack", &id_text, "--note", "spoke to the pupil"]);
+    assert!(refused.contains("needs the safeguarding role"), "{refused}");
+    hedge.ok(&["people", "roles", "Ms Khan", "--role", "safeguarding"]);
+    let refused = hedge.refused(&[
+        "alerts",
+        "ack",
+        &id_text,
+        "--by",
+        "Mr Smith",
+        "--note",
+        "spoke to the pupil",
+    ]);
+    assert!(refused.contains("acts as Ms Khan"), "{refused}");
     let refused = hedge.refused(&["alerts", "ack", &id_text, "--by", "Ms Khan", "--note", "ok"]);
     assert!(refused.contains("note"), "{refused}");
     let acked = hedge.ok(&[

@@ -16,6 +16,7 @@ async fn changes_are_chained_and_an_edit_is_named() {
     .await;
     // The database opens beside the writer; wait for it.
     hedge.wait_for_database().await;
+    hedge.person("A. Lead", &["safeguarding"]);
     hedge.ok(&[
         "logs",
         "hold",
@@ -49,30 +50,33 @@ async fn changes_are_chained_and_an_edit_is_named() {
     assert_eq!(
         actions,
         [
+            "person.added",
             "hold.placed",
             "log.searched",
             "config.reloaded",
             "hold.released"
         ]
     );
-    assert_eq!(rows[0]["person"], "A. Lead");
-    assert_eq!(rows[0]["details"]["client"], "10.1.3.12/32");
-    assert_eq!(rows[1]["details"]["kind"], "export-csv");
+    assert_eq!(rows[0]["details"]["name"], "A. Lead");
+    assert_eq!(rows[1]["person"], "A. Lead");
+    assert_eq!(rows[1]["details"]["client"], "10.1.3.12/32");
+    assert_eq!(rows[2]["details"]["kind"], "export-csv");
+    assert_eq!(rows[2]["person"], "A. Lead");
     assert!(
         rows.iter()
             .all(|r| r["actor"].as_str().is_some_and(|a| !a.is_empty()))
     );
     let verified = hedge.ok(&["audit", "verify"]);
-    assert!(verified.contains("intact: 4 rows"), "{verified}");
-    assert!(verified.contains("last row: 4, hash "), "{verified}");
+    assert!(verified.contains("intact: 5 rows"), "{verified}");
+    assert!(verified.contains("last row: 5, hash "), "{verified}");
     let export: Vec<Value> = serde_json::from_str(&hedge.ok(&["audit", "export"])).unwrap();
     assert_eq!(export[1]["prev_hash"], export[0]["hash"]);
 
-    // Someone edits row 2 directly in the database file.
+    // Someone edits row 3 (the search) directly in the database file.
     use sqlx::Connection;
     let url = format!("sqlite:{}", hedge.path("hedge.db").display());
     let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let refused = sqlx::query("UPDATE audit SET details = '{}' WHERE id = 2")
+    let refused = sqlx::query("UPDATE audit SET details = '{}' WHERE id = 3")
         .execute(&mut db)
         .await;
     assert!(refused.is_err(), "a plain UPDATE is refused by the trigger");
@@ -80,7 +84,7 @@ async fn changes_are_chained_and_an_edit_is_named() {
         .execute(&mut db)
         .await
         .unwrap();
-    sqlx::query("UPDATE audit SET details = '{\"kind\":\"search\"}' WHERE id = 2")
+    sqlx::query("UPDATE audit SET details = '{\"kind\":\"search\"}' WHERE id = 3")
         .execute(&mut db)
         .await
         .unwrap();
@@ -88,7 +92,7 @@ async fn changes_are_chained_and_an_edit_is_named() {
 
     let error = hedge.refused(&["audit", "verify"]);
     assert!(
-        error.contains("BROKEN at row 2") && error.contains("changed"),
+        error.contains("BROKEN at row 3") && error.contains("changed"),
         "{error}"
     );
 }

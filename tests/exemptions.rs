@@ -96,6 +96,12 @@ async fn request_approve_in_force_revoke_and_expire() {
     wait_open(&hedge).await;
     let bet = "bet.upstream.example.";
     assert_eq!(a_for(&hedge, PUPIL, bet).await, ["0.0.0.0"]);
+    hedge.person_unmapped("T. Teacher", &["staff"]);
+    hedge.person_unmapped("D. Deputy", &["approver"]);
+    hedge.person_unmapped("R. Elsewhere", &["approver"]);
+    hedge.person_unmapped("S. Lead", &["safeguarding"]);
+    // The head files a request handed in on paper by a teacher.
+    hedge.person("H. Head", &["approver", "staff"]);
 
     let filed = hedge.ok(&[
         "exempt",
@@ -111,7 +117,9 @@ async fn request_approve_in_force_revoke_and_expire() {
         "+1h",
     ]);
     assert!(
-        filed.contains("exemption 1 filed") && filed.contains("waits for an approver"),
+        filed.contains("exemption 1 filed")
+            && filed.contains("filed by H. Head for T. Teacher")
+            && filed.contains("waits for an approver"),
         "{filed}"
     );
     assert_eq!(
@@ -122,12 +130,23 @@ async fn request_approve_in_force_revoke_and_expire() {
     let status = hedge.ok(&["status"]);
     assert!(status.contains("0 in force, 1 waiting"), "{status}");
 
+    // A typed name is not who the caller is.
     let error = hedge.refused(&["exempt", "approve", "1", "--by", "T. Teacher"]);
     assert!(
-        error.contains("\"T. Teacher\" is not on the approver roster")
+        error.contains("--by \"T. Teacher\" is not you") && error.contains("acts as H. Head"),
+        "{error}"
+    );
+    hedge.act_as("T. Teacher");
+    let error = hedge.refused(&["exempt", "approve", "1"]);
+    assert!(error.contains("needs the approver role"), "{error}");
+    hedge.act_as("R. Elsewhere");
+    let error = hedge.refused(&["exempt", "approve", "1"]);
+    assert!(
+        error.contains("\"R. Elsewhere\" is not on the approver roster")
             && error.contains("H. Head (head teacher), D. Deputy (deputy head)"),
         "{error}"
     );
+    hedge.act_as("H. Head");
     let approved = hedge.ok(&["exempt", "approve", "1", "--by", "h. head"]);
     assert!(
         approved.contains("exemption 1 approved by H. Head"),
@@ -144,12 +163,14 @@ async fn request_approve_in_force_revoke_and_expire() {
         explained.contains("ALLOWED by exemption 1 until"),
         "{explained}"
     );
-    let error = hedge.refused(&["exempt", "approve", "1", "--by", "D. Deputy"]);
+    hedge.act_as("D. Deputy");
+    let error = hedge.refused(&["exempt", "approve", "1"]);
     assert!(
         error.contains("cannot be approved: it is active"),
         "{error}"
     );
 
+    hedge.act_as("H. Head");
     let error = hedge.refused(&[
         "exempt", "revoke", "1", "--by", "H. Head", "--reason", "test",
     ]);
@@ -169,6 +190,12 @@ async fn request_approve_in_force_revoke_and_expire() {
     assert!(shown.contains("approved by:  H. Head"), "{shown}");
     assert!(shown.contains("revoked by:   H. Head"), "{shown}");
     assert!(shown.contains("lesson moved to next term"), "{shown}");
+    assert!(shown.contains("asked by:     T. Teacher"), "{shown}");
+    assert!(
+        shown.contains("filed by:     H. Head, on their behalf"),
+        "{shown}"
+    );
+    hedge.act_as("D. Deputy");
 
     // File and approve in one step, for one client, for fifteen seconds:
     // long enough for the checks below to come well before the end however
@@ -248,6 +275,7 @@ async fn request_approve_in_force_revoke_and_expire() {
     );
 
     // The query log names the exemption that let a query through.
+    hedge.act_as("S. Lead");
     let rows: Vec<Value> = serde_json::from_str(&hedge.ok(&[
         "logs",
         "search",
@@ -290,6 +318,9 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
     let db_dir = tempfile::TempDir::new().unwrap();
     let hedge = Hedge::start_with(&config(upstream.addr, &db_dir.path().join("h.db")), FILES).await;
     wait_open(&hedge).await;
+    hedge.person_unmapped("T. Teacher", &["staff"]);
+    hedge.person_unmapped("D. Deputy", &["approver"]);
+    hedge.person("H. Head", &["approver", "staff"]);
     let request = |extra: &[&str]| {
         let mut args = vec!["exempt", "request"];
         args.extend_from_slice(extra);
@@ -347,11 +378,14 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
         "--until",
         "+3d",
     ]);
-    let error = hedge.refused(&["exempt", "approve", "1", "--by", "H. Head"]);
-    assert!(error.contains("cannot also approve it"), "{error}");
-    let error = hedge.refused(&["exempt", "approve", "1", "--by", "D. Deputy"]);
+    // The same person, whatever name is typed.
+    let error = hedge.refused(&["exempt", "approve", "1", "--by", "h. head"]);
+    assert!(error.contains("cannot also decide it"), "{error}");
+    hedge.act_as("D. Deputy");
+    let error = hedge.refused(&["exempt", "approve", "1"]);
     assert!(error.contains("at most 1 days"), "{error}");
     let bypass = |by: &'static str, until: &'static str| {
+        hedge.act_as(by);
         vec![
             "exempt",
             "add",
@@ -375,6 +409,7 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
         error.contains("may not file and approve in one step"),
         "{error}"
     );
+    hedge.act_as("D. Deputy");
     let error = hedge.refused(&[
         "exempt",
         "add",
@@ -391,6 +426,7 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
         "+1h",
     ]);
     assert!(error.contains("cannot also approve it"), "{error}");
+    hedge.act_as("H. Head");
     let error = hedge.refused(&[
         "exempt",
         "reject",
@@ -401,7 +437,7 @@ async fn every_rule_has_its_error_and_nothing_is_stored() {
         "not needed for this lesson",
     ]);
     assert!(
-        error.contains("cannot also approve it"),
+        error.contains("cannot also decide it"),
         "the requester cannot decide: {error}"
     );
 
@@ -442,6 +478,8 @@ async fn exemptions_and_the_audit_trail_survive_sigkill() {
     let database = db_dir.path().join("h.db");
     let hedge = Hedge::start_with(&config(upstream.addr, &database), FILES).await;
     wait_open(&hedge).await;
+    hedge.person_unmapped("T. Teacher", &["staff"]);
+    hedge.person("H. Head", &["approver"]);
     hedge.ok(&[
         "exempt",
         "request",
@@ -470,7 +508,8 @@ async fn exemptions_and_the_audit_trail_survive_sigkill() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["decided_by"], "H. Head");
     let verified = hedge.ok(&["audit", "verify"]);
-    assert!(verified.contains("intact: 2 rows"), "{verified}");
+    // Two people added, a request, its approval.
+    assert!(verified.contains("intact: 4 rows"), "{verified}");
 }
 
 #[tokio::test]
@@ -561,6 +600,10 @@ async fn acknowledged_changes_survive_sigkill_at_random_moments() {
     for round in 0..=rounds {
         let hedge = Hedge::start_with(&config(upstream.addr, &database), FILES).await;
         wait_open(&hedge).await;
+        if round == 0 {
+            hedge.person_unmapped("T. Teacher", &["staff"]);
+            hedge.person("D. Deputy", &["approver"]);
+        }
         let listed: Vec<Value> =
             serde_json::from_str(&hedge.ok(&["exempt", "list", "--json"])).unwrap_or_default();
         for (id, revoked) in &acknowledged {
@@ -663,8 +706,6 @@ async fn acknowledged_changes_survive_sigkill_at_random_moments() {
                                 "exempt",
                                 "revoke",
                                 &id.to_string(),
-                                "--by",
-                                "H. Head",
                                 "--reason",
                                 "lesson moved to next term",
                             ],

@@ -92,6 +92,8 @@ async fn an_incident_holds_its_evidence_through_to_the_report() {
     .await;
     // Incidents are stored: wait for the database to open.
     hedge.wait_for_database().await;
+    // The safeguarding lead's OS account acts as her.
+    hedge.person("Ms Khan", &["safeguarding"]);
 
     let from = jiff::Timestamp::from_millisecond(old - DAY)
         .unwrap()
@@ -214,7 +216,9 @@ async fn an_incident_holds_its_evidence_through_to_the_report() {
     ]);
     assert!(error.contains("closed"), "{error}");
 
-    // A second one, closed with its hold released.
+    // A second one, by another member of the safeguarding team, closed
+    // with its hold released.
+    hedge.person("Mr Jones", &["safeguarding"]);
     hedge.ok(&[
         "incident",
         "open",
@@ -242,6 +246,7 @@ async fn an_incident_holds_its_evidence_through_to_the_report() {
         "--release-hold",
     ]);
     assert!(closed.contains("legal hold 2 released"), "{closed}");
+    hedge.person("Mrs Patel", &["safeguarding"]);
     hedge.ok(&[
         "incident",
         "open",

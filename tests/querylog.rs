@@ -72,6 +72,9 @@ async fn start(logging: &str) -> (TestUpstream, Hedge) {
     let hedge = Hedge::start_with(&config(upstream.addr, logging), FILES).await;
     // Rows are read back: wait for the database to open.
     hedge.wait_for_database().await;
+    // Searches and holds are the safeguarding lead's, whose OS account
+    // this is.
+    hedge.person("A. Lead", &["safeguarding"]);
     (upstream, hedge)
 }
 
@@ -730,6 +733,9 @@ async fn a_read_only_database_does_not_stop_answering() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Searching is the safeguarding lead's (whose person can be added
+    // now that the database takes writes).
+    hedge.person("A. Lead", &["safeguarding"]);
     let rows = wait_rows(&hedge, &["--client", "127.0.0.55", "--all"], 6).await;
     assert_eq!(rows.len(), 6);
     assert_eq!(status(&hedge)["log"]["problem"], Value::Null);
@@ -777,6 +783,8 @@ async fn a_full_file_system_does_not_stop_answering_and_writing_resumes() {
         &format!("database = \"{}\"", path.display()),
     );
     let hedge = Hedge::start_with(&text, FILES).await;
+    hedge.wait_for_database().await;
+    hedge.person("A. Lead", &["safeguarding"]);
     let client = ip("127.0.0.56");
     for i in 0..5 {
         ask(

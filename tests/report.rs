@@ -183,6 +183,8 @@ async fn a_report_counts_what_the_log_holds() {
 
     let hedge = Hedge::start_with(&config(upstream.addr, &database_path), FILES).await;
     hedge.wait_for_database().await;
+    hedge.person_unmapped("Mr Jones", &["staff"]);
+    hedge.person("H. Head", &["approver"]);
     hedge.ok(&[
         "exempt",
         "add",
@@ -198,6 +200,7 @@ async fn a_report_counts_what_the_log_holds() {
         "--until",
         "+2h",
     ]);
+    hedge.person("Ms Khan", &["safeguarding"]);
     hedge.ok(&[
         "logs",
         "hold",

@@ -121,6 +121,8 @@ async fn steady_load_with_reloads_and_exemption_changes_loses_nothing() {
         TestUpstream::start_on("127.0.0.1:0".parse().unwrap(), "soak.example.", zone).await;
     let hedge =
         Hedge::start_with(&config(upstream.addr), &[("gambling.txt", &block_list(0))]).await;
+    hedge.person_unmapped("T. Teacher", &["staff"]);
+    hedge.person("D. Deputy", &["approver"]);
     let pid = hedge.pid();
     let status: Value = serde_json::from_str(&hedge.ok(&["status", "--json"])).unwrap();
     let names_at_start = status["index_names"].as_u64().unwrap();

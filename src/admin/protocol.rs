@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Agency, HoldRequest, NewExemption};
+use crate::policy::{Agency, HoldRequest, NewExemption, Role};
 use crate::service::IncidentRequest;
 use crate::store::{AccessKind, AlertSelection, ExemptionSelection, LogFilter, ReportRequest};
 
@@ -46,7 +46,9 @@ pub enum AdminRequest {
     /// Release a hold.
     HoldRelease {
         id: i64,
-        by: String,
+        /// Must be the caller's person if given (the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
         reason: String,
     },
     /// Who searched or exported the query log since a time.
@@ -68,20 +70,28 @@ pub enum AdminRequest {
     /// File and approve in one step (`by` must differ from the requester).
     ExemptAdd {
         request: NewExemption,
-        by: String,
+        /// Must be the caller's person if given (the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     ExemptApprove {
         id: i64,
-        by: String,
+        /// Must be the caller's person if given (the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     ExemptReject {
         id: i64,
-        by: String,
+        /// Must be the caller's person if given (the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
         reason: String,
     },
     ExemptRevoke {
         id: i64,
-        by: String,
+        /// Must be the caller's person if given (the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
         reason: String,
     },
     ExemptList {
@@ -100,7 +110,9 @@ pub enum AdminRequest {
     /// Mark an alert as seen and dealt with.
     AlertAck {
         id: i64,
-        by: String,
+        /// Must be the caller's person if given (the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
         note: String,
     },
     /// Gather a report over a period (recorded as an access to the log).
@@ -114,14 +126,18 @@ pub enum AdminRequest {
     /// Append an action taken.
     IncidentNote {
         id: i64,
-        by: String,
+        /// Must be the caller's person if given (the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
         text: String,
     },
     /// Record a referral to an agency.
     IncidentRefer {
         id: i64,
         agency: Agency,
-        by: String,
+        /// Must be the caller's person if given (the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
         #[serde(default)]
         referred_ms: Option<i64>,
         #[serde(default)]
@@ -129,7 +145,9 @@ pub enum AdminRequest {
     },
     IncidentClose {
         id: i64,
-        by: String,
+        /// Must be the caller's person if given (the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
         conclusion: String,
         release_hold: bool,
     },
@@ -140,6 +158,51 @@ pub enum AdminRequest {
     /// the log).
     IncidentShow {
         id: i64,
+    },
+    /// Add a person; the answer carries their one-time enrolment code.
+    PeopleAdd {
+        name: String,
+        roles: Vec<Role>,
+        #[serde(default)]
+        os_user: Option<String>,
+    },
+    /// Everyone on record (no credentials).
+    PeopleList,
+    PeopleDisable {
+        name: String,
+    },
+    /// A new enrolment code; password and TOTP cleared.
+    PeopleReset {
+        name: String,
+    },
+    /// Give a person exactly these roles.
+    PeopleRoles {
+        name: String,
+        roles: Vec<Role>,
+    },
+    /// Map an OS account to a person (`None`: none).
+    PeopleMap {
+        name: String,
+        #[serde(default)]
+        os_user: Option<String>,
+    },
+    /// A person sets their password with their enrolment code.
+    PeopleEnrol {
+        code: String,
+        password: String,
+    },
+    /// Set up TOTP for the caller's own person; the answer carries the
+    /// secret, once.
+    PeopleTotp {
+        name: String,
+    },
+    /// Check a person's password (and TOTP code) as a sign-in does,
+    /// counting failures towards a lockout.
+    PeopleCheck {
+        name: String,
+        password: String,
+        #[serde(default)]
+        totp: Option<String>,
     },
 }
 

@@ -133,9 +133,19 @@ async fn connection(
         ));
         return write_line(&mut writer, &response).await;
     }
+    // The person this OS account acts as, read once per connection
+    // (their roles are read again by each operation).
+    let person = match service.person_for_os_user(&peer.user).await {
+        Ok(person) => person.map(|p| p.name),
+        Err(error) => {
+            warn!(%error, user = %peer.user, "admin socket: cannot read who this account acts as");
+            None
+        }
+    };
     let actor = Actor {
         user: peer.user.clone(),
         uid: peer.uid,
+        person,
     };
     let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_REQUEST));
     loop {

@@ -42,9 +42,10 @@ pub enum AlertsCommand {
     /// same client raise a new alert.
     Ack {
         id: i64,
-        /// Who dealt with it (a person, e.g. the safeguarding lead).
+        /// You: the person your OS account acts as (optional; naming anyone
+        /// else is refused).
         #[arg(long)]
-        by: String,
+        by: Option<String>,
         /// What was done, in a sentence.
         #[arg(long)]
         note: String,

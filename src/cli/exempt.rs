@@ -30,21 +30,22 @@ pub enum ExemptCommand {
     Add {
         #[command(flatten)]
         request: RequestArgs,
-        /// The approver, from the [[approvers]] roster.
+        /// You, an approver on the [[approvers]] roster: the person your OS
+        /// account acts as (optional; naming anyone else is refused).
         #[arg(long, value_name = "APPROVER")]
-        by: String,
+        by: Option<String>,
     },
     /// Approve a pending request: in force within a second.
     Approve {
         id: i64,
         #[arg(long, value_name = "APPROVER")]
-        by: String,
+        by: Option<String>,
     },
     /// Reject a pending request, saying why.
     Reject {
         id: i64,
         #[arg(long, value_name = "APPROVER")]
-        by: String,
+        by: Option<String>,
         #[arg(long)]
         reason: String,
     },
@@ -52,7 +53,7 @@ pub enum ExemptCommand {
     Revoke {
         id: i64,
         #[arg(long, value_name = "PERSON")]
-        by: String,
+        by: Option<String>,
         #[arg(long)]
         reason: String,
     },
@@ -92,9 +93,10 @@ pub struct RequestArgs {
     /// Why, in a few words (it is kept, and reported).
     #[arg(long)]
     reason: String,
-    /// The person asking.
+    /// The member of staff asking, when you file it for them (a request
+    /// received on paper or by email): a person on record. Default: you.
     #[arg(long, value_name = "PERSON")]
-    requested_by: String,
+    requested_by: Option<String>,
     /// From this time (default now): 2026-03-02, "2026-03-02 09:00",
     /// RFC 3339, or +2h / +3d (2h, 3d) from now.
     #[arg(long, value_name = "TIME")]
@@ -147,7 +149,8 @@ fn new_exemption(args: &RequestArgs) -> Result<NewExemption> {
         name,
         scope,
         reason: args.reason.clone(),
-        requested_by: args.requested_by.clone(),
+        // Empty: the caller's own person (the server knows who that is).
+        requested_by: args.requested_by.clone().unwrap_or_default(),
         from_ms,
         until_ms: future_time(&args.until, "--until")?,
     })
@@ -167,9 +170,12 @@ pub fn run(command: ExemptCommand, config: &Path) -> Result<()> {
                 format_local(e.from_ms),
                 format_local(e.until_ms)
             );
+            if let Some(filer) = &e.filed_by {
+                println!("filed by {filer} for {}", e.requested_by);
+            }
             println!(
-                "it waits for an approver: hedge exempt approve {} --by APPROVER",
-                e.id
+                "it waits for an approver (someone other than {}): hedge exempt approve {}",
+                e.requested_by, e.id
             );
         }
         ExemptCommand::Add { request, by } => {
@@ -348,6 +354,9 @@ fn print_one(e: &Exemption) {
         e.requested_user,
         format_local(e.requested_ms)
     );
+    if let Some(filer) = &e.filed_by {
+        println!("  filed by:     {filer}, on their behalf");
+    }
     if let (Some(by), Some(at)) = (&e.decided_by, e.decided_ms) {
         let verb = match e.status {
             crate::policy::ExemptionStatus::Approved | crate::policy::ExemptionStatus::Revoked => {

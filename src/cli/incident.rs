@@ -37,9 +37,10 @@ pub enum IncidentCommand {
         /// What happened, in a sentence or two.
         #[arg(long)]
         summary: String,
-        /// Who is recording it (the safeguarding lead, say).
+        /// You: the person your OS account acts as (optional; naming anyone
+        /// else is refused).
         #[arg(long)]
-        by: String,
+        by: Option<String>,
         /// The device involved: an address or a network.
         #[arg(long, value_name = "IP|CIDR")]
         client: Option<String>,
@@ -67,7 +68,7 @@ pub enum IncidentCommand {
     Note {
         id: i64,
         #[arg(long)]
-        by: String,
+        by: Option<String>,
         #[arg(long)]
         text: String,
     },
@@ -78,7 +79,7 @@ pub enum IncidentCommand {
         #[arg(long, value_name = "AGENCY")]
         to: String,
         #[arg(long)]
-        by: String,
+        by: Option<String>,
         /// When it was referred (default: now).
         #[arg(long, value_name = "TIME")]
         on: Option<String>,
@@ -91,7 +92,7 @@ pub enum IncidentCommand {
     Close {
         id: i64,
         #[arg(long)]
-        by: String,
+        by: Option<String>,
         #[arg(long)]
         conclusion: String,
         #[arg(long)]
@@ -141,7 +142,7 @@ pub fn run(command: IncidentCommand, config: &Path) -> Result<()> {
             let request = IncidentRequest {
                 kind: IncidentKind::parse(&kind).map_err(|e| anyhow!("--type: {e}"))?,
                 summary,
-                by,
+                by: by.unwrap_or_default(),
                 client: client.as_deref().map(client_net).transpose()?,
                 from_ms: time(&from, "--from")?,
                 to_ms: time(&to, "--to")?,

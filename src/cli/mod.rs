@@ -13,6 +13,7 @@ mod init;
 mod lists;
 mod logs;
 mod output;
+mod people;
 mod report;
 mod running_server;
 mod serve;
@@ -103,6 +104,12 @@ enum Command {
         #[command(subcommand)]
         command: incident::IncidentCommand,
     },
+    /// The people who act through hedge: members of staff, approvers,
+    /// safeguarding leads and administrators.
+    People {
+        #[command(subcommand)]
+        command: people::PeopleCommand,
+    },
     /// What the filter did over a period, for the safeguarding lead and
     /// governors: text, CSV or a self-contained HTML file.
     Report(report::ReportArgs),
@@ -161,6 +168,7 @@ pub fn main() -> ExitCode {
         Command::Alerts { command } => alerts::run(command, config),
         Command::Report(args) => report::run(args, config),
         Command::Incident { command } => incident::run(command, config),
+        Command::People { command } => people::run(command, config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,7 +16,9 @@ pub struct HoldRequest {
     pub from_ms: i64,
     pub to_ms: i64,
     pub reason: String,
-    /// The person placing the hold (the safeguarding lead, say).
+    /// The person placing the hold (the safeguarding lead, say). On the
+    /// admin socket it may be left empty: the caller's person places it.
+    #[serde(default)]
     pub by: String,
 }
 

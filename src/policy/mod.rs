@@ -14,6 +14,7 @@ pub mod groups;
 pub mod holds;
 pub mod incidents;
 pub mod logging;
+pub mod people;
 pub mod reasons;
 pub mod safesearch;
 pub mod schedule;
@@ -29,6 +30,7 @@ pub use exemptions::{
 pub use groups::Group;
 pub use holds::HoldRequest;
 pub use incidents::{Agency, Identified, IncidentKind, NewIncident};
+pub use people::Role;
 pub use reasons::{check_person, check_reason};
 pub use snapshot::Snapshot;
 pub use wording::{BlockWording, allow_rule, block_wording, rewrite_rule};

@@ -3,6 +3,7 @@
 use tracing::info;
 
 use super::{Actor, Service, ServiceError};
+use crate::policy::Role;
 use crate::policy::alerts::check_acknowledgement;
 use crate::store::{Alert, AlertEvent, AlertSelection};
 
@@ -25,9 +26,13 @@ impl Service {
         &self,
         actor: &Actor,
         id: i64,
-        by: &str,
+        by: Option<&str>,
         note: &str,
     ) -> Result<Alert, ServiceError> {
+        let person = self
+            .acting_person(actor, by, &[Role::Safeguarding], "acknowledge alerts")
+            .await?;
+        let by = person.name.as_str();
         check_acknowledgement(by, note).map_err(ServiceError::Invalid)?;
         let alert = self
             .storage

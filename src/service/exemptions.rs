@@ -6,51 +6,124 @@
 use tracing::{info, warn};
 
 use super::{Actor, Service, ServiceError};
+use crate::policy::people::check_role;
 use crate::policy::{
-    Exemption, ExemptionSet, NewExemption, check_approval, check_person, check_reason,
-    check_request,
+    Exemption, ExemptionSet, NewExemption, Role, check_approval, check_reason, check_request,
 };
-use crate::store::{ExemptionSelection, now_ms};
+use crate::store::{ExemptionSelection, Person, now_ms};
 
 impl Service {
-    /// Files a request; it waits for an approver.
+    /// Files a request; it waits for an approver. The caller's person (a
+    /// member of staff or an approver) is the requester, unless
+    /// `request.requested_by` names another person: then it is filed on
+    /// their behalf (a request received on paper or by email), and the
+    /// record says who filed it.
     pub async fn file_exemption(
         &self,
         actor: &Actor,
         request: &NewExemption,
     ) -> Result<Exemption, ServiceError> {
-        let (config, policy) = (self.handler.config(), self.handler.policy());
-        check_request(&config, &policy, request, now_ms()).map_err(ServiceError::Invalid)?;
-        let exemption = self
-            .storage
-            .get()?
-            .file_exemption(self.storage.audit_lock(), request, &actor.user, None)
+        let filer = self
+            .acting_person(
+                actor,
+                None,
+                &[Role::Staff, Role::Approver],
+                "file exemption requests",
+            )
             .await?;
-        self.changed(actor, exemption).await
-    }
-
-    /// Files a request and approves it in one step: `by` must be on the
-    /// roster, allowed to, and not the requester.
-    pub async fn file_and_approve_exemption(
-        &self,
-        actor: &Actor,
-        request: &NewExemption,
-        by: &str,
-    ) -> Result<Exemption, ServiceError> {
+        let (request, filed_by) = self.with_requester(request, &filer).await?;
         let (config, policy) = (self.handler.config(), self.handler.policy());
-        check_request(&config, &policy, request, now_ms()).map_err(ServiceError::Invalid)?;
-        let approver = check_approval(&config, request, by, true).map_err(ServiceError::Invalid)?;
+        check_request(&config, &policy, &request, now_ms()).map_err(ServiceError::Invalid)?;
         let exemption = self
             .storage
             .get()?
             .file_exemption(
                 self.storage.audit_lock(),
-                request,
+                &request,
                 &actor.user,
-                Some(&approver.name),
+                filed_by.as_deref(),
+                None,
             )
             .await?;
         self.changed(actor, exemption).await
+    }
+
+    /// Files a request and approves it in one step: the caller's person
+    /// (`by`, if given, must be them) must be an approver on the roster,
+    /// allowed to, and the request must name another person as requester.
+    pub async fn file_and_approve_exemption(
+        &self,
+        actor: &Actor,
+        request: &NewExemption,
+        by: Option<&str>,
+    ) -> Result<Exemption, ServiceError> {
+        let approver = self
+            .acting_person(actor, by, &[Role::Approver], "approve exemptions")
+            .await?;
+        if request.requested_by.trim().is_empty() {
+            return Err(ServiceError::Invalid(
+                "filing and approving in one step needs the requester (--requested-by), another person".into(),
+            ));
+        }
+        let (request, filed_by) = self.with_requester(request, &approver).await?;
+        if filed_by.is_none() {
+            return Err(ServiceError::Forbidden(format!(
+                "{} asked for this exemption and cannot also approve it: another approver must",
+                approver.name
+            )));
+        }
+        let (config, policy) = (self.handler.config(), self.handler.policy());
+        check_request(&config, &policy, &request, now_ms()).map_err(ServiceError::Invalid)?;
+        let roster = check_approval(&config, &request, &approver.name, true)
+            .map_err(ServiceError::Invalid)?;
+        let exemption = self
+            .storage
+            .get()?
+            .file_exemption(
+                self.storage.audit_lock(),
+                &request,
+                &actor.user,
+                filed_by.as_deref(),
+                Some(&roster.name),
+            )
+            .await?;
+        self.changed(actor, exemption).await
+    }
+
+    /// `request` with its requester as a person on record: `filer` when it
+    /// names nobody else, else the person it names (who must exist, be
+    /// enabled and be staff or an approver), with `filer` as who filed it.
+    async fn with_requester(
+        &self,
+        request: &NewExemption,
+        filer: &Person,
+    ) -> Result<(NewExemption, Option<String>), ServiceError> {
+        let mut request = request.clone();
+        let named = request.requested_by.trim();
+        if named.is_empty() || named.eq_ignore_ascii_case(&filer.name) {
+            request.requested_by = filer.name.clone();
+            return Ok((request, None));
+        }
+        let requester = self.storage.get()?.person(named).await?.ok_or_else(|| {
+            ServiceError::Invalid(format!(
+                "--requested-by {named:?} is not a person on record: an administrator adds them with `hedge people add`"
+            ))
+        })?;
+        if requester.disabled {
+            return Err(ServiceError::Invalid(format!(
+                "{} is disabled and cannot request exemptions",
+                requester.name
+            )));
+        }
+        check_role(
+            &requester.name,
+            &requester.roles,
+            &[Role::Staff, Role::Approver],
+            "request exemptions",
+        )
+        .map_err(ServiceError::Invalid)?;
+        request.requested_by = requester.name;
+        Ok((request, Some(filer.name.clone())))
     }
 
     /// Approves request `id` (checked again: the lists may have changed
@@ -59,7 +132,7 @@ impl Service {
         &self,
         actor: &Actor,
         id: i64,
-        by: &str,
+        by: Option<&str>,
     ) -> Result<Exemption, ServiceError> {
         self.decide_filed(actor, id, by, None).await
     }
@@ -69,7 +142,7 @@ impl Service {
         &self,
         actor: &Actor,
         id: i64,
-        by: &str,
+        by: Option<&str>,
         reason: &str,
     ) -> Result<Exemption, ServiceError> {
         check_reason(reason, "the reason").map_err(ServiceError::Invalid)?;
@@ -77,23 +150,40 @@ impl Service {
     }
 
     /// Decides request `id`: approved without a `rejection`, else rejected
-    /// with it. `by` must be on the roster and allowed to decide it; an
+    /// with it. The caller's person must be an approver on the roster,
+    /// allowed to decide it, and not the person who asked for it; an
     /// approval checks the request again (the lists may have changed since
     /// it was filed).
     async fn decide_filed(
         &self,
         actor: &Actor,
         id: i64,
-        by: &str,
+        by: Option<&str>,
         rejection: Option<&str>,
     ) -> Result<Exemption, ServiceError> {
+        let what = if rejection.is_none() {
+            "approve exemptions"
+        } else {
+            "reject exemptions"
+        };
+        let approver = self
+            .acting_person(actor, by, &[Role::Approver], what)
+            .await?;
         let config = self.handler.config();
         let filed = as_request(&self.exemption(id).await?);
+        let requester = self.storage.get()?.person(&filed.requested_by).await?;
+        if requester.is_some_and(|requester| requester.id == approver.id) {
+            return Err(ServiceError::Forbidden(format!(
+                "{} asked for exemption {id} and cannot also decide it: another approver must",
+                approver.name
+            )));
+        }
         if rejection.is_none() {
             check_request(&config, &self.handler.policy(), &filed, now_ms())
                 .map_err(ServiceError::Invalid)?;
         }
-        let approver = check_approval(&config, &filed, by, false).map_err(ServiceError::Invalid)?;
+        let roster = check_approval(&config, &filed, &approver.name, false)
+            .map_err(ServiceError::Invalid)?;
         let exemption = self
             .storage
             .get()?
@@ -101,7 +191,7 @@ impl Service {
                 self.storage.audit_lock(),
                 id,
                 rejection.is_none(),
-                &approver.name,
+                &roster.name,
                 rejection,
                 &actor.user,
             )
@@ -109,20 +199,29 @@ impl Service {
         self.changed(actor, exemption).await
     }
 
-    /// Ends exemption `id` now, with a reason.
+    /// Ends exemption `id` now, with a reason (the caller's person must be
+    /// an approver).
     pub async fn revoke_exemption(
         &self,
         actor: &Actor,
         id: i64,
-        by: &str,
+        by: Option<&str>,
         reason: &str,
     ) -> Result<Exemption, ServiceError> {
         check_reason(reason, "the reason").map_err(ServiceError::Invalid)?;
-        check_person(by, "--by").map_err(ServiceError::Invalid)?;
+        let person = self
+            .acting_person(actor, by, &[Role::Approver], "revoke exemptions")
+            .await?;
         let exemption = self
             .storage
             .get()?
-            .revoke_exemption(self.storage.audit_lock(), id, by, reason, &actor.user)
+            .revoke_exemption(
+                self.storage.audit_lock(),
+                id,
+                &person.name,
+                reason,
+                &actor.user,
+            )
             .await?;
         self.changed(actor, exemption).await
     }

@@ -3,8 +3,8 @@
 use tracing::info;
 
 use super::{Actor, Service, ServiceError};
-use crate::policy::HoldRequest;
 use crate::policy::holds::check_release;
+use crate::policy::{HoldRequest, Role};
 use crate::store::LegalHold;
 
 impl Service {
@@ -15,6 +15,18 @@ impl Service {
         actor: &Actor,
         hold: &HoldRequest,
     ) -> Result<LegalHold, ServiceError> {
+        let person = self
+            .acting_person(
+                actor,
+                Some(&hold.by),
+                &[Role::Safeguarding],
+                "place legal holds",
+            )
+            .await?;
+        let hold = &HoldRequest {
+            by: person.name,
+            ..hold.clone()
+        };
         hold.check().map_err(ServiceError::Invalid)?;
         let placed = self
             .storage
@@ -39,9 +51,13 @@ impl Service {
         &self,
         actor: &Actor,
         id: i64,
-        by: &str,
+        by: Option<&str>,
         reason: &str,
     ) -> Result<LegalHold, ServiceError> {
+        let person = self
+            .acting_person(actor, by, &[Role::Safeguarding], "release legal holds")
+            .await?;
+        let by = person.name.as_str();
         check_release(by, reason).map_err(ServiceError::Invalid)?;
         let released = self
             .storage

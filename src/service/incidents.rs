@@ -12,7 +12,7 @@ use tracing::info;
 
 use super::{Actor, Service, ServiceError};
 use crate::policy::incidents::{check_closing, check_entry, check_opening};
-use crate::policy::{Agency, Identified, IncidentKind, NewIncident};
+use crate::policy::{Agency, Identified, IncidentKind, NewIncident, Role};
 use crate::store::{AccessKind, Incident, LogFilter, StoredQuery, now_ms};
 
 /// An incident as asked for on the command line; the server works out
@@ -22,6 +22,9 @@ use crate::store::{AccessKind, Incident, LogFilter, StoredQuery, now_ms};
 pub struct IncidentRequest {
     pub kind: IncidentKind,
     pub summary: String,
+    /// The person opening it, if typed (`--by`): it must be the caller's
+    /// own person, who is recorded whatever this says.
+    #[serde(default)]
     pub by: String,
     #[serde(default)]
     pub client: Option<ipnet::IpNet>,
@@ -57,8 +60,9 @@ impl Service {
     pub async fn open_incident(
         &self,
         actor: &Actor,
-        request: IncidentRequest,
+        mut request: IncidentRequest,
     ) -> Result<Incident, ServiceError> {
+        request.by = self.recording_person(actor, Some(&request.by)).await?;
         let new = self.resolve(request).await?;
         check_opening(&new, now_ms()).map_err(ServiceError::Invalid)?;
         let incident = self
@@ -75,9 +79,10 @@ impl Service {
         &self,
         actor: &Actor,
         id: i64,
-        by: &str,
+        by: Option<&str>,
         text: &str,
     ) -> Result<Incident, ServiceError> {
+        let by = &self.recording_person(actor, by).await?;
         check_entry(by, text, None).map_err(ServiceError::Invalid)?;
         Ok(self
             .storage
@@ -100,10 +105,11 @@ impl Service {
         actor: &Actor,
         id: i64,
         agency: Agency,
-        by: &str,
+        by: Option<&str>,
         referred_ms: Option<i64>,
         text: &str,
     ) -> Result<Incident, ServiceError> {
+        let by = &self.recording_person(actor, by).await?;
         check_entry(by, text, Some(agency)).map_err(ServiceError::Invalid)?;
         Ok(self
             .storage
@@ -125,10 +131,11 @@ impl Service {
         &self,
         actor: &Actor,
         id: i64,
-        by: &str,
+        by: Option<&str>,
         conclusion: &str,
         release_hold: bool,
     ) -> Result<Incident, ServiceError> {
+        let by = &self.recording_person(actor, by).await?;
         check_closing(by, conclusion).map_err(ServiceError::Invalid)?;
         Ok(self
             .storage
@@ -156,6 +163,7 @@ impl Service {
         actor: &Actor,
         id: i64,
     ) -> Result<IncidentRecord, ServiceError> {
+        self.recording_person(actor, None).await?;
         self.flush_log().await;
         let database = self.storage.get()?;
         let incident = database
@@ -191,6 +199,19 @@ impl Service {
             _ => Vec::new(),
         };
         Ok(IncidentRecord { incident, rows })
+    }
+
+    /// The name of the caller's person, who must have the safeguarding
+    /// role to keep incidents; `by`, if typed, must be them.
+    async fn recording_person(
+        &self,
+        actor: &Actor,
+        by: Option<&str>,
+    ) -> Result<String, ServiceError> {
+        let person = self
+            .acting_person(actor, by, &[Role::Safeguarding], "keep incident records")
+            .await?;
+        Ok(person.name)
     }
 
     /// Fills in what an alert says, and who was involved as hedge knows them.

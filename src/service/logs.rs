@@ -62,6 +62,13 @@ impl Service {
         filter: LogFilter,
         kind: AccessKind,
     ) -> Result<Search, ServiceError> {
+        self.acting_person(
+            actor,
+            None,
+            &[crate::policy::Role::Safeguarding],
+            "search or export the query log",
+        )
+        .await?;
         if matches!(kind, AccessKind::Report | AccessKind::Incident) {
             return Err(ServiceError::Invalid(
                 "a report is asked for with the report request".into(),

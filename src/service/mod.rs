@@ -17,6 +17,7 @@ pub mod incidents;
 pub mod inert;
 pub mod logs;
 pub mod metrics;
+pub mod people;
 pub mod reload;
 pub mod report;
 pub mod status;
@@ -25,6 +26,7 @@ pub mod time;
 
 pub use incidents::{IncidentRecord, IncidentRequest};
 pub use logs::Search;
+pub use people::{Enrolment, SignInRefusal, TotpSetup};
 pub use reload::Reloaded;
 pub use status::StatusReport;
 
@@ -73,6 +75,10 @@ pub struct Actor {
     /// The OS account (`hedge` for what hedge does by itself).
     pub user: String,
     pub uid: u32,
+    /// The person acting, as the transport established it: the person the
+    /// OS account is mapped to on the admin socket, the signed-in person on
+    /// the console. `None`: nobody in particular (root, hedge itself).
+    pub person: Option<String>,
 }
 
 impl Actor {
@@ -83,6 +89,7 @@ impl Actor {
             user: "hedge".into(),
             // The process's own account, as the kernel shows it.
             uid: std::fs::metadata("/proc/self").map_or(0, |meta| meta.uid()),
+            person: None,
         }
     }
 }
@@ -95,6 +102,12 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Invalid(String),
+    /// The caller may not do this (their person, or the role it needs).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A sign-in was refused.
+    #[error("{0}")]
+    SignIn(SignInRefusal),
     /// A reload whose new configuration (or lists, or zones) is unusable.
     #[error("{0}\nthe running configuration is kept")]
     Reload(String),
@@ -111,7 +124,7 @@ impl Service {
     async fn record(&self, actor: &Actor, action: &str, details: serde_json::Value) {
         let entry = AuditEntry {
             actor: actor.user.clone(),
-            person: None,
+            person: actor.person.clone(),
             action: action.to_string(),
             details,
         };
@@ -139,7 +152,7 @@ impl Service {
         self.storage
             .audit(&AuditEntry {
                 actor: actor.user.clone(),
-                person: None,
+                person: actor.person.clone(),
                 action: action.to_string(),
                 details,
             })

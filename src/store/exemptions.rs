@@ -36,6 +36,7 @@ fn exemption_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Exemption, StoreE
         scope,
         reason: row.try_get("reason")?,
         requested_by: row.try_get("requested_by")?,
+        filed_by: row.try_get("filed_by")?,
         requested_user: row.try_get("requested_user")?,
         requested_ms: row.try_get("requested_ms")?,
         from_ms: row.try_get("from_ms")?,
@@ -72,12 +73,14 @@ pub enum ExemptionSelection {
 
 impl Database {
     /// Files a request (pending); with `approver`, files and approves it in
-    /// one step (two audit rows, one transaction).
+    /// one step (two audit rows, one transaction). `filed_by` is the person
+    /// who filed it for the requester, if someone else did.
     pub async fn file_exemption(
         &self,
         lock: &AuditLock,
         request: &NewExemption,
         os_user: &str,
+        filed_by: Option<&str>,
         approver: Option<&str>,
     ) -> Result<Exemption, StoreError> {
         let _held = lock.hold().await;
@@ -89,8 +92,8 @@ impl Database {
         let now = now_ms();
         let row = sqlx::query(
             "INSERT INTO exemptions (kind, name, scope_group, scope_client, reason, requested_by, \
-             requested_user, requested_ms, from_ms, until_ms, status) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') RETURNING *",
+             requested_user, requested_ms, from_ms, until_ms, status, filed_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING *",
         )
         .bind(request.kind.as_str())
         .bind(request.name.as_deref())
@@ -102,6 +105,7 @@ impl Database {
         .bind(now)
         .bind(request.from_ms)
         .bind(request.until_ms)
+        .bind(filed_by)
         .fetch_one(&mut *transaction)
         .await?;
         let mut exemption = exemption_from_row(&row)?;
@@ -109,7 +113,12 @@ impl Database {
             &mut transaction,
             &AuditEntry {
                 actor: os_user.into(),
-                person: Some(exemption.requested_by.clone()),
+                person: Some(
+                    exemption
+                        .filed_by
+                        .clone()
+                        .unwrap_or_else(|| exemption.requested_by.clone()),
+                ),
                 action: "exemption.filed".into(),
                 details: details(&exemption),
             },

@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "query repeats",
         include_str!("../../migrations/0008_query_repeats.sql"),
     ),
+    (
+        9,
+        "people",
+        include_str!("../../migrations/0009_people.sql"),
+    ),
 ];
 
 #[derive(Debug)]

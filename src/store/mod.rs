@@ -13,6 +13,7 @@ mod exemptions;
 mod holds;
 mod incidents;
 mod migrations;
+mod people;
 mod record;
 mod repeats;
 mod report;
@@ -26,6 +27,7 @@ pub use audit::{AuditEntry, AuditLock, AuditRow, ChainCheck, GENESIS, row_hash};
 pub use exemptions::ExemptionSelection;
 pub use holds::LegalHold;
 pub use incidents::{Incident, IncidentEntry, IncidentSummary};
+pub use people::{ChangedBy, Credentials, Person};
 pub use record::{
     Action, MAX_REPEAT_WINDOW_MS, QueryRecord, StoredQuery, ip_key, name_from_key, name_key,
 };

@@ -641,3 +641,62 @@ pub fn own_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").unwrap().uid()
 }
+
+/// The name of the OS account the tests run as.
+pub fn own_user() -> String {
+    let uid = own_uid().to_string();
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.len() > 2 && fields[2] == uid).then(|| fields[0].to_string())
+        })
+        .expect("the test's own user is in /etc/passwd")
+}
+
+impl Hedge {
+    /// Adds a person with `roles` whom no OS account acts as (a member of
+    /// staff a request is filed for, say); returns their enrolment code.
+    pub fn person_unmapped(&self, name: &str, roles: &[&str]) -> String {
+        let mut args = vec!["people", "add", name, "--json"];
+        for role in roles {
+            args.extend(["--role", role]);
+        }
+        let added: serde_json::Value = serde_json::from_str(&self.ok(&args)).unwrap();
+        added["enrolment_code"].as_str().unwrap().to_string()
+    }
+
+    /// Adds a person with `roles` and makes the test's own OS account act
+    /// as them (taking it from whoever it acted as); returns their
+    /// enrolment code.
+    pub fn person(&self, name: &str, roles: &[&str]) -> String {
+        self.release_own_user();
+        let user = own_user();
+        let mut args = vec!["people", "add", name, "--json", "--os-user", &user];
+        for role in roles {
+            args.extend(["--role", role]);
+        }
+        let added: serde_json::Value = serde_json::from_str(&self.ok(&args)).unwrap();
+        added["enrolment_code"].as_str().unwrap().to_string()
+    }
+
+    /// Makes the test's own OS account act as person `name` (taking it
+    /// from whoever it acted as).
+    pub fn act_as(&self, name: &str) {
+        self.release_own_user();
+        self.ok(&["people", "map", name, "--os-user", &own_user()]);
+    }
+
+    /// Leaves the test's own OS account acting as nobody.
+    pub fn release_own_user(&self) {
+        let user = own_user();
+        let people: serde_json::Value =
+            serde_json::from_str(&self.ok(&["people", "list", "--json"])).unwrap();
+        for person in people.as_array().unwrap() {
+            if person["os_user"].as_str() == Some(user.as_str()) {
+                self.ok(&["people", "map", person["name"].as_str().unwrap()]);
+            }
+        }
+    }
+}

@@ -41,6 +41,9 @@ pub fn run(args: InitArgs, path: &Path) -> Result<()> {
     println!(
         "next: read it through, then `sudo systemctl enable --now hedge hedge-lists-update.timer` and point your DHCP server's DNS at this machine"
     );
+    println!(
+        "then add the people who act through hedge, the approvers above among them: `hedge people add NAME --role approver --os-user ACCOUNT` (README: People)"
+    );
     Ok(())
 }
 

@@ -30,9 +30,10 @@ pub enum HoldCommand {
         /// Why: an investigation reference, in a few words.
         #[arg(long)]
         reason: String,
-        /// Who placed the hold (a person, e.g. the safeguarding lead).
+        /// You: the person your OS account acts as (optional; naming anyone
+        /// else is refused).
         #[arg(long, value_name = "PERSON")]
-        by: String,
+        by: Option<String>,
     },
     /// Holds in force (and released ones with --all).
     List {
@@ -45,7 +46,7 @@ pub enum HoldCommand {
     Release {
         id: i64,
         #[arg(long, value_name = "PERSON")]
-        by: String,
+        by: Option<String>,
         #[arg(long)]
         reason: String,
     },
@@ -65,9 +66,11 @@ pub(super) fn run(command: HoldCommand, server: &RunningServer) -> Result<()> {
                 from_ms: time_ms(&from, "--from")?,
                 to_ms: time_ms(&to, "--to")?,
                 reason,
-                by,
+                // Empty: the caller's own person (the server checks it).
+                by: by.unwrap_or_default(),
             };
-            hold.check().map_err(anyhow::Error::msg)?;
+            crate::policy::holds::check_period(hold.from_ms, hold.to_ms)
+                .map_err(anyhow::Error::msg)?;
             let placed: LegalHold = server.call(AdminRequest::HoldAdd { hold })?;
             println!(
                 "legal hold {} placed: rows of {} from {} to {} are kept until it is released",

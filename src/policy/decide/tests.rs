@@ -438,6 +438,7 @@ fn exemption(
         scope,
         reason: "lesson on online gambling harms".into(),
         requested_by: "T. Teacher".into(),
+        filed_by: None,
         requested_user: "teacher".into(),
         requested_ms: 0,
         from_ms: from,

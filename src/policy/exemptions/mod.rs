@@ -97,6 +97,10 @@ pub struct Exemption {
     pub scope: ExemptionScope,
     pub reason: String,
     pub requested_by: String,
+    /// The person who filed it for the requester (a request received on
+    /// paper or by email), when that was someone else.
+    #[serde(default)]
+    pub filed_by: Option<String>,
     pub requested_user: String,
     pub requested_ms: i64,
     pub from_ms: i64,

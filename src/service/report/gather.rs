@@ -19,6 +19,13 @@ impl Service {
         actor: &Actor,
         request: &ReportRequest,
     ) -> Result<Report, ServiceError> {
+        self.acting_person(
+            actor,
+            None,
+            &[crate::policy::Role::Safeguarding],
+            "gather reports",
+        )
+        .await?;
         // A request that cannot be answered is refused before it is
         // recorded as an access.
         if request.to_ms <= request.from_ms {

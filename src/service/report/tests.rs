@@ -19,6 +19,7 @@ fn exemption(id: i64, kind: ExemptionKind, status: ExemptionStatus) -> Exemption
         scope: ExemptionScope::Group("pupils".into()),
         reason: "Year 9 <history> & \"war\" project\u{1}".into(),
         requested_by: "Mr Jones".into(),
+        filed_by: None,
         requested_user: "jones".into(),
         requested_ms: NOON,
         from_ms: NOON,
