@@ -66,9 +66,12 @@ impl quick_cache::Equivalent<CacheKey> for WireKey<'_> {
 #[derive(Debug)]
 pub struct CachedAnswer {
     pub rcode: ResponseCode,
-    pub answers: Vec<Record>,
+    /// Boxed slices, not `Vec`s: an answer is kept for hours and a `Vec`
+    /// collected from a message holds room for four records (1 KB spare
+    /// for one A record).
+    pub answers: Box<[Record]>,
     /// For negative answers, the zone's SOA.
-    pub authorities: Vec<Record>,
+    pub authorities: Box<[Record]>,
     /// Seconds the answer is fresh for, already capped.
     pub ttl: u32,
     pub stored_at: Instant,
@@ -114,8 +117,8 @@ impl CachedAnswer {
         };
         CachedAnswer {
             rcode,
-            answers,
-            authorities,
+            answers: answers.into_boxed_slice(),
+            authorities: authorities.into_boxed_slice(),
             ttl,
             stored_at: now,
             encoded: OnceLock::new(),
@@ -126,9 +129,11 @@ impl CachedAnswer {
     }
 
     /// The same answer with its DNSSEC standing and records.
-    pub fn with_dnssec(mut self, secure: bool, proofs: Proofs) -> CachedAnswer {
+    pub fn with_dnssec(mut self, secure: bool, mut proofs: Proofs) -> CachedAnswer {
         self.secure = secure;
         if !proofs.answers.is_empty() || !proofs.authorities.is_empty() {
+            proofs.answers.shrink_to_fit();
+            proofs.authorities.shrink_to_fit();
             self.proofs = Some(Box::new(proofs));
         }
         self
@@ -136,8 +141,8 @@ impl CachedAnswer {
 
     /// Every record of the answer with its DNSSEC records, by section.
     pub fn all_records(&self) -> (Vec<Record>, Vec<Record>) {
-        let mut answers = self.answers.clone();
-        let mut authorities = self.authorities.clone();
+        let mut answers = self.answers.to_vec();
+        let mut authorities = self.authorities.to_vec();
         if let Some(proofs) = &self.proofs {
             answers.extend(proofs.answers.iter().cloned());
             authorities.extend(proofs.authorities.iter().cloned());

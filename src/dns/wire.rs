@@ -259,18 +259,21 @@ pub fn write_addresses(
 /// later answer is a copy with the TTLs rewritten.
 #[derive(Debug, Clone)]
 pub struct EncodedRecords {
-    /// The question name (case as first asked) the records were encoded
-    /// after: their compression pointers are only right behind the same
-    /// bytes.
-    name: Box<[u8]>,
+    /// One allocation, not three (kept for every cached answer): the
+    /// question name (case as first asked) the records were encoded after,
+    /// since their compression pointers are only right behind the same
+    /// bytes; then the records, from just after the question; then for
+    /// each record where its TTL is within the records (2 bytes) and the
+    /// TTL it has (4 bytes).
+    bytes: Box<[u8]>,
+    /// Where the name ends and the records begin.
+    name_end: u16,
+    /// Where the records end and the TTLs begin.
+    records_end: u32,
     qtype: u16,
     rcode: u8,
     answers: u16,
     authorities: u16,
-    /// The records, from just after the question.
-    records: Box<[u8]>,
-    /// Where each record's TTL is within `records`, and the TTL it has.
-    ttls: Box<[(u16, u32)]>,
 }
 
 impl EncodedRecords {
@@ -298,7 +301,10 @@ impl EncodedRecords {
             return None;
         }
         let records = &bytes[start..];
-        let mut ttls = Vec::with_capacity(answers.len() + authorities.len());
+        let count = answers.len() + authorities.len();
+        let mut packed = Vec::with_capacity(query.name.len() + records.len() + 6 * count);
+        packed.extend_from_slice(query.name);
+        packed.extend_from_slice(records);
         let mut at = 0;
         for _ in 0..answers.len() + authorities.len() {
             at = skip_name(records, at)?;
@@ -307,35 +313,38 @@ impl EncodedRecords {
             let rdlen = usize::from(u16::from_be_bytes(
                 records.get(ttl_at + 4..ttl_at + 6)?.try_into().ok()?,
             ));
-            ttls.push((u16::try_from(ttl_at).ok()?, ttl));
+            packed.extend_from_slice(&u16::try_from(ttl_at).ok()?.to_be_bytes());
+            packed.extend_from_slice(&ttl.to_be_bytes());
             at = ttl_at + 6 + rdlen;
         }
         if at != records.len() {
             return None;
         }
         Some(EncodedRecords {
-            name: query.name.into(),
+            bytes: packed.into(),
+            name_end: u16::try_from(query.name.len()).ok()?,
+            records_end: u32::try_from(query.name.len() + records.len()).ok()?,
             qtype: query.qtype,
             rcode: rcode as u8,
             answers: answers.len() as u16,
             authorities: authorities.len() as u16,
-            records: records.into(),
-            ttls: ttls.into(),
         })
     }
 
     /// Whether these records were encoded behind exactly this question.
     pub fn fits(&self, query: &PlainQuery<'_>) -> bool {
-        self.qtype == query.qtype && *self.name == *query.name
+        self.qtype == query.qtype && self.bytes[..usize::from(self.name_end)] == *query.name
     }
 
     /// Writes the answer to `query` with every TTL at most `ttl`.
     pub fn write(&self, out: &mut Vec<u8>, query: &PlainQuery<'_>, ttl: u32, max_udp_payload: u16) {
         begin(out, query, self.rcode, self.answers, self.authorities);
         let start = out.len();
-        out.extend_from_slice(&self.records);
-        for &(at, original) in self.ttls.iter() {
-            let at = start + usize::from(at);
+        let records_end = self.records_end as usize;
+        out.extend_from_slice(&self.bytes[usize::from(self.name_end)..records_end]);
+        for entry in self.bytes[records_end..].chunks_exact(6) {
+            let at = start + usize::from(u16::from_be_bytes([entry[0], entry[1]]));
+            let original = u32::from_be_bytes([entry[2], entry[3], entry[4], entry[5]]);
             out[at..at + 4].copy_from_slice(&original.min(ttl).to_be_bytes());
         }
         finish(out, query, max_udp_payload, None);

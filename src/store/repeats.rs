@@ -8,8 +8,10 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use super::record::QueryRecord;
+use super::record::{Action, QueryRecord};
 
 /// A log row: the first query, how many times it was asked in all, and
 /// when last (`None`: once).
@@ -36,12 +38,152 @@ pub struct Repeats {
     window_ms: i64,
     /// Most entries held before the oldest are let go early.
     capacity: usize,
-    waiting: VecDeque<Row>,
+    waiting: VecDeque<Waiting>,
     /// Sequence number of `waiting[0]`.
     base: u64,
     /// Key hash -> sequence number of the row it was last seen in. A hash
     /// shared by two different entries only stops them being folded.
     by_key: HashMap<u64, u64>,
+}
+
+/// A row while it waits, packed: 96 bytes where a [`Row`] is 176. At full
+/// speed one row per name asked waits for the whole window (10,000 rows
+/// at 100,000 queries a second, in a ring of 16,384), so this is most of
+/// the writer's memory.
+#[derive(Debug)]
+struct Waiting {
+    at_ms: i64,
+    /// When last asked; meant only once `times` is over 1.
+    last_ms: i64,
+    client: IpAddr,
+    group: Option<Arc<str>>,
+    name: Box<str>,
+    /// The fields most entries leave empty.
+    rare: Option<Box<Rare>>,
+    upstream_us: Option<u32>,
+    times: u32,
+    qtype: u16,
+    rcode: u16,
+    action: Action,
+}
+
+#[derive(Debug)]
+struct Rare {
+    client_name: Option<Box<str>>,
+    category: Option<Box<str>>,
+    rule: Option<Box<str>>,
+}
+
+/// What makes two entries the same query with the same answer (all but
+/// the time and the upstream's latency), borrowed from either form.
+#[derive(PartialEq, Eq, Hash)]
+struct Query<'a> {
+    client: IpAddr,
+    qtype: u16,
+    action: Action,
+    rcode: u16,
+    name: &'a str,
+    group: Option<&'a str>,
+    client_name: Option<&'a str>,
+    category: Option<&'a str>,
+    rule: Option<&'a str>,
+}
+
+impl Query<'_> {
+    fn hash_key(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
+fn query_of(record: &QueryRecord) -> Query<'_> {
+    Query {
+        client: record.client,
+        qtype: record.qtype,
+        action: record.action,
+        rcode: record.rcode,
+        name: &record.name,
+        group: record.group.as_deref(),
+        client_name: record.client_name.as_deref(),
+        category: record.category.as_deref(),
+        rule: record.rule.as_deref(),
+    }
+}
+
+impl Waiting {
+    fn new(record: QueryRecord) -> Waiting {
+        let boxed = |text: Option<String>| text.map(String::into_boxed_str);
+        let rare =
+            (record.client_name.is_some() || record.category.is_some() || record.rule.is_some())
+                .then(|| {
+                    Box::new(Rare {
+                        client_name: boxed(record.client_name),
+                        category: boxed(record.category),
+                        rule: boxed(record.rule),
+                    })
+                });
+        Waiting {
+            at_ms: record.at_ms,
+            last_ms: record.at_ms,
+            client: record.client,
+            group: record.group,
+            name: record.name.into_boxed_str(),
+            rare,
+            upstream_us: record.upstream_us,
+            times: 1,
+            qtype: record.qtype,
+            rcode: record.rcode,
+            action: record.action,
+        }
+    }
+
+    fn query(&self) -> Query<'_> {
+        let rare = self.rare.as_deref();
+        Query {
+            client: self.client,
+            qtype: self.qtype,
+            action: self.action,
+            rcode: self.rcode,
+            name: &self.name,
+            group: self.group.as_deref(),
+            client_name: rare.and_then(|r| r.client_name.as_deref()),
+            category: rare.and_then(|r| r.category.as_deref()),
+            rule: rare.and_then(|r| r.rule.as_deref()),
+        }
+    }
+
+    fn into_row(self) -> Row {
+        let Rare {
+            client_name,
+            category,
+            rule,
+        } = self.rare.map_or(
+            Rare {
+                client_name: None,
+                category: None,
+                rule: None,
+            },
+            |rare| *rare,
+        );
+        Row {
+            record: QueryRecord {
+                at_ms: self.at_ms,
+                client: self.client,
+                client_name: client_name.map(String::from),
+                group: self.group,
+                name: self.name.into_string(),
+                qtype: self.qtype,
+                action: self.action,
+                category: category.map(String::from),
+                rule: rule.map(String::from),
+                rcode: self.rcode,
+                upstream_us: self.upstream_us,
+            },
+            times: self.times,
+            last_ms: (self.times > 1).then_some(self.last_ms),
+        }
+    }
 }
 
 impl Repeats {
@@ -73,17 +215,18 @@ impl Repeats {
             ready.push(Row::once(record));
             return;
         }
-        let key = key_hash(&record);
+        let query = query_of(&record);
+        let key = query.hash_key();
         if let Some(&seq) = self.by_key.get(&key)
             && let Some(row) = seq
                 .checked_sub(self.base)
                 .and_then(|i| self.waiting.get_mut(i as usize))
-            && same_query(&row.record, &record)
-            && record.at_ms >= row.record.at_ms
-            && record.at_ms - row.record.at_ms < self.window_ms
+            && row.query() == query
+            && record.at_ms >= row.at_ms
+            && record.at_ms - row.at_ms < self.window_ms
         {
             row.times = row.times.saturating_add(1);
-            row.last_ms = Some(record.at_ms);
+            row.last_ms = record.at_ms;
             return;
         }
         if self.waiting.len() >= self.capacity {
@@ -91,7 +234,7 @@ impl Repeats {
         }
         self.by_key
             .insert(key, self.base + self.waiting.len() as u64);
-        self.waiting.push_back(Row::once(record));
+        self.waiting.push_back(Waiting::new(record));
     }
 
     /// Moves rows whose window has closed by `now_ms` to `ready`.
@@ -99,7 +242,7 @@ impl Repeats {
         while self
             .waiting
             .front()
-            .is_some_and(|row| now_ms - row.record.at_ms >= self.window_ms)
+            .is_some_and(|row| now_ms - row.at_ms >= self.window_ms)
         {
             self.pop(ready);
         }
@@ -116,47 +259,18 @@ impl Repeats {
         let Some(row) = self.waiting.pop_front() else {
             return;
         };
-        let key = key_hash(&row.record);
+        let key = row.query().hash_key();
         if self.by_key.get(&key) == Some(&self.base) {
             self.by_key.remove(&key);
         }
         self.base += 1;
-        ready.push(row);
+        ready.push(row.into_row());
     }
-}
-
-/// Everything that makes two entries the same query with the same answer
-/// (all but the time and the upstream's latency).
-fn same_query(a: &QueryRecord, b: &QueryRecord) -> bool {
-    a.client == b.client
-        && a.qtype == b.qtype
-        && a.action == b.action
-        && a.rcode == b.rcode
-        && a.name == b.name
-        && a.group == b.group
-        && a.client_name == b.client_name
-        && a.category == b.category
-        && a.rule == b.rule
-}
-
-fn key_hash(record: &QueryRecord) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    record.client.hash(&mut hasher);
-    record.qtype.hash(&mut hasher);
-    record.action.hash(&mut hasher);
-    record.rcode.hash(&mut hasher);
-    record.name.hash(&mut hasher);
-    record.group.hash(&mut hasher);
-    record.client_name.hash(&mut hasher);
-    record.category.hash(&mut hasher);
-    record.rule.hash(&mut hasher);
-    hasher.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Action;
 
     fn entry(at_ms: i64, client: &str, name: &str, action: Action) -> QueryRecord {
         QueryRecord {
@@ -226,6 +340,22 @@ mod tests {
         assert!(repeats.is_empty());
         let total: u32 = ready.iter().map(|r| r.times).sum();
         assert_eq!(total, 9);
+    }
+
+    #[test]
+    fn a_waiting_row_stays_packed() {
+        assert!(std::mem::size_of::<Waiting>() <= 96);
+        // Every field comes back as it went in.
+        let mut repeats = Repeats::new(10_000, 100);
+        let mut ready = Vec::new();
+        let mut record = entry(7, "2001:db8::1", "x.example", Action::Blocked);
+        record.client_name = Some("laptop-7".into());
+        record.category = Some("malware".into());
+        record.rule = Some("list".into());
+        record.rcode = 3;
+        repeats.add(record.clone(), &mut ready);
+        repeats.drain(&mut ready);
+        assert_eq!(ready, vec![Row::once(record)]);
     }
 
     #[test]
