@@ -371,23 +371,37 @@ async fn the_server_tells_systemd_what_it_is_doing() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(hedge_bin())
-        .args(["serve", "-c", config.to_str().unwrap()])
-        .env("NOTIFY_SOCKET", &notify)
-        .env("WATCHDOG_USEC", "400000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed however the test ends, so a failure leaves no server behind.
+    let mut child = Stopped(
+        Command::new(hedge_bin())
+            .args(["serve", "-c", config.to_str().unwrap()])
+            .env("NOTIFY_SOCKET", &notify)
+            .env("WATCHDOG_USEC", "400000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut buf = [0u8; 512];
     let mut next = || {
-        let n = socket
-            .recv(&mut buf)
-            .expect("a notification (within the tests' patience)");
+        // A signal for this process (SIGCHLD, once tokio watches children
+        // for another test) interrupts a blocking receive: receive again.
+        let n = loop {
+            match socket.recv(&mut buf) {
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other.expect("a notification (within the tests' patience)"),
+            }
+        };
         // Each KEY=value ends its line; the last newline says nothing.
         text(&buf[..n]).trim_end().to_string()
     };
-    let ready = next();
+    // The watchdog may ping while the server is still starting.
+    let ready = loop {
+        let message = next();
+        if message != "WATCHDOG=1" {
+            break message;
+        }
+    };
     assert!(
         ready.starts_with("READY=1\nSTATUS=answering on "),
         "{ready}"
@@ -403,7 +417,7 @@ async fn the_server_tells_systemd_what_it_is_doing() {
     }
     let signal = |name: &str| {
         Command::new("kill")
-            .args([&format!("-{name}"), &child.id().to_string()])
+            .args([&format!("-{name}"), &child.0.id().to_string()])
             .status()
             .unwrap();
     };
@@ -427,7 +441,17 @@ async fn the_server_tells_systemd_what_it_is_doing() {
         }
         assert_eq!(message, "WATCHDOG=1");
     }
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
+}
+
+/// A child process killed (and reaped) when dropped.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs `hedge` as uid and gid 65534 (nobody) with `groups` as its
