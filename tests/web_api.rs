@@ -42,10 +42,13 @@ sources = ["gambling.txt"]
 [categories.iwf]
 sources = ["iwf.txt"]
 
+[categories.pornography]
+sources = ["adult.txt"]
+
 [[groups]]
 name = "pupils"
 networks = ["127.0.0.2/32"]
-block = ["gambling"]
+block = ["gambling", "pornography"]
 
 [[approvers]]
 name = "H. Head"
@@ -62,6 +65,7 @@ listen = "{web}"
 const FILES: &[(&str, &str)] = &[
     ("gambling.txt", "bet.upstream.example\n"),
     ("iwf.txt", "abuse.upstream.example\n"),
+    ("adult.txt", "adult.upstream.example\n"),
 ];
 
 /// A hedge with the console on a free loopback port.
@@ -470,6 +474,74 @@ async fn a_request_is_filed_approved_in_force_and_revoked_by_two_people() {
     let out = console.call("DELETE", "/session", Some(&teacher), true, None);
     assert_eq!(out.status, 200, "{}", out.body);
     assert_eq!(console.get("/exemptions", &teacher).status, 401);
+}
+
+#[tokio::test]
+async fn a_safeguarding_lead_acknowledges_alerts_and_searches_the_log_on_the_record() {
+    let upstream = TestUpstream::start().await;
+    let (hedge, web) = start(upstream.addr, "").await;
+    let console = Console::new(&hedge, web);
+    let code = hedge.person_unmapped("S. Lead", &["safeguarding"]);
+    assert_eq!(console.enrol(&code).status, 200);
+    let lead = console.sign_in("S. Lead");
+
+    assert_eq!(a_for(&hedge, "adult.upstream.example.").await, ["0.0.0.0"]);
+    let mut alert = Value::Null;
+    for () in patiently() {
+        let alerts = console.get("/alerts?open=true", &lead);
+        assert_eq!(alerts.status, 200, "{}", alerts.body);
+        if let Some(first) = alerts.body.as_array().and_then(|a| a.first()) {
+            alert = first.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(alert["category"], "pornography", "{alert}");
+    let id = alert["id"].as_i64().unwrap();
+    let path = format!("/alerts/{id}/ack");
+    let acked = console.post(
+        &path,
+        &lead,
+        json!({ "note": "spoke to the pupil and their tutor" }),
+    );
+    assert_eq!(acked.status, 200, "{}", acked.body);
+    assert_eq!(acked.body["acked_by"], "S. Lead");
+    let again = console.post(&path, &lead, json!({ "note": "spoke to the pupil again" }));
+    assert_eq!(again.status, 409, "{}", again.body);
+    let nowhere = console.post(
+        "/alerts/999/ack",
+        &lead,
+        json!({ "note": "no such alert here" }),
+    );
+    assert_eq!(nowhere.status, 404, "{}", nowhere.body);
+    assert!(
+        console
+            .get("/alerts?open=true", &lead)
+            .body
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The log search names its bad fields, and is on the record under
+    // the person's name.
+    let bad = console.get("/logs?from=last+tuesday", &lead);
+    assert_eq!(bad.status, 400);
+    assert!(bad.error().starts_with("from: "), "{}", bad.body);
+    let bad = console.get("/logs?client=pupils", &lead);
+    assert!(bad.error().starts_with("client: "), "{}", bad.body);
+    let rows = console.get("/logs?name=adult.upstream.example&client=127.0.0.2", &lead);
+    assert_eq!(rows.status, 200, "{}", rows.body);
+    let rows = rows.body.as_array().unwrap();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r["name"] == "adult.upstream.example"),
+        "{rows:?}"
+    );
+    let access: Vec<Value> =
+        serde_json::from_str(&hedge.ok(&["logs", "access", "--json"])).unwrap();
+    let last = access.last().unwrap();
+    assert_eq!(last["os_user"], "S. Lead (safeguarding, console 127.0.0.1)");
+    assert_eq!(last["rows"], rows.len());
 }
 
 #[tokio::test]
