@@ -5,7 +5,7 @@
 //! who asks, checks what `policy` says, changes `store` (the change and its
 //! audit row in one transaction) and returns a typed result.
 //!
-//! The admin socket (and, next, the web console) are transports onto this
+//! The admin socket and the web console are transports onto this
 //! layer: they say who is asking and carry the answer, nothing more.
 
 pub mod alerting;
