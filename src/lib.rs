@@ -13,3 +13,4 @@ pub mod filter;
 pub mod policy;
 pub mod service;
 pub mod store;
+pub mod web;

@@ -62,6 +62,18 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
             }
         );
     }
+    if let Some(console) = &report.console {
+        println!(
+            "console:     https://{}/ ({} certificate, SHA-256 {})",
+            console.listen,
+            if console.self_signed {
+                "self-signed"
+            } else {
+                "configured"
+            },
+            console.fingerprint
+        );
+    }
     println!(
         "queries:     {} answered, {} blocked, {} from cache, {} local",
         s.queries, s.blocked, s.cache_hits, s.local_answers

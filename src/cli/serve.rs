@@ -103,6 +103,20 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
             shutdown.clone(),
         ));
     }
+    let data_dir = config
+        .logging
+        .database
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    crate::web::start(
+        &config.web,
+        &data_dir,
+        service.clone(),
+        shutdown.clone(),
+        &tracker,
+    )
+    .await?;
     if let Some(every) = super::systemd::watchdog_interval() {
         tracker.spawn(super::systemd::watchdog(
             notifier,

@@ -59,6 +59,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub metrics: MetricsConfig,
     pub reports: ReportsConfig,
+    pub web: WebConfig,
 }
 
 /// `[alerts]`: hits in safeguarding categories reach a person at once.
@@ -87,6 +88,28 @@ pub struct WebhookConfig {
 pub struct MetricsConfig {
     /// `None`: no endpoint.
     pub listen: Option<SocketAddr>,
+}
+
+/// `[web]`: the HTTPS console and its JSON API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// `None`: no console.
+    pub listen: Option<SocketAddr>,
+    /// Clients outside these networks are refused before TLS.
+    pub allow_networks: Vec<IpNet>,
+    /// The certificate and key (PEM) from files; `None`: a self-signed
+    /// one made at first start and kept in the data directory.
+    pub tls_files: Option<TlsFiles>,
+    /// People with the approver or safeguarding role must have TOTP set up
+    /// to sign in on the console.
+    pub require_totp: bool,
+}
+
+/// `[web] cert_file` and `key_file`, both checked to exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 /// `[reports]`: how reports name the site.

@@ -40,6 +40,8 @@ pub(super) struct RawConfig {
     pub metrics: RawMetrics,
     #[serde(default)]
     pub reports: RawReports,
+    #[serde(default)]
+    pub web: RawWeb,
 }
 
 /// `[alerts]`: who hears about hits in safeguarding categories, and how.
@@ -99,6 +101,31 @@ fn default_webhook_attempts() -> Spanned<u32> {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMetrics {
     pub listen: Option<Spanned<String>>,
+}
+
+/// `[web]`: the HTTPS console and API, off unless `listen` is set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWeb {
+    pub listen: Option<Spanned<String>>,
+    #[serde(default = "default_allow_networks")]
+    pub allow_networks: Vec<Spanned<String>>,
+    pub cert_file: Option<Spanned<String>>,
+    pub key_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub require_totp: bool,
+}
+
+impl Default for RawWeb {
+    fn default() -> Self {
+        RawWeb {
+            listen: None,
+            allow_networks: default_allow_networks(),
+            cert_file: None,
+            key_file: None,
+            require_totp: false,
+        }
+    }
 }
 
 /// `[reports]`: what reports call the site.

@@ -480,3 +480,56 @@ fn a_trust_anchor_file_must_hold_ds_or_dnskey_records() {
         "{error}"
     );
 }
+
+#[test]
+fn web_is_checked_and_off_by_default() {
+    let text = "\
+[upstream]
+servers = [\"192.0.2.53\"]
+
+[web]
+listen = \"console\"
+allow_networks = [\"10.0.0.0/33\"]
+cert_file = \"/nonexistent/console.pem\"
+require_totp = true
+";
+    let found = problems(text);
+    let rendered: Vec<String> = found.iter().map(|p| p.to_string()).collect();
+    let keys: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            (5, "web.listen"),
+            (6, "web.allow_networks"),
+            (7, "web.cert_file"),
+        ],
+        "{rendered:#?}"
+    );
+    assert!(found[0].message.contains("\"console\""));
+    assert!(found[1].message.contains("\"10.0.0.0/33\""));
+    assert!(found[2].message.contains("without web.key_file"));
+
+    let missing = problems(
+        "[upstream]\nservers = [\"192.0.2.53\"]\n[web]\nlisten = \"127.0.0.1:8443\"\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"/nonexistent/k.pem\"\n",
+    );
+    let keys: Vec<&str> = missing.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["web.cert_file", "web.key_file"]);
+
+    let good = check(
+        "[upstream]\nservers = [\"192.0.2.53\"]\n[web]\nlisten = \"192.168.1.10:8443\"\nrequire_totp = true\n",
+    )
+    .unwrap();
+    assert_eq!(good.web.listen, Some("192.168.1.10:8443".parse().unwrap()));
+    assert!(good.web.require_totp);
+    assert_eq!(good.web.tls_files, None);
+    assert!(
+        good.web
+            .allow_networks
+            .iter()
+            .any(|n| n.contains(&"192.168.1.20".parse::<IpAddr>().unwrap()))
+    );
+
+    let defaults = check("[upstream]\nservers = [\"192.0.2.53\"]\n").unwrap();
+    assert_eq!(defaults.web.listen, None);
+    assert!(!defaults.web.require_totp);
+}

@@ -16,7 +16,7 @@ impl Service {
     /// One alert with its deliveries.
     pub async fn alert(&self, id: i64) -> Result<Alert, ServiceError> {
         self.storage.get()?.alert(id).await?.ok_or_else(|| {
-            ServiceError::Invalid(format!("there is no alert {id}: see `hedge alerts list`"))
+            ServiceError::NotFound(format!("there is no alert {id}: see `hedge alerts list`"))
         })
     }
 

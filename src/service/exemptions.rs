@@ -240,7 +240,7 @@ impl Service {
             .get()?
             .exemption(id)
             .await?
-            .ok_or_else(|| ServiceError::Invalid(format!("there is no exemption {id}")))
+            .ok_or_else(|| ServiceError::NotFound(format!("there is no exemption {id}")))
     }
 
     /// Reads the approved exemptions that have not ended and puts them in

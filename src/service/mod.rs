@@ -5,7 +5,7 @@
 //! who asks, checks what `policy` says, changes `store` (the change and its
 //! audit row in one transaction) and returns a typed result.
 //!
-//! The admin socket (and, next, the web console) are transports onto this
+//! The admin socket and the web console are transports onto this
 //! layer: they say who is asking and carry the answer, nothing more.
 
 pub mod alerting;
@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod people;
 pub mod reload;
 pub mod report;
+pub mod sessions;
 pub mod status;
 pub mod table;
 pub mod time;
@@ -28,6 +29,7 @@ pub use incidents::{IncidentRecord, IncidentRequest};
 pub use logs::Search;
 pub use people::{Enrolment, SignInRefusal, TotpSetup};
 pub use reload::Reloaded;
+pub use sessions::{ConsoleCaller, ConsoleStatus, SignedIn};
 pub use status::StatusReport;
 
 use std::net::SocketAddr;
@@ -49,6 +51,9 @@ pub struct Service {
     /// One reading of the exemptions at a time, so an older set never
     /// replaces a newer one.
     exemption_refresh: tokio::sync::Mutex<()>,
+    /// The web console, once it listens: where, and its certificate's
+    /// fingerprint (for `hedge status`).
+    pub console: std::sync::OnceLock<ConsoleStatus>,
 }
 
 impl Service {
@@ -63,17 +68,22 @@ impl Service {
             started: Instant::now(),
             listening,
             exemption_refresh: tokio::sync::Mutex::new(()),
+            console: std::sync::OnceLock::new(),
         }
     }
 }
 
 /// Who performs an operation, as the transport established it (the kernel's
-/// peer credentials on the admin socket), never as typed: every change is
-/// recorded under it.
+/// peer credentials on the admin socket, the signed-in session on the web
+/// console), never as typed: every change is recorded under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// The OS account (`hedge` for what hedge does by itself).
+    /// Who acts, as the audit trail and the access record name them: the
+    /// OS account on the admin socket (`hedge` for what hedge does by
+    /// itself); on the console, the person with the role they act in and
+    /// the address they came from (see [`Actor::console`]).
     pub user: String,
+    /// The OS account's uid; [`CONSOLE_UID`] on the console.
     pub uid: u32,
     /// The person acting, as the transport established it: the person the
     /// OS account is mapped to on the admin socket, the signed-in person on
@@ -81,7 +91,40 @@ pub struct Actor {
     pub person: Option<String>,
 }
 
+/// The uid a console actor carries: no account has it (it is `(uid_t)-1`),
+/// so nothing a console caller does passes as root or as hedge itself.
+pub const CONSOLE_UID: u32 = u32::MAX;
+
 impl Actor {
+    /// A person signed in on the web console, acting in `role` (the role
+    /// the operation needs that they hold; `None` for what needs none),
+    /// from `source`. Recorded as `NAME (ROLE, console ADDRESS)`.
+    pub fn console(
+        person: &str,
+        role: Option<crate::policy::Role>,
+        source: std::net::IpAddr,
+    ) -> Actor {
+        let user = match role {
+            Some(role) => format!("{person} ({}, console {source})", role.as_str()),
+            None => format!("{person} (console {source})"),
+        };
+        Actor {
+            user,
+            uid: CONSOLE_UID,
+            person: Some(person.to_string()),
+        }
+    }
+
+    /// Someone on the console who has not signed in yet (enrolling,
+    /// signing in), from `source`.
+    pub fn console_visitor(source: std::net::IpAddr) -> Actor {
+        Actor {
+            user: format!("console {source}"),
+            uid: CONSOLE_UID,
+            person: None,
+        }
+    }
+
     /// hedge itself: retention, expiries, a reload on SIGHUP.
     pub fn hedge() -> Actor {
         use std::os::unix::fs::MetadataExt;
@@ -105,6 +148,12 @@ pub enum ServiceError {
     /// The caller may not do this (their person, or the role it needs).
     #[error("{0}")]
     Forbidden(String),
+    /// What was asked for is not on record.
+    #[error("{0}")]
+    NotFound(String),
+    /// The console caller has no session, or it has ended or expired.
+    #[error("{0}")]
+    NotSignedIn(String),
     /// A sign-in was refused.
     #[error("{0}")]
     SignIn(SignInRefusal),

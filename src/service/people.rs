@@ -43,11 +43,20 @@ pub struct TotpSetup {
 #[serde(rename_all = "kebab-case", tag = "refusal")]
 pub enum SignInRefusal {
     WrongPassword,
-    Locked { until_ms: i64 },
+    Locked {
+        until_ms: i64,
+    },
     Disabled,
     NotEnrolled,
     TotpNeeded,
     TotpWrong,
+    /// `[web] require_totp`: an approver or safeguarding lead without TOTP
+    /// may not sign in on the console.
+    TotpRequired,
+    /// Too many failed sign-ins from the caller's address.
+    AddressLocked {
+        until_ms: i64,
+    },
 }
 
 impl fmt::Display for SignInRefusal {
@@ -72,6 +81,17 @@ impl fmt::Display for SignInRefusal {
                 f.write_str("a code from the authenticator app is needed too")
             }
             SignInRefusal::TotpWrong => f.write_str("the authenticator code is wrong"),
+            SignInRefusal::TotpRequired => f.write_str(
+                "approvers and safeguarding leads must use an authenticator app to sign in on the console: set it up with `hedge people totp` on the server, or ask an administrator",
+            ),
+            SignInRefusal::AddressLocked { until_ms } => {
+                let minutes = (until_ms - now_ms()).max(0) / 60_000 + 1;
+                write!(
+                    f,
+                    "too many failed sign-ins from this address: try again in {minutes} minute{}",
+                    if minutes == 1 { "" } else { "s" }
+                )
+            }
         }
     }
 }
@@ -85,7 +105,7 @@ fn code_hash(code: &str) -> String {
 }
 
 /// Random bytes from the operating system.
-fn random<const N: usize>() -> Result<[u8; N], ServiceError> {
+pub(super) fn random<const N: usize>() -> Result<[u8; N], ServiceError> {
     let mut bytes = [0; N];
     getrandom::getrandom(&mut bytes)
         .map_err(|error| ServiceError::Invalid(format!("no random numbers: {error}")))?;

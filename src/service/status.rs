@@ -37,6 +37,9 @@ pub struct StatusReport {
     /// Safeguarding alerts not yet acknowledged (`None`: database closed).
     #[serde(default)]
     pub alerts_open: Option<u64>,
+    /// The web console, if it listens.
+    #[serde(default)]
+    pub console: Option<super::ConsoleStatus>,
 }
 
 impl Service {
@@ -83,6 +86,7 @@ impl Service {
                 Ok(database) => database.open_alert_count().await.ok(),
                 Err(_) => None,
             },
+            console: self.console.get().cloned(),
         }
     }
 

@@ -322,13 +322,15 @@ impl Database {
                     .bind(id)
                     .fetch_optional(&mut *transaction)
                     .await?;
-            return Err(StoreError::Invalid(match acked {
-                None => format!("there is no alert {id}: see `hedge alerts list`"),
-                Some(by) => format!(
+            return Err(match acked {
+                None => {
+                    StoreError::NotFound(format!("there is no alert {id}: see `hedge alerts list`"))
+                }
+                Some(by) => StoreError::Conflict(format!(
                     "alert {id} was already acknowledged by {}",
                     by.unwrap_or_default()
-                ),
-            }));
+                )),
+            });
         };
         let alert = alert_from_row(&row)?;
         append(

@@ -183,9 +183,7 @@ impl Database {
         .await?;
         let Some(row) = row else {
             let state = state_of(&mut transaction, id).await?;
-            return Err(StoreError::Invalid(format!(
-                "exemption {id} cannot be revoked: it is {state}"
-            )));
+            return Err(refused(id, "revoked", state));
         };
         let exemption = exemption_from_row(&row)?;
         append(
@@ -286,14 +284,28 @@ impl Database {
     }
 }
 
-async fn state_of(connection: &mut sqlx::SqliteConnection, id: i64) -> Result<String, StoreError> {
+/// Why exemption `id` in `state` (None: not on record) cannot be
+/// `change`d.
+fn refused(id: i64, change: &str, state: Option<String>) -> StoreError {
+    match state {
+        Some(state) => {
+            StoreError::Conflict(format!("exemption {id} cannot be {change}: it is {state}"))
+        }
+        None => StoreError::NotFound(format!("there is no exemption {id}")),
+    }
+}
+
+async fn state_of(
+    connection: &mut sqlx::SqliteConnection,
+    id: i64,
+) -> Result<Option<String>, StoreError> {
     let row = sqlx::query("SELECT * FROM exemptions WHERE id = ?")
         .bind(id)
         .fetch_optional(&mut *connection)
         .await?;
     Ok(match row {
-        Some(row) => exemption_from_row(&row)?.state(now_ms()).to_string(),
-        None => "not on record".into(),
+        Some(row) => Some(exemption_from_row(&row)?.state(now_ms()).to_string()),
+        None => None,
     })
 }
 
@@ -320,10 +332,8 @@ async fn decide(
     .await?;
     let Some(row) = row else {
         let state = state_of(connection, id).await?;
-        return Err(StoreError::Invalid(format!(
-            "exemption {id} cannot be {}: it is {state}",
-            if approve { "approved" } else { "rejected" }
-        )));
+        let change = if approve { "approved" } else { "rejected" };
+        return Err(refused(id, change, state));
     };
     let exemption = exemption_from_row(&row)?;
     append(

@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "people",
         include_str!("../../migrations/0009_people.sql"),
     ),
+    (
+        10,
+        "console sessions",
+        include_str!("../../migrations/0010_console_sessions.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -19,6 +19,7 @@ mod repeats;
 mod report;
 mod retention;
 mod search;
+mod sessions;
 mod writer;
 
 pub use access::{AccessKind, AccessRecord};
@@ -38,6 +39,7 @@ pub use report::{
 };
 pub use retention::{PurgeReport, purge, purge_preview};
 pub use search::{LogFilter, NamePattern, SearchPlan};
+pub use sessions::{ConsoleSession, SIGNIN_FAILURE_WINDOW_MS};
 pub use writer::{LogStatus, QueryLog, WriterHandle, spawn_writer};
 
 use std::path::{Path, PathBuf};
@@ -71,6 +73,13 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("{0}")]
     Invalid(String),
+    /// What was asked for is not on record.
+    #[error("{0}")]
+    NotFound(String),
+    /// The record is not in a state that allows the change (a request
+    /// already decided, an alert already acknowledged).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Makes sure only hedge's user (and its group, if an operator chose so)

@@ -21,6 +21,8 @@ struct ConfigFile<'a> {
     /// The date it was written, for its first comment.
     today: String,
     listen: &'a [String],
+    /// `[web] listen`: port 8443 on the first address DNS is served on.
+    web_listen: String,
     lists_dir: String,
     /// Categories whose public lists are switched on.
     categories: &'static [&'static str],
@@ -262,6 +264,16 @@ fn adult_groups(a: &Answers) -> Vec<Group> {
     groups
 }
 
+/// The console's address: port 8443 on the first address DNS is served
+/// on (every address, when that is `0.0.0.0` or `[::]`).
+fn web_listen(listen: &[String]) -> String {
+    let ip = listen
+        .iter()
+        .find_map(|addr| addr.parse::<std::net::SocketAddr>().ok())
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |addr| addr.ip());
+    std::net::SocketAddr::new(ip, 8443).to_string()
+}
+
 /// The configuration file for `answers`, keeping its data under
 /// `data_dir` and its admin socket in `run_dir`.
 pub fn render(answers: &Answers, data_dir: &Path, run_dir: &Path) -> Result<String> {
@@ -272,6 +284,7 @@ pub fn render(answers: &Answers, data_dir: &Path, run_dir: &Path) -> Result<Stri
         setting: answers.setting.describe(),
         today: jiff::Zoned::now().strftime("%Y-%m-%d").to_string(),
         listen: &answers.listen,
+        web_listen: web_listen(&answers.listen),
         lists_dir: data_dir.join("lists").display().to_string(),
         categories: CATEGORIES,
         groups,
@@ -325,6 +338,7 @@ mod tests {
                 config["reports"]["site"].as_str(),
                 Some("St 'Quoted' \"School\"")
             );
+            assert_eq!(config["web"]["listen"].as_str(), Some("[::]:8443"));
             assert_eq!(
                 config["approvers"][0]["role"].as_str(),
                 Some("head teacher\nand DSL")

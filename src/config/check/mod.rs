@@ -9,6 +9,7 @@ mod governance;
 mod groups;
 mod lists;
 mod serving;
+mod web;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -100,6 +101,7 @@ impl Checker<'_> {
         }
         let alerts = self.alerts(raw.alerts);
         let metrics = self.metrics(raw.metrics);
+        let web = self.web(raw.web);
         let reports = ReportsConfig {
             site: raw
                 .reports
@@ -113,6 +115,7 @@ impl Checker<'_> {
             alerts,
             metrics,
             reports,
+            web,
             exemptions: ExemptionLimits {
                 max_bypass_hours: hours,
             },

@@ -1,0 +1,174 @@
+//! Exemptions: `GET /api/v1/exemptions` (a member of staff sees their own
+//! requests; approvers, safeguarding leads and administrators see all),
+//! `POST /api/v1/exemptions {name, group | client, reason, from?, until}`
+//! (the caller is the requester) and, for approvers,
+//! `POST /api/v1/exemptions/{id}/approve`, `/reject {reason}`,
+//! `/revoke {reason}`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+
+use super::{body, id, parse_time};
+use crate::policy::{Exemption, ExemptionKind, ExemptionScope, NewExemption, Role};
+use crate::service::Service;
+use crate::store::{ExemptionSelection, now_ms};
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::session::Caller;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Listing {
+    /// `all` (the default), `active`, `pending` or `expired`.
+    #[serde(default)]
+    selection: Option<String>,
+}
+
+pub(super) async fn list(
+    State(service): State<Arc<Service>>,
+    caller: Caller,
+    query: Result<Query<Listing>, QueryRejection>,
+) -> ApiResult<Vec<Exemption>> {
+    let Query(listing) =
+        query.map_err(|rejection| ApiError::bad_input("query", rejection.body_text()))?;
+    let selection = match listing.selection.as_deref().unwrap_or("all") {
+        "all" => ExemptionSelection::All,
+        "active" => ExemptionSelection::Active,
+        "pending" => ExemptionSelection::Pending,
+        "expired" => ExemptionSelection::Expired,
+        other => {
+            return Err(ApiError::bad_input(
+                "selection",
+                format!("{other:?} is not one of all, active, pending, expired"),
+            ));
+        }
+    };
+    let actor = caller.actor(&Role::ALL);
+    let person = service
+        .acting_person(&actor, None, &Role::ALL, "see exemptions")
+        .await?;
+    let sees_all = [Role::Approver, Role::Safeguarding, Role::Admin]
+        .iter()
+        .any(|role| person.has(*role));
+    let mut exemptions = service.exemptions(selection).await?;
+    if !sees_all {
+        let own = |name: &str| name.eq_ignore_ascii_case(&person.name);
+        exemptions.retain(|e| own(&e.requested_by) || e.filed_by.as_deref().is_some_and(own));
+    }
+    Ok(Json(exemptions))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Request {
+    name: String,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    client: Option<String>,
+    reason: String,
+    #[serde(default)]
+    from: Option<String>,
+    until: String,
+}
+
+/// The request as the service takes it; bad fields are named.
+fn new_exemption(request: Request) -> Result<NewExemption, ApiError> {
+    let name = crate::config::normalize(&request.name).map_err(|problem| {
+        ApiError::bad_input(
+            "name",
+            format!(
+                "{:?} is not a name hedge can exempt: {problem}",
+                request.name
+            ),
+        )
+    })?;
+    let scope = match (request.group, request.client) {
+        (Some(group), None) => ExemptionScope::Group(group.trim().to_string()),
+        (None, Some(client)) => {
+            let ip = client.trim().parse::<IpAddr>().map_err(|_| {
+                ApiError::bad_input("client", format!("{client:?} is not an IP address"))
+            })?;
+            ExemptionScope::Client(ip.to_canonical())
+        }
+        _ => {
+            return Err(ApiError::bad_input(
+                "group",
+                "give either group or client (not both)",
+            ));
+        }
+    };
+    let from_ms = match &request.from {
+        Some(from) => parse_time("from", from)?,
+        None => now_ms(),
+    };
+    Ok(NewExemption {
+        kind: ExemptionKind::Site,
+        name: Some(name),
+        scope,
+        reason: request.reason,
+        // Empty: the caller's own person.
+        requested_by: String::new(),
+        from_ms,
+        until_ms: parse_time("until", &request.until)?,
+    })
+}
+
+pub(super) async fn request(
+    State(service): State<Arc<Service>>,
+    caller: Caller,
+    json: Result<Json<Request>, JsonRejection>,
+) -> ApiResult<serde_json::Value> {
+    let request = new_exemption(body(json)?)?;
+    let actor = caller.actor(&[Role::Staff, Role::Approver]);
+    let exemption = service.file_exemption(&actor, &request).await?;
+    Ok(Json(serde_json::json!({ "id": exemption.id })))
+}
+
+pub(super) async fn approve(
+    State(service): State<Arc<Service>>,
+    caller: Caller,
+    path: Result<Path<i64>, PathRejection>,
+) -> ApiResult<Exemption> {
+    let id = id(path)?;
+    let actor = caller.actor(&[Role::Approver]);
+    Ok(Json(service.approve_exemption(&actor, id, None).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Reason {
+    reason: String,
+}
+
+pub(super) async fn reject(
+    State(service): State<Arc<Service>>,
+    caller: Caller,
+    path: Result<Path<i64>, PathRejection>,
+    json: Result<Json<Reason>, JsonRejection>,
+) -> ApiResult<Exemption> {
+    let id = id(path)?;
+    let Reason { reason } = body(json)?;
+    let actor = caller.actor(&[Role::Approver]);
+    Ok(Json(
+        service.reject_exemption(&actor, id, None, &reason).await?,
+    ))
+}
+
+pub(super) async fn revoke(
+    State(service): State<Arc<Service>>,
+    caller: Caller,
+    path: Result<Path<i64>, PathRejection>,
+    json: Result<Json<Reason>, JsonRejection>,
+) -> ApiResult<Exemption> {
+    let id = id(path)?;
+    let Reason { reason } = body(json)?;
+    let actor = caller.actor(&[Role::Approver]);
+    Ok(Json(
+        service.revoke_exemption(&actor, id, None, &reason).await?,
+    ))
+}
