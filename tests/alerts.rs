@@ -409,6 +409,8 @@ async fn metrics_parse_and_follow_the_queries() {
     let metrics = free_addr("127.0.0.1:0".parse().unwrap());
     let extra = format!("[metrics]\nlisten = \"{metrics}\"\n");
     let hedge = Hedge::start_with(&config(upstream.addr, "syslog = false", &extra), FILES).await;
+    // The alert below is counted open once stored: the database first.
+    hedge.wait_for_database().await;
 
     let before = scrape(metrics).await;
     for _ in 0..3 {
