@@ -470,3 +470,38 @@ async fn process_mode_passes_do_ad_and_cd_through_to_a_validating_upstream() {
     assert_eq!(addresses(&reply), [TAMPERED_ADDR], "{reply:?}");
     assert!(!reply.metadata.authentic_data);
 }
+
+#[test]
+fn dnssec_settings_are_checked_with_file_line_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("anchors.key"),
+        "school.test. 3600 IN A 192.0.2.1\n",
+    )
+    .unwrap();
+    let config = dir.path().join("hedge.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = [\"127.0.0.1:5399\"]\n[upstream]\nservers = [\"127.0.0.1:9\"]\ndnssec = \"strict\"\ntrust_anchors = \"anchors.key\"\ninsecure_domains = [\"bad..name\"]\n",
+    )
+    .unwrap();
+    let output = run_hedge(&["config", "check"], &config);
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("hedge.toml:5: upstream.dnssec: \"strict\" is not one of"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hedge.toml:6: upstream.trust_anchors:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("anchors.key:1:"),
+        "the anchor file's own line: {text}"
+    );
+    assert!(
+        text.contains("hedge.toml:7: upstream.insecure_domains:"),
+        "{text}"
+    );
+}
