@@ -280,6 +280,7 @@ async fn a_request_is_filed_approved_in_force_and_revoked_by_two_people() {
         Some(json!({ "code": "x".repeat(100_000), "password": PASSWORD })),
     );
     assert_eq!(huge.status, 413, "bodies are limited to 64 KiB");
+    assert!(huge.error().contains("64 KiB"), "{}", huge.body);
 
     let teacher = console.sign_in("T. Teacher");
     let head = console.sign_in("H. Head");

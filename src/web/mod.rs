@@ -7,11 +7,13 @@
 //! - `tls`: the certificate (from files, or self-signed and kept).
 //! - `server`: accepting connections (allowed networks only, TLS only)
 //!   and serving each with hyper.
+//! - `body`: request bodies read whole, at most 64 KiB.
 //! - `session`: the session cookie, the CSRF header and the caller.
 //! - `error`: service errors as HTTP statuses and JSON.
 //! - `api`: the endpoints, one file per group.
 
 pub mod api;
+pub mod body;
 pub mod error;
 pub mod server;
 pub mod session;

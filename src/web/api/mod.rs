@@ -1,6 +1,6 @@
 //! `/api/v1`: the JSON API, one file per group of endpoints. Every answer
 //! carries the security headers; request bodies are limited to
-//! [`MAX_BODY`]; errors are `{"error": "..."}` (see `web::error`).
+//! 64 KiB (`web::body`); errors are `{"error": "..."}` (see `web::error`).
 
 mod alerts;
 mod enrol;
@@ -19,11 +19,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 
+use super::body::{self as request_body, MAX_BODY};
 use super::error::ApiError;
 use crate::service::Service;
-
-/// The largest request body accepted: 64 KiB.
-pub const MAX_BODY: usize = 64 * 1024;
 
 /// The console's routes, with the headers and limits every answer has.
 pub fn router(service: Arc<Service>) -> Router {
@@ -45,6 +43,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .nest("/api/v1", api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(request_body::bounded))
         .layer(middleware::from_fn(security_headers))
         .with_state(service)
 }
