@@ -292,7 +292,10 @@ async fn a_request_is_filed_approved_in_force_and_revoked_by_two_people() {
         console.call("GET", "/nothing-here", None, false, None),
     ] {
         for (name, value) in [
-            ("content-security-policy", "default-src 'self'"),
+            (
+                "content-security-policy",
+                "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
             ("x-frame-options", "DENY"),
             ("referrer-policy", "no-referrer"),
             ("x-content-type-options", "nosniff"),

@@ -1,8 +1,9 @@
-//! The web console: an HTTPS listener on the LAN (`[web] listen`) and,
-//! under `/api/v1`, a JSON API onto the same `service` operations as the
-//! admin socket, each in the name of the signed-in person with the role
-//! they act in and the address they came from. The console's pages will
-//! sit beside the API (`pages/`), on the same sessions and router.
+//! The web console: an HTTPS listener on the LAN (`[web] listen`) serving
+//! pages for people and, under `/api/v1`, a JSON API, both onto the same
+//! `service` operations as the admin socket, each in the name of the
+//! signed-in person with the role they act in and the address they came
+//! from. Every answer carries the security headers; a state-changing
+//! request from another site's page is refused.
 //!
 //! - `tls`: the certificate (from files, or self-signed and kept).
 //! - `server`: accepting connections (allowed networks only, TLS only)
@@ -10,11 +11,13 @@
 //! - `body`: request bodies read whole, at most 64 KiB.
 //! - `session`: the session cookie, the CSRF header and the caller.
 //! - `error`: service errors as HTTP statuses and JSON.
-//! - `api`: the endpoints, one file per group.
+//! - `pages`: the console's pages, one file per group.
+//! - `api`: the JSON endpoints, one file per group.
 
 pub mod api;
 pub mod body;
 pub mod error;
+pub mod pages;
 pub mod server;
 pub mod session;
 pub mod tls;
@@ -23,6 +26,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
@@ -78,7 +86,7 @@ pub async fn start(
         self_signed: certificate.self_signed,
     };
     let _ = service.console.set(status.clone());
-    let router = api::router(service.clone());
+    let router = router(service.clone());
     tracker.spawn(server::serve(
         listener,
         tls,
@@ -88,4 +96,68 @@ pub async fn start(
         tracker.clone(),
     ));
     Ok(Some(status))
+}
+
+/// The console: pages at `/`, the API at `/api/v1`, with the limits and
+/// headers every answer has.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .merge(pages::router())
+        .nest("/api/v1", api::router())
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(body::MAX_BODY))
+        .layer(middleware::from_fn(body::bounded))
+        .layer(middleware::from_fn(same_origin))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(service)
+}
+
+/// The policy for pages: nothing but the console's own stylesheet, no
+/// script, forms only back to the console, never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Adds the headers every console answer has: nothing framed, fetched
+/// from elsewhere, sniffed, referred or cached. A page that needs its own
+/// content policy (the report, with its inline styles) sets it first.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
+    for (name, value) in [
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Refuses a state-changing request a browser says came from a page of
+/// another origin (its `Origin` header), before anything reads it: signing
+/// in and enrolling have no session to carry a CSRF token.
+async fn same_origin(request: Request, next: Next) -> Response {
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if changes && let Some(origin) = request.headers().get(header::ORIGIN) {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .unwrap_or("");
+        let expected = format!("https://{host}");
+        if origin.to_str().ok() != Some(expected.as_str()) {
+            return (
+                StatusCode::FORBIDDEN,
+                "refused: this request came from a page of another site",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
 }

@@ -82,7 +82,7 @@ impl Caller {
 }
 
 /// The session token in the request's cookies, if any.
-fn session_token(parts: &Parts) -> Option<String> {
+pub fn session_token(parts: &Parts) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)

@@ -1,6 +1,5 @@
-//! `/api/v1`: the JSON API, one file per group of endpoints. Every answer
-//! carries the security headers; request bodies are limited to
-//! 64 KiB (`web::body`); errors are `{"error": "..."}` (see `web::error`).
+//! `/api/v1`: the JSON API, one file per group of endpoints, onto the same
+//! sessions as the pages; errors are `{"error": "..."}` (see `web::error`).
 
 mod alerts;
 mod enrol;
@@ -13,19 +12,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 
-use super::body::{self as request_body, MAX_BODY};
 use super::error::ApiError;
 use crate::service::Service;
 
-/// The console's routes, with the headers and limits every answer has.
-pub fn router(service: Arc<Service>) -> Router {
-    let api = Router::new()
+/// The API's routes, to be nested under `/api/v1`.
+pub fn router() -> Router<Arc<Service>> {
+    Router::new()
         .route("/enrol", post(enrol::enrol))
         .route("/session", post(session::sign_in).delete(session::sign_out))
         .route(
@@ -38,35 +33,12 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}/ack", post(alerts::acknowledge))
         .route("/logs", get(logs::search))
-        .route("/status", get(status::status));
-    Router::new()
-        .nest("/api/v1", api)
+        .route("/status", get(status::status))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn(request_body::bounded))
-        .layer(middleware::from_fn(security_headers))
-        .with_state(service)
 }
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "there is nothing here")
-}
-
-/// Adds the headers every console answer has: nothing framed, fetched
-/// from elsewhere, sniffed, referred or cached.
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CACHE_CONTROL, "no-store"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    response
 }
 
 /// A JSON body, or a 400 that says what was wrong with it (serde names

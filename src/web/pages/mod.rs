@@ -1,0 +1,72 @@
+//! The console's pages: HTML drawn on the server from `templates/console/`,
+//! one file per group, each page a form or a listing that works with no
+//! script at all and on a phone. A page shows only what its viewer's
+//! roles allow; every name that could be a blocked site is shown inert
+//! (`example[.]com`), never as a link. A form posts back, the action goes
+//! through `service` in the viewer's name, and the browser is sent on to
+//! a page that says it was done (`?done=`, a fixed set of notices).
+//!
+//! - `frame`: what every page shares (the viewer, title, notice, menu).
+//! - `signed_in`: who is looking, and forms with their CSRF token.
+//! - `error`: refusals and failures as a page; sign-in redirects.
+//! - `sign_in`: signing in and out, enrolling with a code.
+//! - `home`: the start page, with what waits for the viewer.
+//! - `account`: the viewer's own account and TOTP set-up.
+
+mod account;
+mod error;
+mod frame;
+mod home;
+mod sign_in;
+mod signed_in;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+pub use error::PageError;
+
+use crate::service::Service;
+
+/// The stylesheet every page links to.
+const STYLESHEET: &str = include_str!("console.css");
+
+/// The pages' routes.
+pub fn router() -> Router<Arc<Service>> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/console.css", get(stylesheet))
+        .route("/sign-in", get(sign_in::page).post(sign_in::sign_in))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/enrol", get(sign_in::enrol_page).post(sign_in::enrol))
+        .route("/account", get(account::page))
+        .route("/account/totp", post(account::set_up_totp))
+}
+
+/// Anything else: a page saying there is nothing here.
+pub async fn not_found() -> PageError {
+    PageError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "there is nothing at this address",
+    )
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET)
+}
+
+/// `?done=` on the page a form led to.
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    pub done: Option<String>,
+}
+
+/// A form field that may be left empty: `None` when blank.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
