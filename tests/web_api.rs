@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::console::{PASSWORD, start};
 use common::*;
 use hickory_proto::rr::RecordType;
 use serde_json::{Value, json};
@@ -23,62 +24,6 @@ use sha2::{Digest, Sha256};
 
 const PUPIL: u8 = 2;
 const REASON: &str = "Year 10 lesson on the harms of online gambling";
-const PASSWORD: &str = "correct horse battery staple 42";
-
-fn config(upstream: SocketAddr, web: SocketAddr, web_extra: &str) -> String {
-    format!(
-        r#"[server]
-listen = ["LISTEN"]
-rate_limit_qps = 0
-
-[upstream]
-servers = ["{upstream}"]
-timeout_ms = 1000
-attempts = 1
-
-[categories.gambling]
-sources = ["gambling.txt"]
-
-[categories.iwf]
-sources = ["iwf.txt"]
-
-[categories.pornography]
-sources = ["adult.txt"]
-
-[[groups]]
-name = "pupils"
-networks = ["127.0.0.2/32"]
-block = ["gambling", "pornography"]
-
-[[approvers]]
-name = "H. Head"
-role = "head teacher"
-max_days = 7
-
-[web]
-listen = "{web}"
-{web_extra}
-"#
-    )
-}
-
-const FILES: &[(&str, &str)] = &[
-    ("gambling.txt", "bet.upstream.example\n"),
-    ("iwf.txt", "abuse.upstream.example\n"),
-    ("adult.txt", "adult.upstream.example\n"),
-];
-
-/// A hedge with the console on a free loopback port.
-async fn start(upstream: SocketAddr, web_extra: &str) -> (Hedge, SocketAddr) {
-    let web = free_addr("127.0.0.1:0".parse().unwrap());
-    let hedge = Hedge::start_with(&config(upstream, web, web_extra), FILES).await;
-    hedge.wait_for_database().await;
-    hedge
-        .wait_for_log("approved exemption(s) not yet ended")
-        .await;
-    hedge.wait_for_log("web console on https://").await;
-    (hedge, web)
-}
 
 /// An HTTPS client that trusts only the console's own certificate.
 struct Console {

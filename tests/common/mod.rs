@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod console;
 pub mod signed_zones;
 
 use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};

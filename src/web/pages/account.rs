@@ -61,9 +61,7 @@ pub(super) async fn set_up_totp(
     Posted { who, .. }: Posted<Nothing>,
 ) -> Result<Response, PageError> {
     let actor = who.actor(&Role::ALL);
-    let setup = service
-        .set_up_totp(&actor, &who.caller.person.name)
-        .await?;
+    let setup = service.set_up_totp(&actor, &who.caller.person.name).await?;
     Ok(render(&TotpPage {
         frame: who.frame("Your authenticator app"),
         qr: qr_svg(&setup.url),
@@ -108,7 +106,10 @@ mod tests {
             .and_then(|n| n.parse().ok())
             .unwrap();
         assert!((29..=65).contains(&side), "{side}");
-        assert!(svg.contains("M4,4h1v1h-1z"), "the finder pattern starts at the border");
+        assert!(
+            svg.contains("M4,4h1v1h-1z"),
+            "the finder pattern starts at the border"
+        );
         assert!(qr_svg(&"x".repeat(5000)).is_empty());
     }
 }

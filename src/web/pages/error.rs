@@ -14,8 +14,13 @@ use crate::web::error::ApiError;
 #[derive(Debug)]
 pub enum PageError {
     /// Not signed in (or the session ended): to the sign-in page.
-    SignIn { expired: bool },
-    Shown { status: StatusCode, message: String },
+    SignIn {
+        expired: bool,
+    },
+    Shown {
+        status: StatusCode,
+        message: String,
+    },
 }
 
 impl PageError {
@@ -106,9 +111,5 @@ pub fn render(page: &impl Template) -> Response {
 
 /// 303 See Other to `to`: where a form sends the browser once done.
 pub fn see_other(to: &str) -> Response {
-    (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, to.to_string())],
-    )
-        .into_response()
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
 }

@@ -79,9 +79,7 @@ pub(super) async fn sign_out(
     State(service): State<Arc<Service>>,
     Posted { who, .. }: Posted<Nothing>,
 ) -> Result<Response, PageError> {
-    service
-        .console_sign_out(&who.caller, who.source)
-        .await?;
+    service.console_sign_out(&who.caller, who.source).await?;
     let mut response = see_other("/sign-in?done=signed-out");
     response
         .headers_mut()

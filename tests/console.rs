@@ -1,0 +1,183 @@
+//! The web console's pages through the real binary over HTTPS, as a
+//! browser without script sees them (`common::console::Visitor`): signing
+//! in and enrolling, the start page and menu each role sees, TOTP set-up,
+//! and every form refused without its CSRF token or from another site.
+
+mod common;
+
+use common::console::{PASSWORD, Visitor, start};
+use common::*;
+
+#[tokio::test]
+async fn enrolling_signing_in_and_out_and_the_menu_each_role_sees() {
+    let upstream = TestUpstream::start().await;
+    let (hedge, web) = start(upstream.addr, "").await;
+
+    // Not signed in: every page leads to sign-in.
+    let nobody = Visitor::new(&hedge, web);
+    let page = nobody.get("/");
+    assert_eq!(page.path, "/sign-in", "{}", page.body);
+    assert!(page.has("<form class=\"stacked\" method=\"post\" action=\"/sign-in\">"));
+    assert_eq!(nobody.get("/account").path, "/sign-in");
+    assert_eq!(nobody.get("/console.css").status, 200);
+    let missing = nobody.get("/no-such-page");
+    assert_eq!(missing.status, 404);
+    assert!(missing.has("there is nothing at this address"));
+
+    // Enrolling: the two passwords must match, a weak one is refused with
+    // the reason, the code works once.
+    let code = hedge.person_unmapped("T. Teacher", &["staff"]);
+    let differ = nobody.post_exactly(
+        "/enrol",
+        &[("code", &code), ("password", PASSWORD), ("again", "other")],
+    );
+    assert_eq!(differ.status, 400);
+    assert!(differ.has("the two passwords differ"), "{}", differ.body);
+    assert!(
+        differ.has(&format!("value=\"{code}\"")),
+        "the code stays filled in"
+    );
+    let weak = nobody.post_exactly(
+        "/enrol",
+        &[
+            ("code", &code),
+            ("password", "password"),
+            ("again", "password"),
+        ],
+    );
+    assert_eq!(weak.status, 400, "{}", weak.body);
+    let enrolled = nobody.enrol(&code);
+    assert_eq!(enrolled.path, "/sign-in?done=enrolled");
+    assert!(enrolled.has("Your password is set"));
+    assert_eq!(nobody.enrol(&code).status, 400, "a code is used once");
+
+    // A wrong password is refused on the sign-in page, the name kept.
+    let wrong = nobody.post_exactly(
+        "/sign-in",
+        &[
+            ("name", "T. Teacher"),
+            ("password", "not the password at all"),
+        ],
+    );
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert!(wrong.has("value=\"T. Teacher\""));
+    assert!(wrong.has("class=\"error\""));
+
+    let home = nobody.sign_in("T. Teacher");
+    assert!(home.has("Hello, T. Teacher"), "{}", home.body);
+    assert!(home.has("href=\"/requests/new\""));
+    for other in ["/approvals", "/alerts", "/people", "/status"] {
+        assert!(
+            !home.has(&format!("href=\"{other}\"")),
+            "staff see no {other}"
+        );
+    }
+    for (header, value) in [("x-frame-options", "DENY"), ("cache-control", "no-store")] {
+        assert_eq!(home.headers[header], value);
+    }
+    assert!(
+        home.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+
+    // Every role's part of the menu.
+    let lead = Visitor::signed_in(&hedge, web, "S. Lead", &["safeguarding", "admin"]);
+    let home = lead.get("/");
+    for link in [
+        "/alerts",
+        "/incidents",
+        "/logs",
+        "/report",
+        "/people",
+        "/status",
+        "/audit",
+    ] {
+        assert!(
+            home.has(&format!("href=\"{link}\"")),
+            "{link}: {}",
+            home.body
+        );
+    }
+    assert!(!home.has("href=\"/approvals\""));
+
+    // Signing out needs the session's own token; then the session is gone.
+    let forged = nobody.post_exactly("/sign-out", &[("csrf", "0000")]);
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(forged.has("out of date or did not come from this console"));
+    assert_eq!(nobody.get("/").path, "/", "still signed in");
+    let out = nobody.post("/sign-out", &[]);
+    assert_eq!(out.path, "/sign-in?done=signed-out", "{}", out.body);
+    assert_eq!(nobody.get("/").path, "/sign-in");
+}
+
+#[tokio::test]
+async fn a_form_from_another_site_is_refused_before_it_is_read() {
+    let upstream = TestUpstream::start().await;
+    let (hedge, web) = start(upstream.addr, "").await;
+    hedge.person_unmapped("T. Teacher", &["staff"]);
+    let pem = std::fs::read(hedge.path("console-cert.pem")).unwrap();
+    let certificate = ureq::tls::Certificate::from_pem(&pem).unwrap();
+    let agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+                    certificate,
+                ])))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent();
+    let sign_in = |origin: &str| {
+        let request = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("https://{web}/sign-in"))
+            .header("Origin", origin)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("name=T.+Teacher&password=x".to_string())
+            .unwrap();
+        agent.run(request).unwrap().status().as_u16()
+    };
+    assert_eq!(sign_in("https://evil.example"), 403);
+    assert_eq!(sign_in(&format!("https://{web}")), 401, "own origin: read");
+}
+
+#[tokio::test]
+async fn totp_is_set_up_from_the_account_page_and_then_asked_for() {
+    let upstream = TestUpstream::start().await;
+    let (hedge, web) = start(upstream.addr, "").await;
+    let head = Visitor::signed_in(&hedge, web, "H. Head", &["approver"]);
+    let account = head.get("/account");
+    assert!(account.has("not set up"), "{}", account.body);
+    let shown = head.post("/account/totp", &[]);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.has("<svg"), "a QR code: {}", shown.body);
+    let url = shown
+        .body
+        .split("<p class=\"name\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    let totp = totp_rs::TOTP::from_url(&url).unwrap();
+    assert!(
+        shown.has(&totp.get_secret_base32()),
+        "the secret as text too"
+    );
+    assert!(head.get("/account").has("set up: you sign in with a code"));
+    assert_eq!(head.post("/account/totp", &[]).status, 400, "only once");
+
+    // Signing in now needs the code.
+    let again = Visitor::new(&hedge, web);
+    let without = again.post_exactly("/sign-in", &[("name", "H. Head"), ("password", PASSWORD)]);
+    assert_eq!(without.status, 401, "{}", without.body);
+    let code = totp.generate_current().unwrap();
+    let with = again.post_exactly(
+        "/sign-in",
+        &[("name", "H. Head"), ("password", PASSWORD), ("totp", &code)],
+    );
+    assert_eq!(with.path, "/", "{}", with.body);
+}
