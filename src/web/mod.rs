@@ -10,6 +10,7 @@
 //!   and serving each with hyper.
 //! - `body`: request bodies read whole, at most 64 KiB.
 //! - `session`: the session cookie, the CSRF header and the caller.
+//! - `input`: typed-in times and requests read into the service's types.
 //! - `error`: service errors as HTTP statuses and JSON.
 //! - `pages`: the console's pages, one file per group.
 //! - `api`: the JSON endpoints, one file per group.
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod body;
 pub mod error;
+pub mod input;
 pub mod pages;
 pub mod server;
 pub mod session;

@@ -5,7 +5,6 @@
 //! `POST /api/v1/exemptions/{id}/approve`, `/reject {reason}`,
 //! `/revoke {reason}`.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -13,11 +12,12 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
-use super::{body, id, parse_time};
-use crate::policy::{Exemption, ExemptionKind, ExemptionScope, NewExemption, Role};
+use super::{body, id};
+use crate::policy::{Exemption, NewExemption, Role};
 use crate::service::Service;
-use crate::store::{ExemptionSelection, now_ms};
+use crate::store::ExemptionSelection;
 use crate::web::error::{ApiError, ApiResult};
+use crate::web::input::SiteRequest;
 use crate::web::session::Caller;
 
 #[derive(Deserialize)]
@@ -78,44 +78,15 @@ pub(super) struct Request {
 
 /// The request as the service takes it; bad fields are named.
 fn new_exemption(request: Request) -> Result<NewExemption, ApiError> {
-    let name = crate::config::normalize(&request.name).map_err(|problem| {
-        ApiError::bad_input(
-            "name",
-            format!(
-                "{:?} is not a name hedge can exempt: {problem}",
-                request.name
-            ),
-        )
-    })?;
-    let scope = match (request.group, request.client) {
-        (Some(group), None) => ExemptionScope::Group(group.trim().to_string()),
-        (None, Some(client)) => {
-            let ip = client.trim().parse::<IpAddr>().map_err(|_| {
-                ApiError::bad_input("client", format!("{client:?} is not an IP address"))
-            })?;
-            ExemptionScope::Client(ip.to_canonical())
-        }
-        _ => {
-            return Err(ApiError::bad_input(
-                "group",
-                "give either group or client (not both)",
-            ));
-        }
-    };
-    let from_ms = match &request.from {
-        Some(from) => parse_time("from", from)?,
-        None => now_ms(),
-    };
-    Ok(NewExemption {
-        kind: ExemptionKind::Site,
-        name: Some(name),
-        scope,
+    SiteRequest {
+        name: request.name,
+        group: request.group,
+        client: request.client,
         reason: request.reason,
-        // Empty: the caller's own person.
-        requested_by: String::new(),
-        from_ms,
-        until_ms: parse_time("until", &request.until)?,
-    })
+        from: request.from,
+        until: request.until,
+    }
+    .read()
 }
 
 pub(super) async fn request(

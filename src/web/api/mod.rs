@@ -55,31 +55,12 @@ fn body<T>(json: Result<axum::Json<T>, JsonRejection>) -> Result<T, ApiError> {
     })
 }
 
+pub(crate) use crate::web::input::parse_time;
+
 /// A path's id, or a 400 naming it.
 fn id(
     path: Result<axum::extract::Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<i64, ApiError> {
     path.map(|axum::extract::Path(id)| id)
         .map_err(|rejection| ApiError::bad_input("id", rejection.body_text()))
-}
-
-/// A time given to the API: RFC 3339 (`2026-03-02T15:00:00Z`, any offset),
-/// or a date and time (`2026-03-02T15:00`, `2026-03-02 15:00`) in the
-/// server's time zone. `field` names it in the error.
-fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
-    let text = text.trim();
-    if let Ok(stamp) = text.parse::<jiff::Timestamp>() {
-        return Ok(stamp.as_millisecond());
-    }
-    if let Ok(civil) = text.replacen(' ', "T", 1).parse::<jiff::civil::DateTime>()
-        && let Ok(zoned) = jiff::tz::TimeZone::system()
-            .to_ambiguous_zoned(civil)
-            .later()
-    {
-        return Ok(zoned.timestamp().as_millisecond());
-    }
-    Err(ApiError::bad_input(
-        field,
-        format!("{text:?} is not a time: use 2026-03-02T15:00:00Z or \"2026-03-02 15:00\""),
-    ))
 }
