@@ -1,11 +1,13 @@
 //! The web console's pages through the real binary over HTTPS, as a
 //! browser without script sees them (`common::console::Visitor`): signing
 //! in and enrolling, the start page and menu each role sees, TOTP set-up,
-//! and every form refused without its CSRF token or from another site.
+//! a teacher's request decided by an approver on the pages (and the DNS
+//! answer following it), and every form refused without its CSRF token or
+//! from another site.
 
 mod common;
 
-use common::console::{PASSWORD, Visitor, start};
+use common::console::{PASSWORD, Visitor, a_for, start};
 use common::*;
 
 #[tokio::test]
@@ -180,4 +182,185 @@ async fn totp_is_set_up_from_the_account_page_and_then_asked_for() {
         &[("name", "H. Head"), ("password", PASSWORD), ("totp", &code)],
     );
     assert_eq!(with.path, "/", "{}", with.body);
+}
+
+/// The `id` in the first `id="request-N"` of a page.
+fn first_request(page: &common::console::Page) -> String {
+    let start = page.body.find("id=\"request-").expect("a request") + 12;
+    let end = page.body[start..].find('"').unwrap();
+    page.body[start..start + end].to_string()
+}
+
+#[tokio::test]
+async fn a_teacher_asks_an_approver_decides_and_the_answer_follows() {
+    let upstream = TestUpstream::start().await;
+    let (hedge, web) = start(upstream.addr, "").await;
+    let bet = "bet.upstream.example.";
+    assert_eq!(a_for(&hedge, bet).await, ["0.0.0.0"]);
+    let teacher = Visitor::signed_in(&hedge, web, "T. Teacher", &["staff"]);
+    let head = Visitor::signed_in(&hedge, web, "H. Head", &["approver"]);
+
+    // The form offers the configured groups; a bad field is named.
+    let form = teacher.get("/requests/new");
+    assert!(
+        form.has("<option value=\"pupils\">pupils</option>"),
+        "{}",
+        form.body
+    );
+    let no_scope = teacher.post(
+        "/requests",
+        &[
+            ("name", "bet.upstream.example"),
+            ("reason", "x"),
+            ("until", "2099-01-01T10:00"),
+        ],
+    );
+    assert_eq!(no_scope.status, 400);
+    assert!(
+        no_scope.has("group: give either a group or a client"),
+        "{}",
+        no_scope.body
+    );
+    let bad_until = teacher.post(
+        "/requests",
+        &[
+            ("name", "bet.upstream.example"),
+            ("group", "pupils"),
+            ("reason", "Year 10 lesson"),
+            ("until", "Thursday"),
+        ],
+    );
+    assert_eq!(bad_until.status, 400);
+    assert!(
+        bad_until.has("until: &#34;Thursday&#34; is not a time"),
+        "{}",
+        bad_until.body
+    );
+
+    let until = (jiff::Zoned::now() + jiff::SignedDuration::from_hours(3))
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    let filed = teacher.post(
+        "/requests",
+        &[
+            ("name", "bet.upstream.example"),
+            ("group", "pupils"),
+            ("client", ""),
+            (
+                "reason",
+                "Year 10 lesson on gambling harms, see bet.upstream.example",
+            ),
+            ("until", &until),
+        ],
+    );
+    assert_eq!(filed.path, "/requests?done=filed", "{}", filed.body);
+    assert!(filed.has("Your request is filed"));
+    assert!(
+        filed.has("bet[.]upstream[.]example"),
+        "the name is inert: {}",
+        filed.body
+    );
+    assert!(!filed.has("href=\"http"), "no name is ever a link");
+    assert!(filed.has("class=\"state pending\""));
+    let id = first_request(&filed);
+
+    // A member of staff cannot decide, not even by posting the form.
+    assert_eq!(teacher.get("/approvals").status, 403);
+    let refused = teacher.post(&format!("/exemptions/{id}/approve"), &[]);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(a_for(&hedge, bet).await, ["0.0.0.0"]);
+
+    // The approver sees it waiting and approves; the pupils' answer follows.
+    let waiting = head.get("/approvals");
+    assert!(
+        waiting.has(&format!("id=\"request-{id}\"")),
+        "{}",
+        waiting.body
+    );
+    assert!(waiting.has("Asked by</dt><dd>T. Teacher"));
+    let forged = head.post_exactly(&format!("/exemptions/{id}/approve"), &[("csrf", "nope")]);
+    assert_eq!(forged.status, 403);
+    let approved = head.post(&format!("/exemptions/{id}/approve"), &[]);
+    assert_eq!(
+        approved.path, "/approvals?done=approved",
+        "{}",
+        approved.body
+    );
+    assert!(approved.has("Nothing is waiting"));
+    hedge
+        .wait_for_log("(bet.upstream.example for group pupils): active")
+        .await;
+    assert_ne!(a_for(&hedge, bet).await, ["0.0.0.0"]);
+    let mine = teacher.get("/requests");
+    assert!(mine.has("class=\"state active\""), "{}", mine.body);
+    assert!(mine.has("approved by H. Head"));
+
+    // Revoking needs a reason, then blocks again.
+    let in_force = head.get("/exemptions");
+    assert!(in_force.has(&format!("action=\"/exemptions/{id}/revoke\"")));
+    let blank = head.post(&format!("/exemptions/{id}/revoke"), &[("reason", " ")]);
+    assert_eq!(blank.status, 400, "{}", blank.body);
+    let revoked = head.post(
+        &format!("/exemptions/{id}/revoke"),
+        &[("reason", "lesson moved to next week")],
+    );
+    assert_eq!(revoked.path, "/exemptions?done=revoked", "{}", revoked.body);
+    hedge
+        .wait_for_log("(bet.upstream.example for group pupils): revoked")
+        .await;
+    assert_eq!(a_for(&hedge, bet).await, ["0.0.0.0"]);
+
+    // A second request: rejected with a reason the teacher reads.
+    teacher.post(
+        "/requests",
+        &[
+            ("name", "bet.upstream.example"),
+            ("group", "pupils"),
+            ("reason", "Year 10 lesson again"),
+            ("until", &until),
+        ],
+    );
+    let second = first_request(&head.get("/approvals"));
+    let no_reason = head.post(&format!("/exemptions/{second}/reject"), &[]);
+    assert_eq!(no_reason.status, 400, "{}", no_reason.body);
+    head.post(
+        &format!("/exemptions/{second}/reject"),
+        &[("reason", "use the BBC Bitesize page instead")],
+    );
+    let mine = teacher.get("/requests");
+    assert!(mine.has("rejected by H. Head"), "{}", mine.body);
+    assert!(mine.has("use the BBC Bitesize page instead"));
+
+    // A third: withdrawn by the teacher; the approver cannot withdraw it.
+    teacher.post(
+        "/requests",
+        &[
+            ("name", "bet.upstream.example"),
+            ("group", "pupils"),
+            ("reason", "Year 11 lesson"),
+            ("until", &until),
+        ],
+    );
+    let third = first_request(&teacher.get("/requests"));
+    let not_theirs = head.post(
+        &format!("/requests/{third}/withdraw"),
+        &[("reason", "not mine to withdraw")],
+    );
+    assert_eq!(not_theirs.status, 403, "{}", not_theirs.body);
+    let withdrawn = teacher.post(
+        &format!("/requests/{third}/withdraw"),
+        &[("reason", "found another resource")],
+    );
+    assert_eq!(
+        withdrawn.path, "/requests?done=withdrawn",
+        "{}",
+        withdrawn.body
+    );
+    assert!(head.get("/approvals").has("Nothing is waiting"));
+
+    // The record says who did each, as people.
+    let audit = hedge.ok(&["audit", "list"]);
+    for person in ["T. Teacher", "H. Head"] {
+        assert!(audit.contains(person), "{person} in {audit}");
+    }
 }

@@ -16,13 +16,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::console::{PASSWORD, start};
+use common::console::{PASSWORD, a_for, start};
 use common::*;
-use hickory_proto::rr::RecordType;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const PUPIL: u8 = 2;
 const REASON: &str = "Year 10 lesson on the harms of online gambling";
 
 /// An HTTPS client that trusts only the console's own certificate.
@@ -157,18 +155,6 @@ fn session_of(answer: &Answer) -> Session {
         cookie: set_cookie.split(';').next().unwrap().to_string(),
         csrf: answer.body["csrf"].as_str().unwrap().to_string(),
     }
-}
-
-async fn a_for(hedge: &Hedge, name: &str) -> Vec<String> {
-    let reply = udp_exchange_from(
-        local(PUPIL),
-        hedge.addr,
-        &query(name, RecordType::A),
-        PATIENCE,
-    )
-    .await
-    .expect("an answer");
-    addresses(&reply)
 }
 
 fn until(hours: i64) -> String {

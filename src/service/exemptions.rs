@@ -9,6 +9,7 @@ use super::{Actor, Service, ServiceError};
 use crate::policy::people::check_role;
 use crate::policy::{
     Exemption, ExemptionSet, NewExemption, Role, check_approval, check_reason, check_request,
+    check_withdrawal,
 };
 use crate::store::{ExemptionSelection, Person, now_ms};
 
@@ -212,6 +213,40 @@ impl Service {
         let person = self
             .acting_person(actor, by, &[Role::Approver], "revoke exemptions")
             .await?;
+        let exemption = self
+            .storage
+            .get()?
+            .revoke_exemption(
+                self.storage.audit_lock(),
+                id,
+                &person.name,
+                reason,
+                &actor.user,
+            )
+            .await?;
+        self.changed(actor, exemption).await
+    }
+
+    /// Withdraws exemption `id` (a request still waiting, or one in force
+    /// or to come), with a reason: the caller's person must be the one who
+    /// asked for it or filed it. Recorded as a revocation by them.
+    pub async fn withdraw_exemption(
+        &self,
+        actor: &Actor,
+        id: i64,
+        reason: &str,
+    ) -> Result<Exemption, ServiceError> {
+        check_reason(reason, "the reason").map_err(ServiceError::Invalid)?;
+        let person = self
+            .acting_person(
+                actor,
+                None,
+                &[Role::Staff, Role::Approver],
+                "withdraw requests",
+            )
+            .await?;
+        let exemption = self.exemption(id).await?;
+        check_withdrawal(&exemption, &person.name, now_ms()).map_err(ServiceError::Forbidden)?;
         let exemption = self
             .storage
             .get()?

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Hedge, free_addr};
+use hickory_proto::rr::RecordType;
+
+use super::{Hedge, PATIENCE, addresses, free_addr, local, query, udp_exchange_from};
 
 pub const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -67,6 +69,22 @@ pub async fn start(upstream: SocketAddr, web_extra: &str) -> (Hedge, SocketAddr)
         .await;
     hedge.wait_for_log("web console on https://").await;
     (hedge, web)
+}
+
+/// The last byte of the pupils' address (127.0.0.2).
+pub const PUPIL: u8 = 2;
+
+/// The addresses hedge answers a pupil asking for `name`.
+pub async fn a_for(hedge: &Hedge, name: &str) -> Vec<String> {
+    let reply = udp_exchange_from(
+        local(PUPIL),
+        hedge.addr,
+        &query(name, RecordType::A),
+        PATIENCE,
+    )
+    .await
+    .expect("an answer");
+    addresses(&reply)
 }
 
 /// One page as received.

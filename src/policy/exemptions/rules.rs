@@ -2,7 +2,7 @@
 
 use crate::config::{Approver, Config, MAX_EXEMPTION_DAYS};
 
-use super::{ExemptionKind, ExemptionScope, NewExemption};
+use super::{Exemption, ExemptionKind, ExemptionScope, NewExemption};
 use crate::policy::reasons::{check_person, check_reason};
 use crate::policy::snapshot::Snapshot;
 
@@ -145,4 +145,71 @@ pub fn check_approval<'c>(
         }
     }
     Ok(approver)
+}
+
+/// Whether `person` may withdraw `exemption` (a request still waiting,
+/// or one in force or to come): only the person who asked for it, or who
+/// filed it for them, may; anything already ended stays as it was.
+pub fn check_withdrawal(exemption: &Exemption, person: &str, now_ms: i64) -> Result<(), String> {
+    let own = |name: &str| name.trim().eq_ignore_ascii_case(person.trim());
+    if !own(&exemption.requested_by) && !exemption.filed_by.as_deref().is_some_and(own) {
+        return Err(format!(
+            "{person} did not ask for exemption {}: only its requester may withdraw it (an approver may revoke it)",
+            exemption.id
+        ));
+    }
+    match exemption.state(now_ms) {
+        "pending" | "scheduled" | "active" => Ok(()),
+        state => Err(format!(
+            "exemption {} is {state} already: there is nothing to withdraw",
+            exemption.id
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::ExemptionStatus;
+
+    fn filed(status: ExemptionStatus, until_ms: i64) -> Exemption {
+        Exemption {
+            id: 7,
+            kind: ExemptionKind::Site,
+            name: Some("bet.example".into()),
+            scope: ExemptionScope::Group("pupils".into()),
+            reason: "lesson".into(),
+            requested_by: "T. Teacher".into(),
+            filed_by: Some("O. Office".into()),
+            requested_user: "www".into(),
+            requested_ms: 0,
+            from_ms: 0,
+            until_ms,
+            status,
+            decided_by: None,
+            decided_user: None,
+            decided_ms: None,
+            decision_reason: None,
+            revoked_by: None,
+            revoked_user: None,
+            revoked_ms: None,
+            revoke_reason: None,
+            expiry_recorded_ms: None,
+        }
+    }
+
+    #[test]
+    fn only_the_requester_or_filer_withdraws_and_only_what_has_not_ended() {
+        let pending = filed(ExemptionStatus::Pending, 100);
+        assert_eq!(check_withdrawal(&pending, "t. teacher", 50), Ok(()));
+        assert_eq!(check_withdrawal(&pending, "O. Office", 50), Ok(()));
+        let other = check_withdrawal(&pending, "H. Head", 50).unwrap_err();
+        assert!(other.contains("only its requester"), "{other}");
+        let active = filed(ExemptionStatus::Approved, 100);
+        assert_eq!(check_withdrawal(&active, "T. Teacher", 50), Ok(()));
+        let expired = check_withdrawal(&active, "T. Teacher", 100).unwrap_err();
+        assert!(expired.contains("is expired already"), "{expired}");
+        let rejected = filed(ExemptionStatus::Rejected, 100);
+        assert!(check_withdrawal(&rejected, "T. Teacher", 50).is_err());
+    }
 }

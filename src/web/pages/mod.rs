@@ -11,12 +11,16 @@
 //! - `error`: refusals and failures as a page; sign-in redirects.
 //! - `sign_in`: signing in and out, enrolling with a code.
 //! - `home`: the start page, with what waits for the viewer.
+//! - `requests`: a member of staff's requests, asking and withdrawing.
+//! - `exemptions`: approving, rejecting and revoking.
 //! - `account`: the viewer's own account and TOTP set-up.
 
 mod account;
 mod error;
+mod exemptions;
 mod frame;
 mod home;
+mod requests;
 mod sign_in;
 mod signed_in;
 
@@ -43,6 +47,14 @@ pub fn router() -> Router<Arc<Service>> {
         .route("/sign-in", get(sign_in::page).post(sign_in::sign_in))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/enrol", get(sign_in::enrol_page).post(sign_in::enrol))
+        .route("/requests", get(requests::mine).post(requests::file))
+        .route("/requests/new", get(requests::new))
+        .route("/requests/{id}/withdraw", post(requests::withdraw))
+        .route("/approvals", get(exemptions::approvals))
+        .route("/exemptions", get(exemptions::exemptions))
+        .route("/exemptions/{id}/approve", post(exemptions::approve))
+        .route("/exemptions/{id}/reject", post(exemptions::reject))
+        .route("/exemptions/{id}/revoke", post(exemptions::revoke))
         .route("/account", get(account::page))
         .route("/account/totp", post(account::set_up_totp))
 }
