@@ -2,10 +2,12 @@
 //! the test process, the real `hedge` binary started on a temporary config,
 //! and a DNS client that can send from any loopback address; and, in
 //! [`signed_zones`], DNSSEC-signed zones served by a real authoritative
-//! server.
+//! server; and, in [`browser`], headless Chromium driven through
+//! chromedriver.
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod signed_zones;
 
 use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};
