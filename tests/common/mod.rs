@@ -2,10 +2,13 @@
 //! the test process, the real `hedge` binary started on a temporary config,
 //! and a DNS client that can send from any loopback address; and, in
 //! [`signed_zones`], DNSSEC-signed zones served by a real authoritative
-//! server.
+//! server; in [`browser`], headless Chromium driven through
+//! chromedriver; and, in [`console`], the web console's pages as a
+//! browser without script sees them.
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod console;
 pub mod signed_zones;
 
