@@ -3,10 +3,13 @@
 //! in and enrolling, the start page and menu each role sees, TOTP set-up,
 //! a teacher's request decided by an approver on the pages (and the DNS
 //! answer following it), and every form refused without its CSRF token or
-//! from another site.
+//! from another site. And the same journey in a real browser (headless
+//! Chromium, phone-sized, through chromedriver), which also takes the
+//! README's screenshots when `HEDGE_SCREENSHOTS` names a folder.
 
 mod common;
 
+use common::browser::{Browser, PHONE};
 use common::console::{PASSWORD, Visitor, a_for, start};
 use common::*;
 
@@ -363,4 +366,93 @@ async fn a_teacher_asks_an_approver_decides_and_the_answer_follows() {
     for person in ["T. Teacher", "H. Head"] {
         assert!(audit.contains(person), "{person} in {audit}");
     }
+}
+
+/// Saves the browser's view as `name`.png in `$HEDGE_SCREENSHOTS`, if set.
+fn screenshot(browser: &Browser, name: &str) {
+    if let Some(dir) = std::env::var_os("HEDGE_SCREENSHOTS") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        browser.screenshot(&dir.join(format!("{name}.png")));
+    }
+}
+
+#[tokio::test]
+async fn in_a_real_browser_a_teacher_asks_the_head_approves_on_a_phone_and_the_site_opens() {
+    let browser = match Browser::start() {
+        Ok(browser) => browser,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let upstream = TestUpstream::start().await;
+    let (hedge, web) = start(upstream.addr, "").await;
+    let bet = "bet.upstream.example.";
+    assert_eq!(a_for(&hedge, bet).await, ["0.0.0.0"]);
+    let teacher_code = hedge.person_unmapped("T. Teacher", &["staff"]);
+    let head_code = hedge.person_unmapped("H. Head", &["approver", "staff"]);
+    let base = format!("https://{web}");
+    browser.set_window_size(PHONE.0, PHONE.1);
+
+    // The teacher enrols with the link they were given, then signs in.
+    browser.goto(&format!("{base}/enrol?code={teacher_code}"));
+    browser.fill("input[name=password]", PASSWORD);
+    browser.fill("input[name=again]", PASSWORD);
+    browser.click("form[action='/enrol'] button");
+    browser.wait_for_text("Your password is set");
+    browser.fill("input[name=name]", "T. Teacher");
+    browser.fill("input[name=password]", PASSWORD);
+    screenshot(&browser, "sign-in");
+    browser.click("form[action='/sign-in'] button");
+    browser.wait_for_text("Hello, T. Teacher");
+
+    // Asks for the site for the pupils, keeping the suggested period.
+    browser.click("a[href='/requests/new']");
+    browser.wait_for_text("Ask for a site to be allowed");
+    browser.fill("input[name=name]", "bet.upstream.example");
+    browser.select("select[name=group]", "pupils");
+    browser.fill(
+        "textarea[name=reason]",
+        "Year 10 PSHE lesson on the harms of gambling adverts",
+    );
+    screenshot(&browser, "new-request");
+    browser.click("form[action='/requests'] button");
+    browser.wait_for_text("Your request is filed");
+    assert!(browser.text().contains("bet[.]upstream[.]example"));
+    assert_eq!(
+        browser.count("a[href*='upstream']"),
+        0,
+        "names are never links"
+    );
+    screenshot(&browser, "my-requests");
+    browser.click("form[action='/sign-out'] button");
+    browser.wait_for_text("You have signed out");
+
+    // The head teacher, on their phone, approves it.
+    browser.goto(&format!("{base}/enrol?code={head_code}"));
+    browser.fill("input[name=password]", PASSWORD);
+    browser.fill("input[name=again]", PASSWORD);
+    browser.click("form[action='/enrol'] button");
+    browser.wait_for_text("Your password is set");
+    browser.fill("input[name=name]", "H. Head");
+    browser.fill("input[name=password]", PASSWORD);
+    browser.click("form[action='/sign-in'] button");
+    browser.wait_for_text("1 request waiting for a decision");
+    screenshot(&browser, "home-approver");
+    browser.click("a[href='/approvals']");
+    browser.wait_for_text("Year 10 PSHE lesson");
+    screenshot(&browser, "approvals");
+    browser.click("form[action$='/approve'] button");
+    browser.wait_for_text("The request is approved");
+
+    // The pupils' DNS answer is the real one now.
+    hedge
+        .wait_for_log("(bet.upstream.example for group pupils): active")
+        .await;
+    assert_ne!(a_for(&hedge, bet).await, ["0.0.0.0"]);
+    browser.click("a[href='/exemptions']");
+    browser.wait_for_text("In force, or to come");
+    assert!(browser.text().contains("approved by H. Head"));
+    screenshot(&browser, "exemptions");
 }

@@ -119,7 +119,10 @@ pub fn router(service: Arc<Service>) -> Router {
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Adds the headers every console answer has: nothing framed, fetched
-/// from elsewhere, sniffed, referred or cached. A page that needs its own
+/// from elsewhere, sniffed or cached, and no address sent to another site
+/// (`same-origin`, not `no-referrer`: under that, browsers send a form's
+/// `Origin` as `null`, and [`same_origin`] could not tell the console's
+/// own forms from another site's). A page that needs its own
 /// content policy (the report, with its inline styles) sets it first.
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
@@ -132,7 +135,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
     }
     for (name, value) in [
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::CACHE_CONTROL, "no-store"),
     ] {
