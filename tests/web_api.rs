@@ -377,6 +377,29 @@ async fn a_request_is_filed_approved_in_force_and_revoked_by_two_people() {
     assert_eq!(revoked.status, 200, "{}", revoked.body);
     assert_eq!(a_for(&hedge, bet).await, ["0.0.0.0"]);
 
+    // A request is withdrawn by its requester, and by nobody else.
+    let again = console.post(
+        "/exemptions",
+        &teacher,
+        json!({ "name": "bet.upstream.example", "group": "pupils", "reason": REASON, "until": until(2) }),
+    );
+    let again = again.body["id"].as_i64().unwrap();
+    let path = format!("/exemptions/{again}/withdraw");
+    let reason = json!({ "reason": "the class went on a trip instead" });
+    let not_theirs = console.post(&path, &head, reason.clone());
+    assert_eq!(not_theirs.status, 403, "{}", not_theirs.body);
+    let withdrawn = console.post(&path, &teacher, reason.clone());
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.body);
+    assert_eq!(withdrawn.body["status"], "revoked");
+    assert_eq!(withdrawn.body["revoked_by"], "T. Teacher");
+    let twice = console.post(&path, &teacher, reason);
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert!(
+        twice.error().contains("nothing to withdraw"),
+        "{}",
+        twice.body
+    );
+
     // Every console action is in the audit trail with the person, the
     // role used and the source address.
     let audit: Vec<Value> = serde_json::from_str(&hedge.ok(&["audit", "list", "--json"])).unwrap();

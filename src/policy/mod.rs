@@ -25,7 +25,7 @@ pub use clients::{Client, ClientTable};
 pub use decide::{AllowReason, Block, BlockAnswer, BlockRule, Decision, decide, decide_str};
 pub use exemptions::{
     Exemption, ExemptionKind, ExemptionScope, ExemptionSet, ExemptionStatus, NewExemption,
-    check_approval, check_request, check_withdrawal,
+    WithdrawalRefused, check_approval, check_request, check_withdrawal,
 };
 pub use groups::Group;
 pub use holds::HoldRequest;

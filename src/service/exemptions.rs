@@ -8,10 +8,10 @@ use tracing::{info, warn};
 use super::{Actor, Service, ServiceError};
 use crate::policy::people::check_role;
 use crate::policy::{
-    Exemption, ExemptionSet, NewExemption, Role, check_approval, check_reason, check_request,
-    check_withdrawal,
+    Exemption, ExemptionSet, NewExemption, Role, WithdrawalRefused, check_approval, check_reason,
+    check_request, check_withdrawal,
 };
-use crate::store::{ExemptionSelection, Person, now_ms};
+use crate::store::{ExemptionSelection, Person, StoreError, now_ms};
 
 impl Service {
     /// Files a request; it waits for an approver. The caller's person (a
@@ -246,7 +246,10 @@ impl Service {
             )
             .await?;
         let exemption = self.exemption(id).await?;
-        check_withdrawal(&exemption, &person.name, now_ms()).map_err(ServiceError::Forbidden)?;
+        check_withdrawal(&exemption, &person.name, now_ms()).map_err(|refused| match refused {
+            WithdrawalRefused::NotTheirs(why) => ServiceError::Forbidden(why),
+            WithdrawalRefused::Ended(why) => ServiceError::Store(StoreError::Conflict(why)),
+        })?;
         let exemption = self
             .storage
             .get()?

@@ -9,7 +9,7 @@ mod in_force;
 mod rules;
 
 pub use in_force::ExemptionSet;
-pub use rules::{check_approval, check_request, check_withdrawal};
+pub use rules::{WithdrawalRefused, check_approval, check_request, check_withdrawal};
 
 use std::net::IpAddr;
 

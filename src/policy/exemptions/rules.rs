@@ -147,23 +147,36 @@ pub fn check_approval<'c>(
     Ok(approver)
 }
 
+/// Why a withdrawal is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WithdrawalRefused {
+    /// The person neither asked for it nor filed it.
+    NotTheirs(String),
+    /// It has ended already (or was never approved and has lapsed).
+    Ended(String),
+}
+
 /// Whether `person` may withdraw `exemption` (a request still waiting,
 /// or one in force or to come): only the person who asked for it, or who
 /// filed it for them, may; anything already ended stays as it was.
-pub fn check_withdrawal(exemption: &Exemption, person: &str, now_ms: i64) -> Result<(), String> {
+pub fn check_withdrawal(
+    exemption: &Exemption,
+    person: &str,
+    now_ms: i64,
+) -> Result<(), WithdrawalRefused> {
     let own = |name: &str| name.trim().eq_ignore_ascii_case(person.trim());
     if !own(&exemption.requested_by) && !exemption.filed_by.as_deref().is_some_and(own) {
-        return Err(format!(
+        return Err(WithdrawalRefused::NotTheirs(format!(
             "{person} did not ask for exemption {}: only its requester may withdraw it (an approver may revoke it)",
             exemption.id
-        ));
+        )));
     }
     match exemption.state(now_ms) {
         "pending" | "scheduled" | "active" => Ok(()),
-        state => Err(format!(
+        state => Err(WithdrawalRefused::Ended(format!(
             "exemption {} is {state} already: there is nothing to withdraw",
             exemption.id
-        )),
+        ))),
     }
 }
 
@@ -203,11 +216,17 @@ mod tests {
         let pending = filed(ExemptionStatus::Pending, 100);
         assert_eq!(check_withdrawal(&pending, "t. teacher", 50), Ok(()));
         assert_eq!(check_withdrawal(&pending, "O. Office", 50), Ok(()));
-        let other = check_withdrawal(&pending, "H. Head", 50).unwrap_err();
+        let Err(WithdrawalRefused::NotTheirs(other)) = check_withdrawal(&pending, "H. Head", 50)
+        else {
+            panic!("H. Head withdrew T. Teacher's request");
+        };
         assert!(other.contains("only its requester"), "{other}");
         let active = filed(ExemptionStatus::Approved, 100);
         assert_eq!(check_withdrawal(&active, "T. Teacher", 50), Ok(()));
-        let expired = check_withdrawal(&active, "T. Teacher", 100).unwrap_err();
+        let Err(WithdrawalRefused::Ended(expired)) = check_withdrawal(&active, "T. Teacher", 100)
+        else {
+            panic!("an expired exemption was withdrawn");
+        };
         assert!(expired.contains("is expired already"), "{expired}");
         let rejected = filed(ExemptionStatus::Rejected, 100);
         assert!(check_withdrawal(&rejected, "T. Teacher", 50).is_err());

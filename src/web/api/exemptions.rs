@@ -3,7 +3,7 @@
 //! `POST /api/v1/exemptions {name, group | client, reason, from?, until}`
 //! (the caller is the requester) and, for approvers,
 //! `POST /api/v1/exemptions/{id}/approve`, `/reject {reason}`,
-//! `/revoke {reason}`.
+//! `/revoke {reason}`; the requester, `/withdraw {reason}`.
 
 use std::sync::Arc;
 
@@ -142,4 +142,18 @@ pub(super) async fn revoke(
     Ok(Json(
         service.revoke_exemption(&actor, id, None, &reason).await?,
     ))
+}
+
+/// `POST /exemptions/{id}/withdraw {reason}`: the requester withdraws
+/// their own request.
+pub(super) async fn withdraw(
+    State(service): State<Arc<Service>>,
+    caller: Caller,
+    path: Result<Path<i64>, PathRejection>,
+    json: Result<Json<Reason>, JsonRejection>,
+) -> ApiResult<Exemption> {
+    let id = id(path)?;
+    let Reason { reason } = body(json)?;
+    let actor = caller.actor(&[Role::Staff, Role::Approver]);
+    Ok(Json(service.withdraw_exemption(&actor, id, &reason).await?))
 }

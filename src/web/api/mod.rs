@@ -30,6 +30,7 @@ pub fn router() -> Router<Arc<Service>> {
         .route("/exemptions/{id}/approve", post(exemptions::approve))
         .route("/exemptions/{id}/reject", post(exemptions::reject))
         .route("/exemptions/{id}/revoke", post(exemptions::revoke))
+        .route("/exemptions/{id}/withdraw", post(exemptions::withdraw))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}/ack", post(alerts::acknowledge))
         .route("/logs", get(logs::search))
