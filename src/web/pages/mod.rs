@@ -12,6 +12,7 @@
 //! - `sign_in`: signing in and out, enrolling with a code.
 //! - `home`: the start page, with what waits for the viewer.
 //! - `account`: the viewer's own account and TOTP set-up.
+//! - `status`: the server's status, for administrators.
 
 mod account;
 mod error;
@@ -19,6 +20,7 @@ mod frame;
 mod home;
 mod sign_in;
 mod signed_in;
+mod status;
 
 use std::sync::Arc;
 
@@ -45,6 +47,7 @@ pub fn router() -> Router<Arc<Service>> {
         .route("/enrol", get(sign_in::enrol_page).post(sign_in::enrol))
         .route("/account", get(account::page))
         .route("/account/totp", post(account::set_up_totp))
+        .route("/status", get(status::page))
 }
 
 /// Anything else: a page saying there is nothing here.
