@@ -13,11 +13,14 @@
 //! - `home`: the start page, with what waits for the viewer.
 //! - `account`: the viewer's own account and TOTP set-up.
 //! - `status`: the server's status, for administrators.
+//! - `people`: adding, changing, resetting and disabling people, for
+//!   administrators.
 
 mod account;
 mod error;
 mod frame;
 mod home;
+mod people;
 mod sign_in;
 mod signed_in;
 mod status;
@@ -48,6 +51,19 @@ pub fn router() -> Router<Arc<Service>> {
         .route("/account", get(account::page))
         .route("/account/totp", post(account::set_up_totp))
         .route("/status", get(status::page))
+        .route("/people", get(people::page))
+        .route("/people/add", post(people::add))
+        .route("/people/person", get(people::person))
+        .route("/people/roles", post(people::set_roles))
+        .route("/people/map", post(people::map))
+        .route(
+            "/people/reset",
+            get(people::confirm_reset).post(people::reset),
+        )
+        .route(
+            "/people/disable",
+            get(people::confirm_disable).post(people::disable),
+        )
 }
 
 /// Anything else: a page saying there is nothing here.
