@@ -258,9 +258,43 @@ pub fn check_role(person: &str, roles: &[Role], needed: &[Role], what: &str) -> 
     ))
 }
 
+/// Refused if a change would leave no enabled administrator (nobody who
+/// could manage people on the console): `admin_after` is whether person
+/// `name`, an enabled administrator now if `admin_now`, still is one after
+/// it; `others` counts the other enabled administrators.
+pub fn check_leaves_an_admin(
+    name: &str,
+    admin_now: bool,
+    admin_after: bool,
+    others: usize,
+) -> Result<(), String> {
+    if !admin_now || admin_after || others > 0 {
+        return Ok(());
+    }
+    Err(format!(
+        "{name} is the only administrator who is not disabled: give another person the admin role first, so that somebody can still manage people (root can always do it with `hedge people` on the server)"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_enabled_administrator_is_kept() {
+        assert!(check_leaves_an_admin("A", true, false, 0).is_err());
+        assert!(
+            check_leaves_an_admin("A", true, false, 0)
+                .unwrap_err()
+                .contains("A is the only administrator")
+        );
+        assert!(check_leaves_an_admin("A", true, false, 1).is_ok());
+        assert!(check_leaves_an_admin("A", true, true, 0).is_ok());
+        assert!(
+            check_leaves_an_admin("A", false, false, 0).is_ok(),
+            "not an admin now"
+        );
+    }
 
     #[test]
     fn roles_parse_in_any_case_and_list_the_roles_when_wrong() {

@@ -14,8 +14,9 @@ use tracing::info;
 use super::{Actor, Service, ServiceError};
 use crate::policy::Role;
 use crate::policy::people::{
-    ENROLMENT_VALID_MS, after_failed_signin, check_os_user, check_password, check_person_name,
-    check_role, check_roles, enrolment_code, normalise_enrolment_code, roles_text,
+    ENROLMENT_VALID_MS, after_failed_signin, check_leaves_an_admin, check_os_user, check_password,
+    check_person_name, check_role, check_roles, enrolment_code, normalise_enrolment_code,
+    roles_text,
 };
 use crate::store::{ChangedBy, Person, now_ms};
 
@@ -291,6 +292,31 @@ impl Service {
             .map(|_| ())
     }
 
+    /// Refused if `person` is the last enabled administrator and would
+    /// not be one after the change (`admin_after`), unless root or hedge's
+    /// own account asks: they can always add another.
+    async fn check_keeps_an_admin(
+        &self,
+        actor: &Actor,
+        person: &Person,
+        admin_after: bool,
+    ) -> Result<(), ServiceError> {
+        if actor.uid == 0 || actor.uid == Actor::hedge().uid {
+            return Ok(());
+        }
+        let others = self
+            .storage
+            .get()?
+            .people()
+            .await?
+            .iter()
+            .filter(|p| p.id != person.id && !p.disabled && p.has(Role::Admin))
+            .count();
+        let admin_now = !person.disabled && person.has(Role::Admin);
+        check_leaves_an_admin(&person.name, admin_now, admin_after, others)
+            .map_err(ServiceError::Forbidden)
+    }
+
     /// Adds a person; returns their enrolment code, valid 72 hours.
     pub async fn add_person(
         &self,
@@ -334,6 +360,7 @@ impl Service {
     pub async fn disable_person(&self, actor: &Actor, name: &str) -> Result<Person, ServiceError> {
         self.check_people_admin(actor).await?;
         let person = self.person(name).await?;
+        self.check_keeps_an_admin(actor, &person, false).await?;
         Ok(self
             .storage
             .get()?
@@ -375,6 +402,8 @@ impl Service {
         self.check_people_admin(actor).await?;
         let roles = check_roles(roles).map_err(ServiceError::Invalid)?;
         let person = self.person(name).await?;
+        self.check_keeps_an_admin(actor, &person, roles.contains(&Role::Admin))
+            .await?;
         Ok(self
             .storage
             .get()?

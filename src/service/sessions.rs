@@ -175,7 +175,8 @@ impl Service {
 
     /// The person behind session `token`, if it is live; marks it used.
     /// An idle or too old session is ended (and recorded) here; a
-    /// disabled person's session too.
+    /// disabled person's session too, and a reset one's (their password
+    /// is cleared until they enrol again).
     pub async fn console_session(
         &self,
         token: &str,
@@ -222,7 +223,7 @@ impl Service {
             )));
         }
         let person = self.person(&session.person).await?;
-        if person.disabled {
+        if person.disabled || !person.enrolled {
             database
                 .end_console_session(
                     self.storage.audit_lock(),
@@ -232,7 +233,12 @@ impl Service {
                     "console.session-ended",
                 )
                 .await?;
-            return Err(ServiceError::SignIn(SignInRefusal::Disabled));
+            if person.disabled {
+                return Err(ServiceError::SignIn(SignInRefusal::Disabled));
+            }
+            return Err(ServiceError::NotSignedIn(
+                "your account was reset: set a new password with the enrolment code an administrator gives you".into(),
+            ));
         }
         database.touch_console_session(session.id, now_ms).await?;
         Ok(ConsoleCaller {

@@ -14,15 +14,20 @@
 //! - `requests`: a member of staff's requests, asking and withdrawing.
 //! - `exemptions`: approving, rejecting and revoking.
 //! - `account`: the viewer's own account and TOTP set-up.
+//! - `status`: the server's status, for administrators.
+//! - `people`: adding, changing, resetting and disabling people, for
+//!   administrators.
 
 mod account;
 mod error;
 mod exemptions;
 mod frame;
 mod home;
+mod people;
 mod requests;
 mod sign_in;
 mod signed_in;
+mod status;
 
 use std::sync::Arc;
 
@@ -57,6 +62,20 @@ pub fn router() -> Router<Arc<Service>> {
         .route("/exemptions/{id}/revoke", post(exemptions::revoke))
         .route("/account", get(account::page))
         .route("/account/totp", post(account::set_up_totp))
+        .route("/status", get(status::page))
+        .route("/people", get(people::page))
+        .route("/people/add", post(people::add))
+        .route("/people/person", get(people::person))
+        .route("/people/roles", post(people::set_roles))
+        .route("/people/map", post(people::map))
+        .route(
+            "/people/reset",
+            get(people::confirm_reset).post(people::reset),
+        )
+        .route(
+            "/people/disable",
+            get(people::confirm_disable).post(people::disable),
+        )
 }
 
 /// Anything else: a page saying there is nothing here.
