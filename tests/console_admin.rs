@@ -171,6 +171,17 @@ async fn an_administrator_adds_changes_resets_and_disables_a_person() {
         true
     );
 
+    // Enabled again from their page: they sign in as before.
+    let page = admin.get("/people/person?name=T.+Teacher");
+    assert!(page.has("action=\"/people/enable\""), "{}", page.body);
+    let enabled = admin.post("/people/enable", &[("name", "T. Teacher")]);
+    assert_eq!(enabled.path, "/people?done=enabled", "{}", enabled.body);
+    assert!(enabled.has("The person is enabled again"));
+    teacher.sign_in("T. Teacher");
+    let again = admin.post("/people/enable", &[("name", "T. Teacher")]);
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.has("is not disabled"), "{}", again.body);
+
     // Every change is in the audit trail under the administrator's name.
     let rows: Value = serde_json::from_str(&hedge.ok(&["audit", "list", "--json"])).unwrap();
     let by_admin: Vec<&str> = rows
@@ -187,7 +198,8 @@ async fn an_administrator_adds_changes_resets_and_disables_a_person() {
             "person.roles-changed",
             "person.os-user-changed",
             "person.reset",
-            "person.disabled"
+            "person.disabled",
+            "person.enabled"
         ],
         "{rows:#}"
     );

@@ -189,6 +189,11 @@ async fn people_are_added_listed_changed_and_audited() {
     hedge.ok(&["people", "disable", "Jo Head"]);
     let output = enrol(&hedge, new_code, "copper kettle marching slowly");
     assert!(stderr(&output).contains("disabled"), "{}", stderr(&output));
+    let enabled = hedge.ok(&["people", "enable", "Jo Head"]);
+    assert!(enabled.contains("Jo Head is enabled again"), "{enabled}");
+    let error = hedge.refused(&["people", "enable", "Jo Head"]);
+    assert!(error.contains("Jo Head is not disabled"), "{error}");
+    hedge.ok(&["people", "disable", "Jo Head"]);
     let error = hedge.refused(&["people", "disable", "Nobody Here"]);
     assert!(
         error.contains("no person called \"Nobody Here\""),
@@ -211,6 +216,8 @@ async fn people_are_added_listed_changed_and_audited() {
             "person.added",
             "person.roles-changed",
             "person.reset",
+            "person.disabled",
+            "person.enabled",
             "person.disabled"
         ]
     );

@@ -100,6 +100,7 @@ pub(super) async fn answer(
         ),
         R::PeopleList => respond(service.people(actor).await),
         R::PeopleDisable { name } => respond(service.disable_person(actor, &name).await),
+        R::PeopleEnable { name } => respond(service.enable_person(actor, &name).await),
         R::PeopleReset { name } => respond(service.reset_person(actor, &name).await),
         R::PeopleRoles { name, roles } => {
             respond(service.set_person_roles(actor, &name, &roles).await)

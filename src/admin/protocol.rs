@@ -171,6 +171,10 @@ pub enum AdminRequest {
     PeopleDisable {
         name: String,
     },
+    /// A disabled person may sign in and act again.
+    PeopleEnable {
+        name: String,
+    },
     /// A new enrolment code; password and TOTP cleared.
     PeopleReset {
         name: String,

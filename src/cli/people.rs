@@ -46,6 +46,8 @@ pub enum PeopleCommand {
     },
     /// Stop a person signing in or acting (their records stay).
     Disable { name: String },
+    /// Let a disabled person sign in and act again.
+    Enable { name: String },
     /// Clear a person's password and TOTP and print a new enrolment code.
     Reset {
         name: String,
@@ -105,6 +107,13 @@ pub fn run(command: PeopleCommand, config: &Path) -> Result<()> {
             let person: Person = server.call(AdminRequest::PeopleDisable { name })?;
             println!(
                 "{} is disabled: they can no longer sign in or act",
+                person.name
+            );
+        }
+        PeopleCommand::Enable { name } => {
+            let person: Person = server.call(AdminRequest::PeopleEnable { name })?;
+            println!(
+                "{} is enabled again: they can sign in and act with their roles",
                 person.name
             );
         }

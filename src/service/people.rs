@@ -373,6 +373,29 @@ impl Service {
             .await?)
     }
 
+    /// Lets a disabled person `name` sign in and act again, with the roles
+    /// and password they had.
+    pub async fn enable_person(&self, actor: &Actor, name: &str) -> Result<Person, ServiceError> {
+        self.check_people_admin(actor).await?;
+        let person = self.person(name).await?;
+        if !person.disabled {
+            return Err(ServiceError::Invalid(format!(
+                "{} is not disabled",
+                person.name
+            )));
+        }
+        Ok(self
+            .storage
+            .get()?
+            .set_person_disabled(
+                self.storage.audit_lock(),
+                person.id,
+                false,
+                actor.changed_by(),
+            )
+            .await?)
+    }
+
     /// Clears person `name`'s password and TOTP and gives them a new
     /// enrolment code (the old one no longer works).
     pub async fn reset_person(&self, actor: &Actor, name: &str) -> Result<Enrolment, ServiceError> {

@@ -78,6 +78,7 @@ fn notice(done: &str) -> Option<&'static str> {
         "approved" => "The request is approved and in force from its start.",
         "rejected" => "The request is rejected; the requester will see your reason.",
         "withdrawn" => "Your request is withdrawn.",
+        "enabled" => "The person is enabled again.",
         "revoked" => "The exemption is revoked and no longer lifts any block.",
         "acknowledged" => "The alert is acknowledged.",
         "opened" => "The incident is opened, with its log rows held.",

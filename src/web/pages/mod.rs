@@ -72,6 +72,7 @@ pub fn router() -> Router<Arc<Service>> {
             "/people/reset",
             get(people::confirm_reset).post(people::reset),
         )
+        .route("/people/enable", post(people::enable))
         .route(
             "/people/disable",
             get(people::confirm_disable).post(people::disable),

@@ -382,6 +382,17 @@ pub(super) async fn disable(
     Ok(see_other("/people?done=disabled"))
 }
 
+pub(super) async fn enable(
+    State(service): State<Arc<Service>>,
+    Posted { who, form }: Posted<Named>,
+) -> Result<Response, PageError> {
+    who.require(&[Role::Admin], MANAGE)?;
+    service
+        .enable_person(&who.actor(&[Role::Admin]), &form.name)
+        .await?;
+    Ok(see_other("/people?done=enabled"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
