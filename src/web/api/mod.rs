@@ -4,7 +4,7 @@
 mod alerts;
 mod enrol;
 mod exemptions;
-mod logs;
+pub(crate) mod logs;
 mod session;
 mod status;
 
@@ -65,8 +65,9 @@ fn id(
 
 /// A time given to the API: RFC 3339 (`2026-03-02T15:00:00Z`, any offset),
 /// or a date and time (`2026-03-02T15:00`, `2026-03-02 15:00`) in the
-/// server's time zone. `field` names it in the error.
-fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
+/// server's time zone. `field` names it in the error. The pages read
+/// times the same way.
+pub(crate) fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
     let text = text.trim();
     if let Ok(stamp) = text.parse::<jiff::Timestamp>() {
         return Ok(stamp.as_millisecond());
