@@ -12,17 +12,25 @@
 //! - `sign_in`: signing in and out, enrolling with a code.
 //! - `home`: the start page, with what waits for the viewer.
 //! - `account`: the viewer's own account and TOTP set-up.
+//! - `alerts`: safeguarding alerts, acknowledged with a note.
+//! - `incidents`: incidents opened, noted, referred and closed.
+//! - `logs`: searching the query log and downloading it as CSV.
 
 mod account;
+mod alerts;
 mod error;
 mod frame;
 mod home;
+mod incidents;
+mod logs;
 mod sign_in;
 mod signed_in;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -45,6 +53,16 @@ pub fn router() -> Router<Arc<Service>> {
         .route("/enrol", get(sign_in::enrol_page).post(sign_in::enrol))
         .route("/account", get(account::page))
         .route("/account/totp", post(account::set_up_totp))
+        .route("/alerts", get(alerts::page))
+        .route("/alerts/{id}/ack", post(alerts::acknowledge))
+        .route("/incidents", get(incidents::list).post(incidents::open))
+        .route("/incidents/new", get(incidents::new))
+        .route("/incidents/{id}", get(incidents::show))
+        .route("/incidents/{id}/note", post(incidents::note))
+        .route("/incidents/{id}/refer", post(incidents::refer))
+        .route("/incidents/{id}/close", post(incidents::close))
+        .route("/logs", get(logs::page))
+        .route("/logs.csv", get(logs::csv))
 }
 
 /// Anything else: a page saying there is nothing here.
@@ -67,6 +85,29 @@ async fn stylesheet() -> impl IntoResponse {
 pub struct Done {
     #[serde(default)]
     pub done: Option<String>,
+}
+
+/// `?all=1`: a listing with the closed or acknowledged ones too.
+#[derive(Debug, Default, Deserialize)]
+pub struct All {
+    #[serde(default)]
+    pub all: Option<String>,
+}
+
+impl All {
+    pub fn all(&self) -> bool {
+        given(&self.all).is_some_and(|v| v != "0")
+    }
+}
+
+/// The id in a page's address, or a 404 saying so.
+fn id(path: Result<Path<i64>, PathRejection>) -> Result<i64, PageError> {
+    path.map(|Path(id)| id).map_err(|_| {
+        PageError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "there is nothing at this address: the number in it is not an id",
+        )
+    })
 }
 
 /// A form field that may be left empty: `None` when blank.
