@@ -15,14 +15,18 @@
 //! - `alerts`: safeguarding alerts, acknowledged with a note.
 //! - `incidents`: incidents opened, noted, referred and closed.
 //! - `logs`: searching the query log and downloading it as CSV.
+//! - `report`: the report over a period, as `hedge report` draws it.
+//! - `audit`: the audit trail and the check of its hash chain.
 
 mod account;
 mod alerts;
+mod audit;
 mod error;
 mod frame;
 mod home;
 mod incidents;
 mod logs;
+mod report;
 mod sign_in;
 mod signed_in;
 
@@ -63,6 +67,8 @@ pub fn router() -> Router<Arc<Service>> {
         .route("/incidents/{id}/close", post(incidents::close))
         .route("/logs", get(logs::page))
         .route("/logs.csv", get(logs::csv))
+        .route("/report", get(report::page))
+        .route("/audit", get(audit::page))
 }
 
 /// Anything else: a page saying there is nothing here.
