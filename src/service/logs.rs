@@ -1,10 +1,14 @@
 //! The query log: searching it (every search recorded before a row is
-//! read), purging what is past retention, and who has searched it.
+//! read), purging what is past retention, and who has searched it; and
+//! a row as its CSV export writes it, the same from the command line and
+//! the console.
 
+use hickory_proto::rr::RecordType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::info;
 
+use super::time::format_rfc3339;
 use super::{Actor, Service, ServiceError};
 use crate::store::{
     AccessKind, AccessRecord, Database, LogFilter, PurgeReport, StoreError, StoredQuery, now_ms,
@@ -51,6 +55,71 @@ impl Search {
         database.finish_access(access, sent).await?;
         Ok(result?)
     }
+}
+
+/// The columns of a query-log CSV export (`hedge logs search --csv`, the
+/// console's download).
+pub const CSV_HEADERS: &[&str] = &[
+    "time",
+    "client",
+    "client_name",
+    "group",
+    "name",
+    "type",
+    "action",
+    "category",
+    "rule",
+    "rcode",
+    "upstream_ms",
+    "times",
+    "last_time",
+];
+
+/// One row's cells under [`CSV_HEADERS`]: times in RFC 3339, the type and
+/// response code by name, the upstream time in milliseconds, the name as
+/// asked (a spreadsheet is evidence, not a page to click).
+pub fn csv_cells(query: &StoredQuery) -> Vec<String> {
+    vec![
+        format_rfc3339(query.at_ms),
+        query.client.to_string(),
+        query.client_name.clone().unwrap_or_default(),
+        query.group.clone().unwrap_or_default(),
+        query.name.clone(),
+        type_name(query.qtype),
+        query.action.to_string(),
+        query.category.clone().unwrap_or_default(),
+        query.rule.clone().unwrap_or_default(),
+        rcode_name(query.rcode),
+        upstream_ms(query)
+            .map(|ms| format!("{ms:.1}"))
+            .unwrap_or_default(),
+        query.times.to_string(),
+        query.last_ms.map(format_rfc3339).unwrap_or_default(),
+    ]
+}
+
+/// The query type by name (`A`, `HTTPS`).
+pub fn type_name(qtype: u16) -> String {
+    RecordType::from(qtype).to_string()
+}
+
+/// The response code as dig shows it.
+pub fn rcode_name(rcode: u16) -> String {
+    match rcode {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        16 => "BADVERS".into(),
+        other => format!("RCODE{other}"),
+    }
+}
+
+/// How long the upstream took, in milliseconds.
+pub fn upstream_ms(row: &StoredQuery) -> Option<f64> {
+    row.upstream_us.map(|us| f64::from(us) / 1000.0)
 }
 
 impl Service {

@@ -191,6 +191,20 @@ impl Database {
         Ok(rows.iter().map(audit_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// The newest `limit` rows from `since_ms` on, newest first.
+    pub async fn latest_audit_rows(
+        &self,
+        since_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit WHERE at_ms >= ? ORDER BY id DESC LIMIT ?")
+            .bind(since_ms)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(audit_from_row).collect::<Result<_, _>>()?)
+    }
+
     /// Recomputes every row's hash and link, oldest first; names the first
     /// row that does not match (an edit, a deletion before it, an insert).
     pub async fn verify_audit(&self) -> Result<ChainCheck, StoreError> {

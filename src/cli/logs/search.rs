@@ -6,7 +6,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use hickory_proto::rr::RecordType;
 use serde::Serialize;
 
 use super::{ANSWER_TIMEOUT, client_net, time_ms};
@@ -15,6 +14,7 @@ use crate::cli::output::{Listing, ListingWriter, OutputFlags, OutputFormat};
 use crate::cli::running_server::RunningServer;
 use crate::cli::time::parse_age;
 use crate::config::Config;
+use crate::service::logs::{CSV_HEADERS, csv_cells, rcode_name, type_name, upstream_ms};
 use crate::service::time::{format_local, format_local_time, format_rfc3339};
 use crate::store::{AccessKind, Action, LogFilter, NamePattern, StoredQuery};
 
@@ -134,28 +134,6 @@ fn filter(args: &SearchArgs, config: &Config) -> Result<LogFilter> {
     })
 }
 
-fn type_name(qtype: u16) -> String {
-    RecordType::from(qtype).to_string()
-}
-
-/// The response code as dig shows it.
-fn rcode_name(rcode: u16) -> String {
-    match rcode {
-        0 => "NOERROR".into(),
-        1 => "FORMERR".into(),
-        2 => "SERVFAIL".into(),
-        3 => "NXDOMAIN".into(),
-        4 => "NOTIMP".into(),
-        5 => "REFUSED".into(),
-        16 => "BADVERS".into(),
-        other => format!("RCODE{other}"),
-    }
-}
-
-fn upstream_ms(row: &StoredQuery) -> Option<f64> {
-    row.upstream_us.map(|us| f64::from(us) / 1000.0)
-}
-
 /// A query-log row as searched or exported: times in RFC 3339 (and the
 /// row's milliseconds), the type and response code by name, the upstream
 /// time in milliseconds.
@@ -178,6 +156,9 @@ struct QueryRow {
     last_time: Option<String>,
     #[serde(skip)]
     last_ms: Option<i64>,
+    /// The row as its CSV export writes it.
+    #[serde(skip)]
+    csv: Vec<String>,
 }
 
 impl QueryRow {
@@ -195,6 +176,7 @@ impl QueryRow {
 impl From<StoredQuery> for QueryRow {
     fn from(query: StoredQuery) -> QueryRow {
         QueryRow {
+            csv: csv_cells(&query),
             time: format_rfc3339(query.at_ms),
             time_ms: query.at_ms,
             client: query.client.to_string(),
@@ -218,21 +200,7 @@ impl Listing for QueryRow {
     const TABLE_HEADERS: &'static [&'static str] = &[
         "TIME", "CLIENT", "GROUP", "ACTION", "TYPE", "NAME", "CATEGORY", "RULE", "TIMES",
     ];
-    const CSV_HEADERS: &'static [&'static str] = &[
-        "time",
-        "client",
-        "client_name",
-        "group",
-        "name",
-        "type",
-        "action",
-        "category",
-        "rule",
-        "rcode",
-        "upstream_ms",
-        "times",
-        "last_time",
-    ];
+    const CSV_HEADERS: &'static [&'static str] = CSV_HEADERS;
     const EMPTY: &'static str = "no query-log rows match";
 
     fn table_cells(&self) -> Vec<String> {
@@ -254,23 +222,7 @@ impl Listing for QueryRow {
     }
 
     fn csv_cells(&self) -> Vec<String> {
-        vec![
-            self.time.clone(),
-            self.client.clone(),
-            self.client_name.clone().unwrap_or_default(),
-            self.group.clone().unwrap_or_default(),
-            self.name.clone(),
-            self.qtype.clone(),
-            self.action.to_string(),
-            self.category.clone().unwrap_or_default(),
-            self.rule.clone().unwrap_or_default(),
-            self.rcode.clone(),
-            self.upstream_ms
-                .map(|ms| format!("{ms:.1}"))
-                .unwrap_or_default(),
-            self.times.to_string(),
-            self.last_time.clone().unwrap_or_default(),
-        ]
+        self.csv.clone()
     }
 }
 

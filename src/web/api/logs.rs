@@ -1,7 +1,8 @@
 //! `GET /api/v1/logs?name=&client=&from=&to=&limit=`: a search of the
 //! query log for safeguarding leads, recorded (in the access record and
 //! the audit trail, under the person's name) before a row is read, as
-//! `hedge logs search` is.
+//! `hedge logs search` is. The console's log page reads its search with
+//! the same [`Search`] and [`filter`].
 
 use std::sync::Arc;
 
@@ -11,34 +12,35 @@ use axum::extract::{Query, State};
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::parse_time;
 use crate::policy::Role;
 use crate::service::Service;
 use crate::store::{AccessKind, LogFilter, NamePattern, StoredQuery};
 use crate::web::error::{ApiError, ApiResult};
+use crate::web::input::parse_time;
 use crate::web::session::Caller;
 
 /// Rows a search returns when no limit is given, and at most.
 const DEFAULT_ROWS: u64 = 1000;
 const MAX_ROWS: u64 = 10_000;
 
-#[derive(Deserialize)]
+/// A search of the log as asked for in an address's query.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Search {
+pub(crate) struct Search {
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
     #[serde(default)]
-    client: Option<String>,
+    pub client: Option<String>,
     #[serde(default)]
-    from: Option<String>,
+    pub from: Option<String>,
     #[serde(default)]
-    to: Option<String>,
+    pub to: Option<String>,
     #[serde(default)]
-    limit: Option<u64>,
+    pub limit: Option<u64>,
 }
 
 /// The filter a search asks for; bad fields are named.
-fn filter(search: Search) -> Result<LogFilter, ApiError> {
+pub(crate) fn filter(search: Search) -> Result<LogFilter, ApiError> {
     let present = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
     let name = present(search.name)
         .map(|name| NamePattern::parse(&name).map_err(|e| ApiError::bad_input("name", e)))

@@ -4,7 +4,7 @@
 mod alerts;
 mod enrol;
 mod exemptions;
-mod logs;
+pub(crate) mod logs;
 mod session;
 mod status;
 
@@ -55,8 +55,6 @@ fn body<T>(json: Result<axum::Json<T>, JsonRejection>) -> Result<T, ApiError> {
         ApiError::new(status, rejection.body_text())
     })
 }
-
-pub(crate) use crate::web::input::parse_time;
 
 /// A path's id, or a 400 naming it.
 fn id(

@@ -17,13 +17,23 @@
 //! - `status`: the server's status, for administrators.
 //! - `people`: adding, changing, resetting and disabling people, for
 //!   administrators.
+//! - `alerts`: safeguarding alerts, acknowledged with a note.
+//! - `incidents`: incidents opened, noted, referred and closed.
+//! - `logs`: searching the query log and downloading it as CSV.
+//! - `report`: the report over a period, as `hedge report` draws it.
+//! - `audit`: the audit trail and the check of its hash chain.
 
 mod account;
+mod alerts;
+mod audit;
 mod error;
 mod exemptions;
 mod frame;
 mod home;
+mod incidents;
+mod logs;
 mod people;
+mod report;
 mod requests;
 mod sign_in;
 mod signed_in;
@@ -32,6 +42,8 @@ mod status;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -77,6 +89,18 @@ pub fn router() -> Router<Arc<Service>> {
             "/people/disable",
             get(people::confirm_disable).post(people::disable),
         )
+        .route("/alerts", get(alerts::page))
+        .route("/alerts/{id}/ack", post(alerts::acknowledge))
+        .route("/incidents", get(incidents::list).post(incidents::open))
+        .route("/incidents/new", get(incidents::new))
+        .route("/incidents/{id}", get(incidents::show))
+        .route("/incidents/{id}/note", post(incidents::note))
+        .route("/incidents/{id}/refer", post(incidents::refer))
+        .route("/incidents/{id}/close", post(incidents::close))
+        .route("/logs", get(logs::page))
+        .route("/logs.csv", get(logs::csv))
+        .route("/report", get(report::page))
+        .route("/audit", get(audit::page))
 }
 
 /// Anything else: a page saying there is nothing here.
@@ -99,6 +123,29 @@ async fn stylesheet() -> impl IntoResponse {
 pub struct Done {
     #[serde(default)]
     pub done: Option<String>,
+}
+
+/// `?all=1`: a listing with the closed or acknowledged ones too.
+#[derive(Debug, Default, Deserialize)]
+pub struct All {
+    #[serde(default)]
+    pub all: Option<String>,
+}
+
+impl All {
+    pub fn all(&self) -> bool {
+        given(&self.all).is_some_and(|v| v != "0")
+    }
+}
+
+/// The id in a page's address, or a 404 saying so.
+fn id(path: Result<Path<i64>, PathRejection>) -> Result<i64, PageError> {
+    path.map(|Path(id)| id).map_err(|_| {
+        PageError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "there is nothing at this address: the number in it is not an id",
+        )
+    })
 }
 
 /// A form field that may be left empty: `None` when blank.
