@@ -3,9 +3,11 @@
 //! in and enrolling, the start page and menu each role sees, TOTP set-up,
 //! a teacher's request decided by an approver on the pages (and the DNS
 //! answer following it), and every form refused without its CSRF token or
-//! from another site. And the same journey in a real browser (headless
-//! Chromium, phone-sized, through chromedriver), which also takes the
-//! README's screenshots when `HEDGE_SCREENSHOTS` names a folder.
+//! from another site. And in a real browser (headless Chromium, through
+//! chromedriver): the same journey on a phone-sized window, and a
+//! safeguarding lead acknowledging an alert, searching the log and
+//! reading the report; these take the README's screenshots when
+//! `HEDGE_SCREENSHOTS` names a folder.
 
 mod common;
 
@@ -455,4 +457,70 @@ async fn in_a_real_browser_a_teacher_asks_the_head_approves_on_a_phone_and_the_s
     browser.wait_for_text("In force, or to come");
     assert!(browser.text().contains("approved by H. Head"));
     screenshot(&browser, "exemptions");
+}
+
+#[tokio::test]
+async fn in_a_real_browser_the_safeguarding_lead_acknowledges_an_alert_and_reads_the_report() {
+    let browser = match Browser::start() {
+        Ok(browser) => browser,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let upstream = TestUpstream::start().await;
+    let (hedge, web) = start(upstream.addr, "").await;
+    let code = hedge.person_unmapped("S. Lead", &["safeguarding"]);
+    let base = format!("https://{web}");
+
+    // A pupil tries a site in a category that alerts.
+    assert_eq!(a_for(&hedge, "adult.upstream.example.").await, ["0.0.0.0"]);
+
+    browser.goto(&format!("{base}/enrol?code={code}"));
+    browser.fill("input[name=password]", PASSWORD);
+    browser.fill("input[name=again]", PASSWORD);
+    browser.click("form[action='/enrol'] button");
+    browser.wait_for_text("Your password is set");
+    browser.fill("input[name=name]", "S. Lead");
+    browser.fill("input[name=password]", PASSWORD);
+    browser.click("form[action='/sign-in'] button");
+    browser.wait_for_text("Hello, S. Lead");
+
+    // The alert is there (it may take a moment to be raised), inert.
+    for () in patiently() {
+        browser.goto(&format!("{base}/alerts"));
+        if browser.count("form[action$='/ack']") > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let text = browser.text();
+    assert!(text.contains("adult[.]upstream[.]example"), "{text}");
+    assert_eq!(
+        browser.count("a[href*='upstream']"),
+        0,
+        "names are never links"
+    );
+    screenshot(&browser, "alerts");
+    browser.fill(
+        "textarea[name=note]",
+        "Spoke to the pupil and their form tutor; parents informed.",
+    );
+    browser.click("form[action$='/ack'] button");
+    browser.wait_for_text("The alert is acknowledged");
+
+    // The log, searched for that name; then the week's report.
+    browser.goto(&format!("{base}/logs"));
+    browser.fill("input[name=name]", "adult.upstream.example");
+    browser.click("form[action='/logs'] button:not([formaction])");
+    browser.wait_for_text("1 row, newest first");
+    screenshot(&browser, "log-search");
+    browser.goto(&format!("{base}/report"));
+    browser.click("form[action='/report'] button");
+    browser.wait_for_text("pornography");
+    screenshot(&browser, "report");
+    let access = hedge.ok(&["logs", "access"]);
+    for kind in ["search", "report"] {
+        assert!(access.contains(kind), "{kind} is on the record: {access}");
+    }
 }

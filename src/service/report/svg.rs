@@ -25,6 +25,16 @@ fn nice_max(n: u64) -> u64 {
     }
 }
 
+/// How many steps the y axis of 0..=`max` (a [`nice_max`]) is cut into,
+/// so that every label is a whole number and no two are the same: 4 or 5
+/// where they divide it, else 2, else 1.
+fn divisions(max: u64) -> u64 {
+    [4, 5, 2]
+        .into_iter()
+        .find(|d| max >= *d && max % d == 0)
+        .unwrap_or(1)
+}
+
 /// `2026-11-03` as `3 Nov`.
 fn short_date(date: &str) -> String {
     date.parse::<jiff::civil::Date>()
@@ -45,9 +55,10 @@ pub fn daily(days: &[DayCount]) -> String {
         r#"<svg viewBox="0 0 {width} {height}" role="img" aria-labelledby="daily-title"><title id="daily-title">Queries and blocked attempts per day</title>"#
     );
     // Grid and the y axis labels.
-    for i in 0..=4 {
-        let value = max * i / 4;
-        let y = top + plot_h - plot_h * i as f64 / 4.0;
+    let steps = divisions(max);
+    for i in 0..=steps {
+        let value = max * i / steps;
+        let y = top + plot_h - plot_h * i as f64 / steps as f64;
         let _ = write!(
             svg,
             r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#dddddd" stroke-width="1"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end" fill="#555555">{}</text>"##,
@@ -159,5 +170,12 @@ mod tests {
         assert_eq!(nice_max(13), 20);
         assert_eq!(nice_max(420), 500);
         assert_eq!(nice_max(1_000), 1_000);
+        for max in [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000] {
+            let steps = divisions(max);
+            assert_eq!(max % steps, 0, "{max}: {steps}");
+        }
+        assert_eq!(divisions(2), 2);
+        assert_eq!(divisions(10), 5);
+        assert_eq!(divisions(20), 4);
     }
 }
