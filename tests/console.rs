@@ -31,6 +31,17 @@ async fn enrolling_signing_in_and_out_and_the_menu_each_role_sees() {
     assert_eq!(missing.status, 404);
     assert!(missing.has("there is nothing at this address"));
 
+    // Before enrolling, the name reads like any unknown one.
+    for name in ["T. Teacher", "Nobody Here"] {
+        let refused = nobody.post_exactly("/sign-in", &[("name", name), ("password", PASSWORD)]);
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert!(
+            refused.has("wrong name or password"),
+            "{name}: {}",
+            refused.body
+        );
+    }
+
     // Enrolling: the two passwords must match, a weak one is refused with
     // the reason, the code works once.
     let code = hedge.person_unmapped("T. Teacher", &["staff"]);

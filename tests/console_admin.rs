@@ -144,8 +144,8 @@ async fn an_administrator_adds_changes_resets_and_disables_a_person() {
     let refused = try_sign_in(&teacher, "T. Teacher");
     assert_eq!(refused.status, 401, "{}", refused.body);
     assert!(
-        refused.has("has not set a password yet"),
-        "{}",
+        refused.has("wrong name or password"),
+        "the old password no longer works: {}",
         refused.body
     );
     assert_eq!(teacher.enrol(&code).status, 400, "the old code is void");

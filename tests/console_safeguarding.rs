@@ -229,7 +229,9 @@ async fn a_lead_acknowledges_an_alert_and_keeps_an_incident_on_the_page() {
     assert!(all.has("lado"), "{}", all.body);
     assert_eq!(staff.get("/incidents").status, 403);
     assert_eq!(staff.get(&page).status, 403);
-    assert_eq!(lead.get("/incidents/999").status, 400);
+    let missing = lead.get("/incidents/999");
+    assert_eq!(missing.status, 404);
+    assert!(missing.has("there is no incident 999"), "{}", missing.body);
 
     // The audit trail lists each of these, newest first, and verifies.
     let audit = lead.get("/audit");
@@ -284,6 +286,9 @@ async fn a_lead_searches_the_log_and_downloads_it_on_the_record() {
     let found = lead.get("/logs?name=&client=127.0.0.2&from=&to=");
     assert_eq!(found.status, 200, "{}", found.body);
     assert!(found.has("2 rows, newest first"), "{}", found.body);
+    let newer = found.body.find("www[.]upstream[.]example").unwrap();
+    let older = found.body.find("adult[.]upstream[.]example").unwrap();
+    assert!(newer < older, "the newest row comes first: {}", found.body);
     shows_inert(&found, BLOCKED);
     shows_inert(&found, "www.upstream.example");
     assert!(found.has("<td>pornography</td>"), "{}", found.body);

@@ -169,7 +169,7 @@ impl Service {
         let incident = database
             .incident(id)
             .await?
-            .ok_or_else(|| ServiceError::Invalid(format!("there is no incident {id}")))?;
+            .ok_or_else(|| ServiceError::NotFound(format!("there is no incident {id}")))?;
         let rows = match (&incident.client, incident.from_ms) {
             (Some(client), Some(from_ms)) => {
                 let filter = LogFilter {
@@ -225,7 +225,7 @@ impl Service {
                 .get()?
                 .alert(id)
                 .await?
-                .ok_or_else(|| ServiceError::Invalid(format!("there is no alert {id}")))?;
+                .ok_or_else(|| ServiceError::NotFound(format!("there is no alert {id}")))?;
             client = client.or_else(|| Some(IpNet::from(alert.client)));
             from_ms = from_ms.or(Some(alert.first_ms));
             known_name = alert.client_name.clone();

@@ -48,7 +48,6 @@ pub enum SignInRefusal {
         until_ms: i64,
     },
     Disabled,
-    NotEnrolled,
     TotpNeeded,
     TotpWrong,
     /// `[web] require_totp`: an approver or safeguarding lead without TOTP
@@ -75,9 +74,6 @@ impl fmt::Display for SignInRefusal {
             SignInRefusal::Disabled => {
                 f.write_str("this person is disabled: ask an administrator")
             }
-            SignInRefusal::NotEnrolled => f.write_str(
-                "this person has not set a password yet: enrol with the code an administrator gave you",
-            ),
             SignInRefusal::TotpNeeded => {
                 f.write_str("a code from the authenticator app is needed too")
             }
@@ -572,7 +568,9 @@ impl Service {
 
     /// Checks a person's password (and TOTP code, if they use TOTP); the
     /// person, or why not. Five failures in a row lock them out for 15
-    /// minutes; each failure and lockout is in the audit trail.
+    /// minutes; each failure and lockout is in the audit trail. An unknown
+    /// name, a person not yet enrolled and a disabled person all read as a
+    /// wrong password, unless the password is right.
     pub async fn authenticate(
         &self,
         actor: &Actor,
@@ -602,14 +600,15 @@ impl Service {
             password_matches(password.to_string(), decoy).await?;
             return Err(ServiceError::SignIn(Refused::WrongPassword));
         };
-        if person.disabled {
-            return Err(ServiceError::SignIn(Refused::Disabled));
-        }
         if let Some(until_ms) = person.locked_until_ms.filter(|until| *until > now_ms) {
             return Err(ServiceError::SignIn(Refused::Locked { until_ms }));
         }
+        // Not enrolled, or disabled, is said only to someone who knows
+        // the password: anyone else learns nothing about the name.
         let Some(hash) = credentials.password_hash else {
-            return Err(ServiceError::SignIn(Refused::NotEnrolled));
+            let decoy = decoy_hash().await?.to_string();
+            password_matches(password.to_string(), decoy).await?;
+            return Err(ServiceError::SignIn(Refused::WrongPassword));
         };
         let by = ChangedBy {
             os_user: &actor.user,
@@ -635,6 +634,9 @@ impl Service {
         };
         if !password_matches(password.to_string(), hash).await? {
             return failed(Refused::WrongPassword, "wrong password").await;
+        }
+        if person.disabled {
+            return Err(ServiceError::SignIn(Refused::Disabled));
         }
         let mut totp_step = None;
         if let Some(secret) = &credentials.totp_secret {

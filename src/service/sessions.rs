@@ -135,7 +135,6 @@ impl Service {
                     SignInRefusal::WrongPassword
                         | SignInRefusal::TotpWrong
                         | SignInRefusal::Locked { .. }
-                        | SignInRefusal::NotEnrolled
                 );
                 if counts {
                     let failures = database

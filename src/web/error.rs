@@ -41,9 +41,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::SignIn(refusal) => match refusal {
                 R::Locked { .. } | R::AddressLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
                 R::Disabled | R::TotpRequired => StatusCode::FORBIDDEN,
-                R::WrongPassword | R::NotEnrolled | R::TotpNeeded | R::TotpWrong => {
-                    StatusCode::UNAUTHORIZED
-                }
+                R::WrongPassword | R::TotpNeeded | R::TotpWrong => StatusCode::UNAUTHORIZED,
             },
             ServiceError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             ServiceError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,

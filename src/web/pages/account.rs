@@ -9,7 +9,6 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use qrcodegen::{QrCode, QrCodeEcc};
-use serde::Deserialize;
 
 use super::Done;
 use super::error::{PageError, render};
@@ -53,12 +52,9 @@ struct TotpPage {
     qr: String,
 }
 
-#[derive(Deserialize)]
-pub(super) struct Nothing {}
-
 pub(super) async fn set_up_totp(
     State(service): State<Arc<Service>>,
-    Posted { who, .. }: Posted<Nothing>,
+    Posted { who, .. }: Posted<super::Nothing>,
 ) -> Result<Response, PageError> {
     let actor = who.actor(&Role::ALL);
     let setup = service.set_up_totp(&actor, &who.caller.person.name).await?;

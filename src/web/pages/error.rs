@@ -8,7 +8,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::frame::Frame;
+use tracing::{error, warn};
+
 use crate::service::ServiceError;
+use crate::service::inert::inert_text;
 use crate::web::error::ApiError;
 
 #[derive(Debug)]
@@ -47,13 +50,24 @@ impl From<ServiceError> for PageError {
         if let ServiceError::NotSignedIn(_) = error {
             return PageError::SignIn { expired: true };
         }
-        let ApiError { status, message } = ApiError::from(error);
-        PageError::Shown { status, message }
+        PageError::from(ApiError::from(error))
     }
 }
 
 impl From<ApiError> for PageError {
+    /// What the service said, with any site named in it made inert; a
+    /// failure of the server itself is logged, and the page says only
+    /// that it happened (its detail names files and databases).
     fn from(ApiError { status, message }: ApiError) -> PageError {
+        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+            warn!("web console: {message}");
+            "hedge's database is not open yet: try again in a minute".to_string()
+        } else if status.is_server_error() {
+            error!("web console: {message}");
+            "hedge could not do this: its log says why (journalctl -u hedge); try again, or ask whoever looks after it".to_string()
+        } else {
+            inert_text(&message)
+        };
         PageError::Shown { status, message }
     }
 }

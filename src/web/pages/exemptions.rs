@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
@@ -144,15 +145,13 @@ pub(super) async fn exemptions(
 /// How many ended exemptions the page lists (`hedge exempt list` has all).
 const PAST_SHOWN: usize = 50;
 
-#[derive(Deserialize)]
-pub(super) struct Nothing {}
-
 /// POST /exemptions/{id}/approve.
 pub(super) async fn approve(
     State(service): State<Arc<Service>>,
-    Path(id): Path<i64>,
-    Posted { who, .. }: Posted<Nothing>,
+    path: Result<Path<i64>, PathRejection>,
+    Posted { who, .. }: Posted<super::Nothing>,
 ) -> Result<Response, PageError> {
+    let id = super::id(path)?;
     service
         .approve_exemption(&who.actor(&[Role::Approver]), id, None)
         .await?;
@@ -168,9 +167,10 @@ pub(super) struct Reason {
 /// POST /exemptions/{id}/reject {reason}.
 pub(super) async fn reject(
     State(service): State<Arc<Service>>,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, PathRejection>,
     Posted { who, form }: Posted<Reason>,
 ) -> Result<Response, PageError> {
+    let id = super::id(path)?;
     service
         .reject_exemption(&who.actor(&[Role::Approver]), id, None, &form.reason)
         .await?;
@@ -180,9 +180,10 @@ pub(super) async fn reject(
 /// POST /exemptions/{id}/revoke {reason}.
 pub(super) async fn revoke(
     State(service): State<Arc<Service>>,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, PathRejection>,
     Posted { who, form }: Posted<Reason>,
 ) -> Result<Response, PageError> {
+    let id = super::id(path)?;
     service
         .revoke_exemption(&who.actor(&[Role::Approver]), id, None, &form.reason)
         .await?;

@@ -120,7 +120,6 @@ pub(super) async fn page(
             found.extend(batch);
         }
         reading.finish().await?;
-        found.reverse();
         rows = Some(found.iter().map(LogRow::of).collect::<Vec<_>>());
     }
     let more = rows.as_ref().is_some_and(|r| r.len() as u64 >= SHOWN);

@@ -118,6 +118,10 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
+/// A form with nothing in it but its CSRF token (a button).
+#[derive(Debug, Deserialize)]
+pub struct Nothing {}
+
 /// `?done=` on the page a form led to.
 #[derive(Debug, Default, Deserialize)]
 pub struct Done {

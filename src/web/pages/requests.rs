@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
@@ -135,9 +136,10 @@ pub(super) struct Withdrawal {
 /// POST /requests/{id}/withdraw {reason}.
 pub(super) async fn withdraw(
     State(service): State<Arc<Service>>,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, PathRejection>,
     Posted { who, form }: Posted<Withdrawal>,
 ) -> Result<Response, PageError> {
+    let id = super::id(path)?;
     service
         .withdraw_exemption(&who.actor(&REQUESTERS), id, &form.reason)
         .await?;

@@ -72,12 +72,9 @@ pub(super) async fn sign_in(
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct Nothing {}
-
 pub(super) async fn sign_out(
     State(service): State<Arc<Service>>,
-    Posted { who, .. }: Posted<Nothing>,
+    Posted { who, .. }: Posted<super::Nothing>,
 ) -> Result<Response, PageError> {
     service.console_sign_out(&who.caller, who.source).await?;
     let mut response = see_other("/sign-in?done=signed-out");
