@@ -31,7 +31,7 @@ fn nice_max(n: u64) -> u64 {
 fn divisions(max: u64) -> u64 {
     [4, 5, 2]
         .into_iter()
-        .find(|d| max >= *d && max % d == 0)
+        .find(|d| max >= *d && max.is_multiple_of(*d))
         .unwrap_or(1)
 }
 
@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(nice_max(1_000), 1_000);
         for max in [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000] {
             let steps = divisions(max);
-            assert_eq!(max % steps, 0, "{max}: {steps}");
+            assert!(max.is_multiple_of(steps), "{max}: {steps}");
         }
         assert_eq!(divisions(2), 2);
         assert_eq!(divisions(10), 5);
