@@ -173,20 +173,30 @@ async fn totp_is_set_up_from_the_account_page_and_then_asked_for() {
     let shown = head.post("/account/totp", &[]);
     assert_eq!(shown.status, 200, "{}", shown.body);
     assert!(shown.has("<svg"), "a QR code: {}", shown.body);
-    let url = shown
-        .body
-        .split("<p class=\"name\">")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .unwrap()
-        .replace("&amp;", "&");
-    let totp = totp_rs::TOTP::from_url(&url).unwrap();
+    let (totp, token) = offered_totp(&shown);
     assert!(
         shown.has(&totp.get_secret_base32()),
         "the secret as text too"
     );
-    assert!(head.get("/account").has("set up: you sign in with a code"));
-    assert_eq!(head.post("/account/totp", &[]).status, 400, "only once");
+    // Nothing changes until a code from it comes back: leaving the page
+    // locks nobody out.
+    assert!(head.get("/account").has("not set up"));
+    let wrong = head.post(
+        "/account/totp/confirm",
+        &[("token", &token), ("code", "000000")],
+    );
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(wrong.has("that code does not match"), "{}", wrong.body);
+    let code = totp.generate_current().unwrap();
+    let confirmed = head.post(
+        "/account/totp/confirm",
+        &[("token", &token), ("code", &code)],
+    );
+    assert_eq!(confirmed.path, "/account?done=totp", "{}", confirmed.body);
+    assert!(confirmed.has("set up: you sign in with a code"));
+    let twice = head.post("/account/totp", &[]);
+    assert_eq!(twice.status, 400, "only once: {}", twice.body);
+    assert!(twice.has("has TOTP set up already"), "{}", twice.body);
 
     // Signing in now needs the code.
     let again = Visitor::new(&hedge, web);
@@ -198,6 +208,62 @@ async fn totp_is_set_up_from_the_account_page_and_then_asked_for() {
         &[("name", "H. Head"), ("password", PASSWORD), ("totp", &code)],
     );
     assert_eq!(with.path, "/", "{}", with.body);
+}
+
+/// The TOTP secret a page offers, and the token its form sends back.
+fn offered_totp(page: &common::console::Page) -> (totp_rs::TOTP, String) {
+    let url = page
+        .body
+        .split("<p class=\"name\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no otpauth address: {}", page.body))
+        .replace("&amp;", "&");
+    let token = page
+        .body
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    (totp_rs::TOTP::from_url(&url).unwrap(), token)
+}
+
+#[tokio::test]
+async fn with_totp_required_an_approver_sets_it_up_at_sign_in() {
+    let upstream = TestUpstream::start().await;
+    let (hedge, web) = start(upstream.addr, "require_totp = true").await;
+    let code = hedge.person_unmapped("H. Head", &["approver"]);
+    let head = Visitor::new(&hedge, web);
+    head.enrol(&code);
+
+    // The password alone: no session, but the set-up page.
+    let offered = head.post_exactly("/sign-in", &[("name", "H. Head"), ("password", PASSWORD)]);
+    assert_eq!(offered.status, 200, "{}", offered.body);
+    assert!(offered.has("action=\"/sign-in/totp\""), "{}", offered.body);
+    assert_eq!(head.get("/").path, "/sign-in", "not signed in yet");
+    let (totp, token) = offered_totp(&offered);
+    let forged = head.post_exactly("/sign-in/totp", &[("token", "00"), ("code", "123456")]);
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(forged.has("this set-up has ended"), "{}", forged.body);
+    let now = totp.generate_current().unwrap();
+    let signed_in = head.post_exactly("/sign-in/totp", &[("token", &token), ("code", &now)]);
+    assert_eq!(signed_in.path, "/?done=totp", "{}", signed_in.body);
+    assert!(signed_in.has("Hello, H. Head"));
+    assert!(head.get("/account").has("set up: you sign in with a code"));
+    let used = head.post_exactly("/sign-in/totp", &[("token", &token), ("code", &now)]);
+    assert_eq!(used.status, 400, "the token works once: {}", used.body);
+
+    // From now on: password and code; the code just used is spent.
+    let later = Visitor::new(&hedge, web);
+    let without = later.post_exactly("/sign-in", &[("name", "H. Head"), ("password", PASSWORD)]);
+    assert_eq!(without.status, 401, "{}", without.body);
+    assert!(without.has("a code from the authenticator app is needed"));
+    let reused = later.post_exactly(
+        "/sign-in",
+        &[("name", "H. Head"), ("password", PASSWORD), ("totp", &now)],
+    );
+    assert_eq!(reused.status, 401, "{}", reused.body);
 }
 
 /// The `id` in the first `id="request-N"` of a page.

@@ -24,13 +24,15 @@ pub mod sessions;
 pub mod status;
 pub mod table;
 pub mod time;
+pub mod totp;
 
 pub use incidents::{IncidentRecord, IncidentRequest};
 pub use logs::Search;
 pub use people::{Enrolment, SignInRefusal, TotpSetup};
 pub use reload::Reloaded;
-pub use sessions::{ConsoleCaller, ConsoleStatus, SignedIn};
+pub use sessions::{ConsoleCaller, ConsoleStatus, SignInStep, SignedIn};
 pub use status::StatusReport;
+pub use totp::TotpOffer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +56,8 @@ pub struct Service {
     /// The web console, once it listens: where, and its certificate's
     /// fingerprint (for `hedge status`).
     pub console: std::sync::OnceLock<ConsoleStatus>,
+    /// TOTP secrets shown on the console and not yet confirmed.
+    totp_offers: totp::TotpOffers,
 }
 
 impl Service {
@@ -69,6 +73,7 @@ impl Service {
             listening,
             exemption_refresh: tokio::sync::Mutex::new(()),
             console: std::sync::OnceLock::new(),
+            totp_offers: totp::TotpOffers::default(),
         }
     }
 }

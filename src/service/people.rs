@@ -79,7 +79,7 @@ impl fmt::Display for SignInRefusal {
             }
             SignInRefusal::TotpWrong => f.write_str("the authenticator code is wrong"),
             SignInRefusal::TotpRequired => f.write_str(
-                "approvers and safeguarding leads must use an authenticator app to sign in on the console: set it up with `hedge people totp` on the server, or ask an administrator",
+                "approvers and safeguarding leads must use an authenticator app to sign in on the console: sign in once on the console's own sign-in page to set it up (or with `hedge people totp` on the server)",
             ),
             SignInRefusal::AddressLocked { until_ms } => {
                 let minutes = (until_ms - now_ms()).max(0) / 60_000 + 1;
@@ -125,7 +125,7 @@ fn new_enrolment(name: &str) -> Result<(Enrolment, String), ServiceError> {
 
 /// The TOTP of a base32 secret: RFC 6238, SHA-1, 6 digits, 30 s steps,
 /// one step either side accepted.
-fn totp(secret: &str, name: &str) -> Result<totp_rs::TOTP, ServiceError> {
+pub(super) fn totp(secret: &str, name: &str) -> Result<totp_rs::TOTP, ServiceError> {
     let bytes = totp_rs::Secret::Encoded(secret.to_string())
         .to_bytes()
         .map_err(|_| ServiceError::Invalid(format!("{name}'s TOTP secret is damaged")))?;
@@ -143,7 +143,7 @@ fn totp(secret: &str, name: &str) -> Result<totp_rs::TOTP, ServiceError> {
 
 /// The 30-second step (of the one before `now_ms`, its own, or the one
 /// after) whose code `code` is, if any.
-fn matching_step(totp: &totp_rs::TOTP, code: &str, now_ms: i64) -> Option<i64> {
+pub(super) fn matching_step(totp: &totp_rs::TOTP, code: &str, now_ms: i64) -> Option<i64> {
     let step = now_ms.div_euclid(1000) / 30;
     [step - 1, step, step + 1].into_iter().find(|step| {
         let expected = totp.generate(u64::try_from(step * 30).unwrap_or_default());
@@ -207,7 +207,7 @@ async fn password_matches(password: String, hash: String) -> Result<bool, Servic
 }
 
 impl Actor {
-    fn changed_by(&self) -> ChangedBy<'_> {
+    pub(super) fn changed_by(&self) -> ChangedBy<'_> {
         ChangedBy {
             os_user: &self.user,
             person: self.person.as_deref(),

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::people::random;
+use super::totp::TotpOffer;
 use super::{Actor, Service, ServiceError, SignInRefusal};
 use crate::policy::Role;
 use crate::policy::people::MAX_FAILED_SIGNINS;
@@ -42,6 +43,16 @@ pub struct SignedIn {
     pub person: Person,
 }
 
+/// Where a sign-in got to: signed in, or (with `[web] require_totp`, for
+/// an approver or safeguarding lead without it) offered a TOTP secret to
+/// set up first; the code from it signs them in
+/// ([`Service::console_sign_in_with_new_totp`]).
+#[derive(Debug, Clone)]
+pub enum SignInStep {
+    Done(SignedIn),
+    SetUpTotp(TotpOffer),
+}
+
 /// The person behind a live session, read afresh for each request.
 #[derive(Debug, Clone)]
 pub struct ConsoleCaller {
@@ -60,12 +71,12 @@ impl ConsoleCaller {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The SHA-256 of a session token, as stored.
-fn token_hash(token: &str) -> String {
+pub(super) fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
@@ -90,15 +101,16 @@ impl Service {
     /// Signs `name` in on the console from `source`: refused while the
     /// address has had 5 failed sign-ins in 15 minutes (each failure is
     /// recorded against the address too), then as
-    /// [`Service::authenticate`] decides, then, with `[web]
-    /// require_totp`, for an approver or safeguarding lead without TOTP.
+    /// [`Service::authenticate`] decides; then, with `[web]
+    /// require_totp`, an approver or safeguarding lead without TOTP is
+    /// offered it to set up instead of a session.
     pub async fn console_sign_in(
         &self,
         source: IpAddr,
         name: &str,
         password: &str,
         totp_code: Option<&str>,
-    ) -> Result<SignedIn, ServiceError> {
+    ) -> Result<SignInStep, ServiceError> {
         self.console_sign_in_at(source, name, password, totp_code, now_ms())
             .await
     }
@@ -111,7 +123,7 @@ impl Service {
         password: &str,
         totp_code: Option<&str>,
         now_ms: i64,
-    ) -> Result<SignedIn, ServiceError> {
+    ) -> Result<SignInStep, ServiceError> {
         let database = self.storage.get()?;
         let address = source.to_string();
         let visitor = Actor::console_visitor(source);
@@ -158,11 +170,24 @@ impl Service {
         };
         let needs_totp = person.has(Role::Approver) || person.has(Role::Safeguarding);
         if self.handler.config().web.require_totp && needs_totp && !person.totp {
-            return Err(ServiceError::SignIn(SignInRefusal::TotpRequired));
+            return Ok(SignInStep::SetUpTotp(self.offer_totp_to(&person)?));
         }
+        Ok(SignInStep::Done(
+            self.start_console_session(person, source, now_ms).await?,
+        ))
+    }
+
+    /// A new session for `person`, signed in from `source`.
+    pub(super) async fn start_console_session(
+        &self,
+        person: Person,
+        source: IpAddr,
+        now_ms: i64,
+    ) -> Result<SignedIn, ServiceError> {
         let token = hex(&random::<32>()?);
-        database
-            .start_console_session(&token_hash(&token), person.id, &address, now_ms)
+        self.storage
+            .get()?
+            .start_console_session(&token_hash(&token), person.id, &source.to_string(), now_ms)
             .await?;
         info!("{} signed in on the console from {source}", person.name);
         Ok(SignedIn {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::body;
-use crate::service::Service;
+use crate::service::{Service, ServiceError, SignInRefusal, SignInStep};
 use crate::web::error::ApiError;
 use crate::web::session::{Caller, Source, cleared_cookie, session_cookie};
 
@@ -35,9 +35,15 @@ pub(super) async fn sign_in(
         password,
         totp,
     } = body(json)?;
-    let signed_in = service
+    let signed_in = match service
         .console_sign_in(source, &name, &password, totp.as_deref())
-        .await?;
+        .await?
+    {
+        SignInStep::Done(signed_in) => signed_in,
+        SignInStep::SetUpTotp(_) => {
+            return Err(ServiceError::SignIn(SignInRefusal::TotpRequired).into());
+        }
+    };
     let mut response = Json(serde_json::json!({
         "csrf": signed_in.csrf,
         "name": signed_in.person.name,

@@ -9,13 +9,14 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use qrcodegen::{QrCode, QrCodeEcc};
+use serde::Deserialize;
 
 use super::Done;
-use super::error::{PageError, render};
+use super::error::{PageError, render, see_other};
 use super::frame::Frame;
 use super::signed_in::{Posted, SignedIn};
 use crate::policy::Role;
-use crate::service::Service;
+use crate::service::{Service, TotpOffer};
 
 #[derive(Template)]
 #[template(path = "console/account.html")]
@@ -43,27 +44,64 @@ pub(super) async fn page(
     }))
 }
 
+/// A TOTP secret on offer: the QR code and the secret to type, once, and
+/// the form that sends back the first code from the app to `action`
+/// (`/account/totp/confirm` signed in, `/sign-in/totp` at sign-in).
 #[derive(Template)]
 #[template(path = "console/totp.html")]
-struct TotpPage {
+pub(super) struct TotpPage {
     frame: Frame,
     secret: String,
     url: String,
     qr: String,
+    token: String,
+    action: &'static str,
 }
 
+impl TotpPage {
+    pub(super) fn offered(frame: Frame, offer: TotpOffer, action: &'static str) -> TotpPage {
+        TotpPage {
+            frame,
+            qr: qr_svg(&offer.setup.url),
+            secret: offer.setup.secret,
+            url: offer.setup.url,
+            token: offer.token,
+            action,
+        }
+    }
+}
+
+/// POST /account/totp: a new secret on offer to the viewer.
 pub(super) async fn set_up_totp(
     State(service): State<Arc<Service>>,
     Posted { who, .. }: Posted<super::Nothing>,
 ) -> Result<Response, PageError> {
-    let actor = who.actor(&Role::ALL);
-    let setup = service.set_up_totp(&actor, &who.caller.person.name).await?;
-    Ok(render(&TotpPage {
-        frame: who.frame("Your authenticator app"),
-        qr: qr_svg(&setup.url),
-        secret: setup.secret,
-        url: setup.url,
-    }))
+    let offer = service.offer_totp(&who.actor(&Role::ALL)).await?;
+    Ok(render(&TotpPage::offered(
+        who.frame("Your authenticator app"),
+        offer,
+        "/account/totp/confirm",
+    )))
+}
+
+/// The first code from the offered secret.
+#[derive(Deserialize)]
+pub(super) struct FirstCode {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// POST /account/totp/confirm: the secret becomes the viewer's.
+pub(super) async fn confirm_totp(
+    State(service): State<Arc<Service>>,
+    Posted { who, form }: Posted<FirstCode>,
+) -> Result<Response, PageError> {
+    service
+        .confirm_totp(&who.actor(&Role::ALL), &form.token, &form.code)
+        .await?;
+    Ok(see_other("/account?done=totp"))
 }
 
 /// `text` as a QR code in SVG, one square per dark module with a quiet

@@ -74,6 +74,8 @@ pub fn router() -> Router<Arc<Service>> {
         .route("/exemptions/{id}/revoke", post(exemptions::revoke))
         .route("/account", get(account::page))
         .route("/account/totp", post(account::set_up_totp))
+        .route("/account/totp/confirm", post(account::confirm_totp))
+        .route("/sign-in/totp", post(sign_in::sign_in_with_new_totp))
         .route("/status", get(status::page))
         .route("/people", get(people::page))
         .route("/people/add", post(people::add))

@@ -10,11 +10,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::account::TotpPage;
 use super::error::{PageError, render, see_other};
 use super::frame::Frame;
 use super::signed_in::{Anonymous, Posted};
 use super::{Done, given};
-use crate::service::{Actor, Service};
+use crate::service::{Actor, Service, SignInStep, SignedIn};
 use crate::web::session::{cleared_cookie, session_cookie};
 
 #[derive(Template)]
@@ -51,13 +52,12 @@ pub(super) async fn sign_in(
         .console_sign_in(source, &form.name, &form.password, given(&form.totp))
         .await;
     match signed_in {
-        Ok(signed_in) => {
-            let mut response = see_other("/");
-            response
-                .headers_mut()
-                .insert(header::SET_COOKIE, session_cookie(&signed_in.token));
-            response
-        }
+        Ok(SignInStep::Done(signed_in)) => started(&signed_in, "/"),
+        Ok(SignInStep::SetUpTotp(offer)) => render(&TotpPage::offered(
+            Frame::new("Set up your authenticator app", None),
+            offer,
+            "/sign-in/totp",
+        )),
         Err(error) => {
             let PageError::Shown { status, message } = PageError::from(error) else {
                 return see_other("/sign-in");
@@ -72,6 +72,38 @@ pub(super) async fn sign_in(
     }
 }
 
+/// The answer that starts `signed_in`'s session: its cookie, and on to
+/// `to`.
+fn started(signed_in: &SignedIn, to: &str) -> Response {
+    let mut response = see_other(to);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&signed_in.token));
+    response
+}
+
+/// The first code from a secret offered at sign-in.
+#[derive(Deserialize)]
+pub(super) struct FirstCode {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// POST /sign-in/totp: the code from the app proves it has the secret;
+/// the secret is kept and the person signed in.
+pub(super) async fn sign_in_with_new_totp(
+    State(service): State<Arc<Service>>,
+    Anonymous { source, form }: Anonymous<FirstCode>,
+) -> Result<Response, PageError> {
+    let signed_in = service
+        .console_sign_in_with_new_totp(source, &form.token, &form.code)
+        .await?;
+    Ok(started(&signed_in, "/?done=totp"))
+}
+
+/// POST /sign-out.
 pub(super) async fn sign_out(
     State(service): State<Arc<Service>>,
     Posted { who, .. }: Posted<super::Nothing>,
