@@ -149,16 +149,29 @@ async fn a_form_from_another_site_is_refused_before_it_is_read() {
         .max_redirects(0)
         .build()
         .new_agent();
-    let sign_in = |origin: &str| {
+    let send = |path: &str, origin: &str| {
         let request = ureq::http::Request::builder()
             .method("POST")
-            .uri(format!("https://{web}/sign-in"))
+            .uri(format!("https://{web}{path}"))
             .header("Origin", origin)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body("name=T.+Teacher&password=x".to_string())
             .unwrap();
-        agent.run(request).unwrap().status().as_u16()
+        let mut response = agent.run(request).unwrap();
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().unwrap())
     };
+    let sign_in = |origin: &str| send("/sign-in", origin).0;
+    // Refused in the words of each: a page, or the API's JSON.
+    let (status, page) = send("/sign-in", "https://evil.example");
+    assert_eq!(status, 403);
+    assert!(page.contains("<p class=\"error\" role=\"alert\">refused: this request came from a page of another site"), "{page}");
+    let (status, json) = send("/api/v1/session", "https://evil.example");
+    assert_eq!(status, 403);
+    assert!(
+        json.starts_with("{\"error\":\"refused: this request came from a page of another site"),
+        "{json}"
+    );
     assert_eq!(sign_in("https://evil.example"), 403);
     assert_eq!(sign_in(&format!("https://{web}")), 401, "own origin: read");
 }

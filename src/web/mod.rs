@@ -39,6 +39,7 @@ use tracing::info;
 
 use crate::config::WebConfig;
 use crate::service::{ConsoleStatus, Service};
+use error::ApiError;
 
 pub use tls::{ConsoleCertificate, SELF_SIGNED_CERT, SELF_SIGNED_KEY, fingerprint};
 
@@ -157,11 +158,11 @@ async fn same_origin(request: Request, next: Next) -> Response {
             .unwrap_or("");
         let expected = format!("https://{host}");
         if origin.to_str().ok() != Some(expected.as_str()) {
-            return (
-                StatusCode::FORBIDDEN,
-                "refused: this request came from a page of another site",
-            )
-                .into_response();
+            let why = "refused: this request came from a page of another site";
+            if request.uri().path().starts_with("/api/") {
+                return ApiError::new(StatusCode::FORBIDDEN, why).into_response();
+            }
+            return pages::PageError::new(StatusCode::FORBIDDEN, why).into_response();
         }
     }
     next.run(request).await

@@ -24,18 +24,18 @@ pub fn check_request(
     check_reason(&request.reason, "the reason")?;
     check_person(&request.requested_by, "--requested-by")?;
     if request.from_ms < now_ms - START_SLACK_MS {
-        return Err("the exemption would start (--from) in the past: start it now or later".into());
+        return Err("the exemption would start (from) in the past: start it now or later".into());
     }
     if request.from_ms > now_ms + i64::from(MAX_EXEMPTION_DAYS) * DAY_MS {
         return Err(format!(
-            "the exemption would start (--from) more than {MAX_EXEMPTION_DAYS} days from now"
+            "the exemption would start (from) more than {MAX_EXEMPTION_DAYS} days from now"
         ));
     }
     if request.until_ms <= now_ms {
-        return Err("the exemption would end (--until) in the past: nothing to approve".into());
+        return Err("the exemption would end (until) in the past: nothing to approve".into());
     }
     if request.until_ms <= request.from_ms {
-        return Err("the exemption ends (--until) before it starts (--from)".into());
+        return Err("the exemption ends (until) before it starts (from)".into());
     }
     if let ExemptionScope::Group(group) = &request.scope
         && !config.groups.iter().any(|g| &g.name == group)
@@ -116,7 +116,7 @@ pub fn check_approval<'c>(
         .until_ms
         .checked_sub(request.from_ms)
         .filter(|length| *length > 0)
-        .ok_or("the exemption ends (--until) before it starts (--from)")?;
+        .ok_or("the exemption ends (until) before it starts (from)")?;
     if length > i64::from(approver.max_days) * DAY_MS {
         return Err(format!(
             "{} may approve exemptions of at most {} days; this one runs {:.1} days",

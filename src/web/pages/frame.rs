@@ -85,7 +85,6 @@ fn notice(done: &str) -> Option<&'static str> {
         "noted" => "The action is recorded on the incident.",
         "referred" => "The referral is recorded on the incident.",
         "closed" => "The incident is closed.",
-        "added" => "The person is added.",
         "changed" => "The change is saved.",
         "disabled" => "The person is disabled: they can no longer sign in or act.",
         "totp" => "TOTP is set up: from now on you sign in with a code as well.",

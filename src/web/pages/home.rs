@@ -41,9 +41,10 @@ pub(super) async fn home(
         0
     };
     let name = &who.caller.person.name;
+    let own = |text: &str| text.eq_ignore_ascii_case(name);
     let mine: Vec<_> = requests
         .iter()
-        .filter(|e| e.requested_by.eq_ignore_ascii_case(name))
+        .filter(|e| own(&e.requested_by) || e.filed_by.as_deref().is_some_and(own))
         .collect();
     let open_alerts = if who.has(Role::Safeguarding) {
         let selection = AlertSelection {

@@ -55,9 +55,9 @@ pub(super) async fn mine(
 struct NewRequestPage {
     frame: Frame,
     groups: Vec<String>,
-    /// A sensible start and end for the date-time fields: now, and the
-    /// end of the school day after tomorrow.
-    from: String,
+    /// A sensible end for the date-time field: the end of the school day
+    /// after tomorrow. The start is left empty (now), so that a form left
+    /// open a while is not refused for starting in the past.
     until: String,
 }
 
@@ -86,7 +86,6 @@ pub(super) async fn new(
     Ok(render(&NewRequestPage {
         frame: who.frame("Ask for a site to be allowed"),
         groups,
-        from: field(&now),
         until,
     }))
 }
