@@ -360,9 +360,20 @@ async fn a_teacher_asks_an_approver_decides_and_the_answer_follows() {
     let id = first_request(&filed);
 
     // A member of staff cannot decide, not even by posting the form.
-    assert_eq!(teacher.get("/approvals").status, 403);
+    let page = teacher.get("/approvals");
+    assert_eq!(page.status, 403);
+    assert!(
+        page.has("needs the approver or safeguarding or admin role"),
+        "{}",
+        page.body
+    );
     let refused = teacher.post(&format!("/exemptions/{id}/approve"), &[]);
     assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.has("may not approve exemptions"),
+        "{}",
+        refused.body
+    );
     assert_eq!(a_for(&hedge, bet).await, ["0.0.0.0"]);
 
     // The approver sees it waiting and approves; the pupils' answer follows.
@@ -442,6 +453,11 @@ async fn a_teacher_asks_an_approver_decides_and_the_answer_follows() {
         &[("reason", "not mine to withdraw")],
     );
     assert_eq!(not_theirs.status, 403, "{}", not_theirs.body);
+    assert!(
+        not_theirs.has("only its requester may withdraw it"),
+        "{}",
+        not_theirs.body
+    );
     let withdrawn = teacher.post(
         &format!("/requests/{third}/withdraw"),
         &[("reason", "found another resource")],

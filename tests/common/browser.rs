@@ -299,7 +299,9 @@ impl Browser {
 
     /// Clicks the element `css` matches (a button, a link), then waits for
     /// the page to finish loading (`document.readyState` is `complete`),
-    /// whether or not the click navigated.
+    /// whether or not the click navigated. That can still be the old page,
+    /// before the new one starts: after a click that navigates, wait for
+    /// something on the new page ([`Browser::wait_for_text`]).
     pub fn click(&self, css: &str) {
         self.on_element(css, "to be clicked", |element| {
             self.call(
