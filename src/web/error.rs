@@ -12,11 +12,14 @@ use crate::store::StoreError;
 /// An API error: the status and the message for the caller.
 #[derive(Debug)]
 pub struct ApiError {
+    /// The status to answer with.
     pub status: StatusCode,
+    /// What was wrong, sent as `{"error": message}`.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error answered with `status`, saying `message`.
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,

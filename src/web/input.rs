@@ -3,9 +3,12 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+use serde::Deserialize;
+
 use super::error::ApiError;
 use crate::policy::{ExemptionKind, ExemptionScope, NewExemption};
-use crate::store::now_ms;
+use crate::store::{LogFilter, NamePattern, now_ms};
 
 /// A time typed in: RFC 3339 (`2026-03-02T15:00:00Z`, any offset), or a
 /// date and time (`2026-03-02T15:00`, as a browser's date-time field sends
@@ -86,6 +89,62 @@ impl SiteRequest {
             until_ms: parse_time("until", &self.until)?,
         })
     }
+}
+
+/// Rows a search returns when no limit is given, and at most.
+const DEFAULT_ROWS: u64 = 1000;
+const MAX_ROWS: u64 = 10_000;
+
+/// A search of the log as asked for in an address's query.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSearch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub client: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+}
+
+/// The filter a search asks for; bad fields are named. At most
+/// 10,000 rows, 1,000 unless `limit` says otherwise.
+pub fn log_filter(search: LogSearch) -> Result<LogFilter, ApiError> {
+    let present = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let name = present(search.name)
+        .map(|name| NamePattern::parse(&name).map_err(|e| ApiError::bad_input("name", e)))
+        .transpose()?;
+    let client = present(search.client)
+        .map(|client| {
+            let text = client.trim();
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ApiError::bad_input(
+                        "client",
+                        format!("{client:?} is not an address or network"),
+                    )
+                })
+        })
+        .transpose()?;
+    let from_ms = present(search.from)
+        .map(|t| parse_time("from", &t))
+        .transpose()?;
+    let to_ms = present(search.to)
+        .map(|t| parse_time("to", &t))
+        .transpose()?;
+    Ok(LogFilter {
+        name,
+        client,
+        from_ms,
+        to_ms,
+        limit: Some(search.limit.unwrap_or(DEFAULT_ROWS).clamp(1, MAX_ROWS)),
+        ..LogFilter::default()
+    })
 }
 
 #[cfg(test)]

@@ -62,7 +62,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
 /// call, its CSRF token).
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// Their live session and person, read afresh for this request.
     pub session: ConsoleCaller,
+    /// The address the call came from.
     pub source: IpAddr,
 }
 
@@ -72,10 +74,12 @@ impl Caller {
         self.session.actor(roles, self.source)
     }
 
+    /// The signed-in person's name.
     pub fn name(&self) -> &str {
         &self.session.person.name
     }
 
+    /// Whether the signed-in person holds `role`.
     pub fn has(&self, role: Role) -> bool {
         self.session.person.has(role)
     }

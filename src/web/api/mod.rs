@@ -4,7 +4,7 @@
 mod alerts;
 mod enrol;
 mod exemptions;
-pub(crate) mod logs;
+mod logs;
 mod session;
 mod status;
 

@@ -18,6 +18,7 @@ use super::signed_in::{Posted, SignedIn};
 use crate::policy::Role;
 use crate::service::{Service, TotpOffer};
 
+/// The viewer's account: their roles, and whether they have TOTP (and must).
 #[derive(Template)]
 #[template(path = "console/account.html")]
 struct AccountPage {
@@ -27,6 +28,8 @@ struct AccountPage {
     totp_required: bool,
 }
 
+/// GET /account: the viewer's name, roles and whether they have TOTP; without it, a
+/// button to set it up, saying so when the server requires it of their roles.
 pub(super) async fn page(
     State(service): State<Arc<Service>>,
     who: SignedIn,
@@ -59,6 +62,7 @@ pub(super) struct TotpPage {
 }
 
 impl TotpPage {
+    /// The page offering `offer`, its form sent to `action`.
     pub(super) fn offered(frame: Frame, offer: TotpOffer, action: &'static str) -> TotpPage {
         TotpPage {
             frame,

@@ -82,6 +82,7 @@ impl AlertCard {
     }
 }
 
+/// The alerts page: the open alerts, or (`?all=1`) the acknowledged ones too.
 #[derive(Template)]
 #[template(path = "console/alerts.html")]
 struct AlertsPage {
@@ -93,6 +94,8 @@ struct AlertsPage {
     more: bool,
 }
 
+/// GET /alerts[?all=1]: the open alerts, newest first, each with a form to acknowledge it;
+/// `all` adds the acknowledged ones after them. Safeguarding leads only.
 pub(super) async fn page(
     State(service): State<Arc<Service>>,
     who: SignedIn,
@@ -117,12 +120,15 @@ pub(super) async fn page(
     }))
 }
 
+/// The fields of the acknowledge form: `note`, what was done (required: a few words).
 #[derive(Deserialize)]
 pub(super) struct Acknowledgement {
     #[serde(default)]
     note: String,
 }
 
+/// POST /alerts/{id}/ack {note}: acknowledges the alert in the viewer's name, with the
+/// note (safeguarding leads only); then to /alerts.
 pub(super) async fn acknowledge(
     State(service): State<Arc<Service>>,
     path: Result<Path<i64>, PathRejection>,

@@ -27,6 +27,8 @@ use crate::store::{AuditRow, ChainCheck};
 /// The most rows the page shows.
 const SHOWN: u64 = 200;
 
+/// The audit page's query: `since` and `verify`, both optional; any other field is
+/// refused.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Asked {
@@ -145,6 +147,7 @@ impl Verdict {
     }
 }
 
+/// The audit trail page: the newest rows, and the chain check when asked for.
 #[derive(Template)]
 #[template(path = "console/audit.html")]
 struct AuditPage {
@@ -155,6 +158,8 @@ struct AuditPage {
     verdict: Option<Verdict>,
 }
 
+/// GET /audit[?since=DATE][&verify=1]: the newest audit rows (from `since` on), and with
+/// `verify` the check of the hash chain. Safeguarding leads and administrators only.
 pub(super) async fn page(
     State(service): State<Arc<Service>>,
     who: SignedIn,

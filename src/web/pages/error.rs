@@ -14,6 +14,8 @@ use crate::service::ServiceError;
 use crate::service::inert::inert_text;
 use crate::web::error::ApiError;
 
+/// Why a page is not shown: the viewer must sign in first, or a refusal or
+/// failure is shown on a page of its own, with its status.
 #[derive(Debug)]
 pub enum PageError {
     /// Not signed in (or the session ended): to the sign-in page.
@@ -27,6 +29,7 @@ pub enum PageError {
 }
 
 impl PageError {
+    /// A page answered with `status` that says `message`.
     pub fn new(status: StatusCode, message: impl Into<String>) -> PageError {
         PageError::Shown {
             status,
@@ -72,6 +75,7 @@ impl From<ApiError> for PageError {
     }
 }
 
+/// The page a refusal or failure is shown on: its status and what was wrong.
 #[derive(Template)]
 #[template(path = "console/error.html")]
 struct ErrorPage<'a> {

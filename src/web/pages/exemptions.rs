@@ -41,6 +41,7 @@ pub struct ExemptionView {
 }
 
 impl ExemptionView {
+    /// `exemption` as it stands at `now_ms`.
     pub fn of(exemption: &Exemption, now_ms: i64) -> ExemptionView {
         let decided = exemption.decided_by.as_ref().map(|by| {
             let verb = match exemption.status {
@@ -75,6 +76,7 @@ impl ExemptionView {
     }
 }
 
+/// The requests waiting for a decision, with the buttons for approvers only.
 #[derive(Template)]
 #[template(path = "console/approvals.html")]
 struct ApprovalsPage {
@@ -106,6 +108,8 @@ pub(super) async fn approvals(
     }))
 }
 
+/// The exemptions in force or to come, then the last ended ones, with the revoke
+/// forms for approvers only.
 #[derive(Template)]
 #[template(path = "console/exemptions.html")]
 struct ExemptionsPage {
@@ -158,6 +162,7 @@ pub(super) async fn approve(
     Ok(see_other("/approvals?done=approved"))
 }
 
+/// The fields of the reject and revoke forms: `reason` (required: a few words).
 #[derive(Deserialize)]
 pub(super) struct Reason {
     #[serde(default)]

@@ -19,6 +19,7 @@ pub struct Me {
 }
 
 impl Me {
+    /// `caller` as the layout shows them: their name, CSRF token and roles.
     pub fn of(caller: &ConsoleCaller) -> Me {
         let has = |role| caller.person.has(role);
         Me {
@@ -40,12 +41,16 @@ impl Me {
 /// The frame of one page.
 #[derive(Debug, Clone)]
 pub struct Frame {
+    /// The page's title, in the browser's tab and as its heading.
     pub title: String,
+    /// Who is looking; `None` on the pages for someone not signed in.
     pub me: Option<Me>,
+    /// What the last action did, shown at the top (see [`Frame::with_notice`]).
     pub notice: Option<&'static str>,
 }
 
 impl Frame {
+    /// A frame titled `title` for `me` (or nobody), without a notice.
     pub fn new(title: impl Into<String>, me: Option<Me>) -> Frame {
         Frame {
             title: title.into(),

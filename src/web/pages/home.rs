@@ -15,6 +15,8 @@ use crate::policy::{ExemptionStatus, Role};
 use crate::service::Service;
 use crate::store::{AlertSelection, ExemptionSelection, now_ms};
 
+/// The start page: how many requests wait for the viewer's decision, how many
+/// alerts are open, and how many of their own requests wait or are in force.
 #[derive(Template)]
 #[template(path = "console/home.html")]
 struct HomePage {
@@ -25,6 +27,8 @@ struct HomePage {
     my_active: usize,
 }
 
+/// GET /: the start page for anyone signed in: what waits for them (their own
+/// requests, requests to decide, open alerts), each shown only to the roles it concerns.
 pub(super) async fn home(
     State(service): State<Arc<Service>>,
     who: SignedIn,

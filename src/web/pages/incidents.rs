@@ -101,6 +101,7 @@ impl IncidentView {
     }
 }
 
+/// The incidents page: the open incidents, or (`?all=1`) all of them.
 #[derive(Template)]
 #[template(path = "console/incidents.html")]
 struct ListPage {
@@ -109,6 +110,8 @@ struct ListPage {
     incidents: Vec<IncidentView>,
 }
 
+/// GET /incidents[?all=1]: the open incidents, newest first; `all` adds the closed ones.
+/// Safeguarding leads only.
 pub(super) async fn list(
     State(service): State<Arc<Service>>,
     who: SignedIn,
@@ -134,6 +137,7 @@ struct FromAlert {
     first: String,
 }
 
+/// The form to open an incident, showing the alert it is opened from, if any.
 #[derive(Template)]
 #[template(path = "console/incident_new.html")]
 struct NewPage {
@@ -143,12 +147,15 @@ struct NewPage {
     identified: &'static [Identified],
 }
 
+/// The new-incident page's query: `alert`, the alert to open it from (optional).
 #[derive(Deserialize)]
 pub(super) struct FromWhich {
     #[serde(default)]
     alert: Option<String>,
 }
 
+/// GET /incidents/new[?alert=ID]: the form to open an incident, from the alert if one is
+/// named. Safeguarding leads only.
 pub(super) async fn new(
     State(service): State<Arc<Service>>,
     who: SignedIn,
@@ -182,6 +189,8 @@ fn alert_id(text: &str) -> Result<i64, PageError> {
         .map_err(|_| PageError::field("alert", format!("{text:?} is not an alert's number")))
 }
 
+/// The fields of the new-incident form: `kind` and `summary` (a few words) are required;
+/// `client` needs `from` and the reverse, unless the `alert` gives them.
 #[derive(Deserialize)]
 pub(super) struct Opening {
     #[serde(default)]
@@ -212,6 +221,8 @@ fn client(text: &str) -> Result<IpNet, PageError> {
         .map_err(|_| PageError::field("client", format!("{text:?} is not an address or network")))
 }
 
+/// POST /incidents {kind, summary, ...}: opens an incident in the viewer's name, holding the
+/// log rows of the device and period it names, if any (safeguarding leads only); then to its page.
 pub(super) async fn open(
     State(service): State<Arc<Service>>,
     Posted { who, form }: Posted<Opening>,
@@ -241,6 +252,7 @@ pub(super) async fn open(
     )))
 }
 
+/// One incident's page: its record, its device's log rows, and while open the forms to act on it.
 #[derive(Template)]
 #[template(path = "console/incident.html")]
 struct ShowPage {
@@ -252,6 +264,8 @@ struct ShowPage {
     agencies: &'static [Agency],
 }
 
+/// GET /incidents/{id}: the incident, its entries and its device's log rows (reading them
+/// is recorded), and while open the forms to note, refer and close it. Safeguarding leads only.
 pub(super) async fn show(
     State(service): State<Arc<Service>>,
     who: SignedIn,
@@ -272,12 +286,15 @@ pub(super) async fn show(
     }))
 }
 
+/// The fields of the note form: `text`, the action taken (required: a few words).
 #[derive(Deserialize)]
 pub(super) struct Note {
     #[serde(default)]
     text: String,
 }
 
+/// POST /incidents/{id}/note {text}: records an action taken on the incident
+/// (safeguarding leads only); then back to the incident.
 pub(super) async fn note(
     State(service): State<Arc<Service>>,
     path: Result<Path<i64>, PathRejection>,
@@ -289,6 +306,8 @@ pub(super) async fn note(
     Ok(see_other(&format!("/incidents/{id}?done=noted")))
 }
 
+/// The fields of the referral form: `agency` (required), `on` (when; now if empty) and
+/// `text`, a reference or note (optional).
 #[derive(Deserialize)]
 pub(super) struct Referral {
     #[serde(default)]
@@ -299,6 +318,8 @@ pub(super) struct Referral {
     text: String,
 }
 
+/// POST /incidents/{id}/refer {agency, on, text}: records a referral of the incident to an
+/// agency (safeguarding leads only); then back to the incident.
 pub(super) async fn refer(
     State(service): State<Arc<Service>>,
     path: Result<Path<i64>, PathRejection>,
@@ -316,6 +337,8 @@ pub(super) async fn refer(
     Ok(see_other(&format!("/incidents/{id}?done=referred")))
 }
 
+/// The fields of the closing form: `conclusion` (required: a few words), and whether
+/// to release the legal hold.
 #[derive(Deserialize)]
 pub(super) struct Closing {
     #[serde(default)]
@@ -325,6 +348,8 @@ pub(super) struct Closing {
     release_hold: Option<String>,
 }
 
+/// POST /incidents/{id}/close {conclusion, release_hold}: closes the incident, releasing
+/// its hold if ticked (safeguarding leads only); then back to the incident.
 pub(super) async fn close(
     State(service): State<Arc<Service>>,
     path: Result<Path<i64>, PathRejection>,

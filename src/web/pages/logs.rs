@@ -25,7 +25,7 @@ use crate::service::table::csv_record;
 use crate::service::time::{format_local, format_local_time};
 use crate::service::{Search as Reading, Service};
 use crate::store::{AccessKind, StoredQuery};
-use crate::web::api::logs::{Search, filter};
+use crate::web::input::{LogSearch as Search, log_filter};
 
 /// The most rows a page shows (the CSV download has them all).
 const SHOWN: u64 = 1000;
@@ -44,6 +44,7 @@ pub(super) struct LogRow {
 }
 
 impl LogRow {
+    /// `row` as a page shows it.
     pub(super) fn of(row: &StoredQuery) -> LogRow {
         LogRow {
             time: format_local(row.at_ms),
@@ -66,6 +67,7 @@ impl LogRow {
     }
 }
 
+/// The log search page: the form, filled in again, and the rows found.
 #[derive(Template)]
 #[template(path = "console/logs.html")]
 struct LogsPage {
@@ -93,6 +95,8 @@ fn typed(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("")
 }
 
+/// GET /logs[?name=&client=&from=&to=]: the search form and, once something is asked,
+/// the matching rows (at most [`SHOWN`]), the search recorded first. Safeguarding leads only.
 pub(super) async fn page(
     State(service): State<Arc<Service>>,
     who: SignedIn,
@@ -110,7 +114,7 @@ pub(super) async fn page(
             limit: Some(SHOWN),
             ..asked.clone()
         };
-        let filter = filter(wanted)?;
+        let filter = log_filter(wanted)?;
         let actor = who.actor(&[Role::Safeguarding]);
         let mut reading = service
             .search_log(&actor, filter, AccessKind::Search)
@@ -134,13 +138,15 @@ pub(super) async fn page(
     }))
 }
 
+/// GET /logs.csv?...: every row the same search matches, as `hedge logs search --csv`
+/// writes them, recorded as an export. Safeguarding leads only.
 pub(super) async fn csv(
     State(service): State<Arc<Service>>,
     who: SignedIn,
     query: Result<Query<Search>, QueryRejection>,
 ) -> Result<Response, PageError> {
     who.require(&[Role::Safeguarding], "export the query log")?;
-    let mut filter = filter(search(query)?)?;
+    let mut filter = log_filter(search(query)?)?;
     // An export has every matching row, as `hedge logs search --csv` does.
     filter.limit = None;
     let actor = who.actor(&[Role::Safeguarding]);

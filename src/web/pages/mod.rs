@@ -113,6 +113,7 @@ pub async fn not_found() -> PageError {
     )
 }
 
+/// GET /console.css: the stylesheet every page links to.
 async fn stylesheet() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
@@ -139,6 +140,7 @@ pub struct All {
 }
 
 impl All {
+    /// Whether the listing is to have them all: `all` given and not `0`.
     pub fn all(&self) -> bool {
         given(&self.all).is_some_and(|v| v != "0")
     }

@@ -115,6 +115,7 @@ fn name_query(name: &str) -> String {
     serde_urlencoded::to_string([("name", name)]).unwrap_or_default()
 }
 
+/// The people page: everyone on record, and the form to add a person.
 #[derive(Template)]
 #[template(path = "console/people.html")]
 struct PeoplePage {
@@ -123,6 +124,8 @@ struct PeoplePage {
     roles: [&'static str; 4],
 }
 
+/// GET /people: everyone on record with their roles and state, and the form to add a
+/// person. Administrators only.
 pub(super) async fn page(
     State(service): State<Arc<Service>>,
     who: SignedIn,
@@ -138,13 +141,15 @@ pub(super) async fn page(
     }))
 }
 
-/// `?name=` naming one person.
+/// The person a page or form is about: `name`, from the address's `?name=` or a form's
+/// hidden field.
 #[derive(Deserialize)]
 pub(super) struct Named {
     #[serde(default)]
     name: String,
 }
 
+/// One person's page: their record, and the forms to change, reset, disable or enable them.
 #[derive(Template)]
 #[template(path = "console/person.html")]
 struct PersonPage {
@@ -152,6 +157,8 @@ struct PersonPage {
     person: PersonView,
 }
 
+/// GET /people/person?name=: one person, with forms to change their roles and OS account,
+/// links to reset or disable them, or a button to enable them again. Administrators only.
 pub(super) async fn person(
     State(service): State<Arc<Service>>,
     who: SignedIn,
@@ -178,6 +185,8 @@ struct ConfirmPage {
     action: &'static str,
 }
 
+/// GET /people/reset?name=: what resetting the person does, with the button that does it.
+/// Administrators only.
 pub(super) async fn confirm_reset(
     state: State<Arc<Service>>,
     who: SignedIn,
@@ -186,6 +195,8 @@ pub(super) async fn confirm_reset(
     confirm(state, who, named, "reset").await
 }
 
+/// GET /people/disable?name=: what disabling the person does, with the button that does
+/// it. Administrators only.
 pub(super) async fn confirm_disable(
     state: State<Arc<Service>>,
     who: SignedIn,
@@ -269,6 +280,7 @@ impl PersonForm {
     }
 }
 
+/// A person's new enrolment code, shown once, with the address to enrol at.
 #[derive(Template)]
 #[template(path = "console/enrolment.html")]
 struct EnrolmentPage {
@@ -313,6 +325,8 @@ fn console_host(headers: &HeaderMap, service: &Service) -> String {
         .unwrap_or_else(|| "THIS-SERVER".into())
 }
 
+/// POST /people/add {name, roles, os_user}: adds a person (administrators only) and shows
+/// their one-time enrolment code with the address to enrol at.
 pub(super) async fn add(
     State(service): State<Arc<Service>>,
     headers: HeaderMap,
@@ -334,6 +348,8 @@ pub(super) async fn add(
     Ok(render(&EnrolmentPage::new(&who, &host, enrolment, "added")))
 }
 
+/// POST /people/roles {name, roles}: gives the person exactly the roles ticked (at least
+/// one; never leaving no administrator). Administrators only; then to /people.
 pub(super) async fn set_roles(
     State(service): State<Arc<Service>>,
     Posted { who, form }: Posted<PersonForm>,
@@ -346,6 +362,8 @@ pub(super) async fn set_roles(
     Ok(see_other("/people?done=changed"))
 }
 
+/// POST /people/map {name, os_user}: sets the person's OS account, or clears it if left
+/// empty. Administrators only; then to /people.
 pub(super) async fn map(
     State(service): State<Arc<Service>>,
     Posted { who, form }: Posted<PersonForm>,
@@ -358,6 +376,8 @@ pub(super) async fn map(
     Ok(see_other("/people?done=changed"))
 }
 
+/// POST /people/reset {name}: clears the person's password and TOTP and shows their new
+/// enrolment code (the old one stops working). Administrators only.
 pub(super) async fn reset(
     State(service): State<Arc<Service>>,
     headers: HeaderMap,
@@ -371,6 +391,8 @@ pub(super) async fn reset(
     Ok(render(&EnrolmentPage::new(&who, &host, enrolment, "reset")))
 }
 
+/// POST /people/disable {name}: the person can no longer sign in or act (refused for the
+/// last administrator). Administrators only; then to /people.
 pub(super) async fn disable(
     State(service): State<Arc<Service>>,
     Posted { who, form }: Posted<Named>,
@@ -382,6 +404,8 @@ pub(super) async fn disable(
     Ok(see_other("/people?done=disabled"))
 }
 
+/// POST /people/enable {name}: a disabled person may sign in and act again, with the
+/// roles and password they had. Administrators only; then to /people.
 pub(super) async fn enable(
     State(service): State<Arc<Service>>,
     Posted { who, form }: Posted<Named>,

@@ -28,6 +28,8 @@ use crate::store::ReportRequest;
 /// script, no form, never framed.
 const REPORT_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The report page's query: `from` and `to`, the first and last days (both, or the form
+/// is shown), and `group` (optional); any other field is refused.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Period {
@@ -39,6 +41,7 @@ pub(super) struct Period {
     group: Option<String>,
 }
 
+/// The form asking for the report's days (the last week, to start with) and group.
 #[derive(Template)]
 #[template(path = "console/report.html")]
 struct FormPage {
@@ -62,6 +65,9 @@ fn midnight(field: &str, date: Date) -> Result<i64, PageError> {
         .map_err(|e| PageError::field(field, e))
 }
 
+/// GET /report[?from=DAY&to=DAY&group=]: with both days, the report from the first day's
+/// start to the last day's end, as `hedge report --format html` writes it; else the form.
+/// Safeguarding leads only.
 pub(super) async fn page(
     State(service): State<Arc<Service>>,
     who: SignedIn,

@@ -24,6 +24,7 @@ use crate::web::input::SiteRequest;
 /// Who may ask for a site.
 const REQUESTERS: [Role; 2] = [Role::Staff, Role::Approver];
 
+/// The viewer's requests, each with where it stands and a form to withdraw it.
 #[derive(Template)]
 #[template(path = "console/requests.html")]
 struct RequestsPage {
@@ -50,6 +51,7 @@ pub(super) async fn mine(
     }))
 }
 
+/// The form asking for a site to be allowed.
 #[derive(Template)]
 #[template(path = "console/new_request.html")]
 struct NewRequestPage {
@@ -90,6 +92,8 @@ pub(super) async fn new(
     }))
 }
 
+/// The fields of the request form: `name`, `reason` and `until` are required, and one
+/// of `group` or `client`; `from` is optional (empty: now).
 #[derive(Deserialize)]
 pub(super) struct RequestForm {
     #[serde(default)]
@@ -126,6 +130,7 @@ pub(super) async fn file(
     Ok(see_other("/requests?done=filed"))
 }
 
+/// The fields of the withdraw form: `reason` (required: a few words).
 #[derive(Deserialize)]
 pub(super) struct Withdrawal {
     #[serde(default)]

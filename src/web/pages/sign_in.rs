@@ -18,6 +18,7 @@ use super::{Done, given};
 use crate::service::{Actor, Service, SignInStep, SignedIn};
 use crate::web::session::{cleared_cookie, session_cookie};
 
+/// The sign-in form; after a refusal, with the name typed and why it was refused.
 #[derive(Template)]
 #[template(path = "console/sign_in.html")]
 struct SignInPage {
@@ -26,6 +27,8 @@ struct SignInPage {
     error: Option<String>,
 }
 
+/// GET /sign-in: the sign-in form, with the notice the last action left (signed out,
+/// session ended, enrolled).
 pub(super) async fn page(Query(done): Query<Done>) -> Response {
     render(&SignInPage {
         frame: Frame::new("Sign in", None).with_notice(done.done.as_deref()),
@@ -34,6 +37,8 @@ pub(super) async fn page(Query(done): Query<Done>) -> Response {
     })
 }
 
+/// The fields of the sign-in form: `name` and `password` are required; `totp`, for those
+/// who have set up an authenticator app.
 #[derive(Deserialize)]
 pub(super) struct SignIn {
     #[serde(default)]
@@ -44,6 +49,8 @@ pub(super) struct SignIn {
     totp: Option<String>,
 }
 
+/// POST /sign-in {name, password, totp}: starts a session and goes to /, or first offers
+/// a TOTP secret to whoever the server requires it of; refused, the form again saying why.
 pub(super) async fn sign_in(
     State(service): State<Arc<Service>>,
     Anonymous { source, form }: Anonymous<SignIn>,
@@ -116,6 +123,7 @@ pub(super) async fn sign_out(
     Ok(response)
 }
 
+/// The enrolment form; after a refusal, with the code typed and why it was refused.
 #[derive(Template)]
 #[template(path = "console/enrol.html")]
 struct EnrolPage {
@@ -124,12 +132,14 @@ struct EnrolPage {
     error: Option<String>,
 }
 
+/// The enrolment page's query: `code`, from the link an administrator gave (optional).
 #[derive(Deserialize)]
 pub(super) struct CodeInLink {
     #[serde(default)]
     code: Option<String>,
 }
 
+/// GET /enrol[?code=]: the form to set one's password with an enrolment code.
 pub(super) async fn enrol_page(Query(link): Query<CodeInLink>) -> Response {
     render(&EnrolPage {
         frame: Frame::new("Set your password", None),
@@ -138,6 +148,8 @@ pub(super) async fn enrol_page(Query(link): Query<CodeInLink>) -> Response {
     })
 }
 
+/// The fields of the enrolment form: `code`, `password` and `again` (the same password),
+/// all required.
 #[derive(Deserialize)]
 pub(super) struct Enrol {
     #[serde(default)]
@@ -148,6 +160,8 @@ pub(super) struct Enrol {
     again: String,
 }
 
+/// POST /enrol {code, password, again}: sets the person's password and uses up the code;
+/// then to /sign-in. Refused, the form again saying why.
 pub(super) async fn enrol(
     State(service): State<Arc<Service>>,
     Anonymous { source, form }: Anonymous<Enrol>,

@@ -22,7 +22,9 @@ use crate::web::session::{Source, session_token};
 /// A signed-in person looking at a page.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
+    /// Their live session and person, read afresh for this request.
     pub caller: ConsoleCaller,
+    /// The address the request came from.
     pub source: IpAddr,
 }
 
@@ -32,14 +34,17 @@ impl SignedIn {
         self.caller.actor(roles, self.source)
     }
 
+    /// The viewer as the layout shows them.
     pub fn me(&self) -> Me {
         Me::of(&self.caller)
     }
 
+    /// The frame of a page titled `title`, shown to them.
     pub fn frame(&self, title: &str) -> Frame {
         Frame::new(title, Some(self.me()))
     }
 
+    /// Whether they hold `role`.
     pub fn has(&self, role: Role) -> bool {
         self.caller.person.has(role)
     }
@@ -79,6 +84,7 @@ impl FromRequestParts<Arc<Service>> for SignedIn {
     }
 }
 
+/// The CSRF token every form a signed-in person sends carries.
 #[derive(Deserialize)]
 struct CsrfField {
     #[serde(default)]

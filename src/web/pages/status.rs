@@ -20,6 +20,7 @@ struct Count {
     n: u64,
 }
 
+/// The status page: what `hedge status` prints, as cards and tables.
 #[derive(Template)]
 #[template(path = "console/status.html")]
 struct StatusPage {
@@ -34,6 +35,7 @@ struct StatusPage {
     refused: Vec<Count>,
 }
 
+/// GET /status: the server's status, as `hedge status` prints it. Administrators only.
 pub(super) async fn page(
     State(service): State<Arc<Service>>,
     who: SignedIn,
