@@ -62,6 +62,21 @@ pub(super) async fn answer(
                 .await,
         ),
         R::Report { request } => respond(service.report(actor, &request).await),
+        R::ReportEmail {
+            request,
+            to,
+            format,
+        } => respond(
+            service
+                .email_report(
+                    actor,
+                    &request,
+                    &to,
+                    format,
+                    &tokio_util::sync::CancellationToken::new(),
+                )
+                .await,
+        ),
         R::IncidentOpen { request } => respond(service.open_incident(actor, request).await),
         R::IncidentNote { id, by, text } => {
             respond(service.note_incident(actor, id, by.as_deref(), &text).await)

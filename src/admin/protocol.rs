@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::{Agency, HoldRequest, NewExemption, Role};
 use crate::service::IncidentRequest;
+use crate::service::report::ReportFormat;
 use crate::store::{AccessKind, AlertSelection, ExemptionSelection, LogFilter, ReportRequest};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +119,12 @@ pub enum AdminRequest {
     /// Gather a report over a period (recorded as an access to the log).
     Report {
         request: ReportRequest,
+    },
+    /// Gather a report and mail it to each of `to` now, as `format`.
+    ReportEmail {
+        request: ReportRequest,
+        to: Vec<String>,
+        format: ReportFormat,
     },
     /// Open an incident (with a legal hold when a client is named).
     IncidentOpen {

@@ -62,6 +62,27 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
             }
         );
     }
+    if let Some(mail) = &report.mail
+        && mail.delivered + mail.failed + mail.sending > 0
+    {
+        println!(
+            "mail:        {} delivered, {} failed, {} being tried in the last {} days",
+            mail.delivered,
+            mail.failed,
+            mail.sending,
+            crate::service::status::MAIL_DAYS
+        );
+        if let Some(failure) = &mail.last_failure {
+            println!(
+                "             last failure {}: {:?} to {} after {} attempt(s): {}",
+                crate::service::time::format_local(failure.at_ms),
+                failure.subject,
+                failure.recipient,
+                failure.attempts,
+                failure.error
+            );
+        }
+    }
     if let Some(console) = &report.console {
         println!(
             "console:     https://{}/ ({} certificate, SHA-256 {})",

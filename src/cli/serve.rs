@@ -136,6 +136,10 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
     tracker.spawn(retention(service.clone(), shutdown.clone()));
     tracker.spawn(exemptions(service.clone(), shutdown.clone()));
+    tracker.spawn(crate::service::report::mailing::run(
+        service.clone(),
+        shutdown.clone(),
+    ));
 
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;

@@ -8,6 +8,7 @@
 pub mod catalogue;
 mod check;
 pub mod dnssec;
+mod email;
 mod error;
 mod list_format;
 pub mod name;
@@ -20,6 +21,9 @@ pub use catalogue::{
     Catalogue, Category, CategoryId, CategorySet, DefaultSource, MAX_CATEGORIES, load_catalogue,
 };
 pub use dnssec::{DnssecConfig, DnssecMode};
+pub use email::{
+    AttachedFormat, EmailConfig, MailSecurity, ReportEvery, ScheduledReport, WEEKDAYS,
+};
 pub use error::{ConfigError, ConfigProblem};
 pub use list_format::ListFormat;
 pub use name::{NameProblem, normalize};
@@ -60,6 +64,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub reports: ReportsConfig,
     pub web: WebConfig,
+    /// `None`: no mail is sent.
+    pub email: Option<EmailConfig>,
 }
 
 /// `[alerts]`: hits in safeguarding categories reach a person at once.
@@ -71,6 +77,8 @@ pub struct AlertsConfig {
     /// The system log socket alerts are written to; `None`: not written.
     pub syslog: Option<PathBuf>,
     pub webhooks: Vec<WebhookConfig>,
+    /// Addresses each alert is also mailed to (through `[email]`).
+    pub email: Vec<String>,
 }
 
 /// `[[alerts.webhooks]]`: each alert is POSTed there as JSON.
@@ -117,6 +125,8 @@ pub struct TlsFiles {
 pub struct ReportsConfig {
     /// Printed at the top of every report; `None`: the host name.
     pub site: Option<String>,
+    /// Reports mailed on a schedule (through `[email]`).
+    pub scheduled: Vec<ScheduledReport>,
 }
 
 /// `[[approvers]]`: a senior person who may approve exemptions.

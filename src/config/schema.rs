@@ -42,6 +42,7 @@ pub(super) struct RawConfig {
     pub reports: RawReports,
     #[serde(default)]
     pub web: RawWeb,
+    pub email: Option<RawEmail>,
 }
 
 /// `[alerts]`: who hears about hits in safeguarding categories, and how.
@@ -56,6 +57,9 @@ pub(super) struct RawAlerts {
     pub syslog_socket: Spanned<String>,
     #[serde(default)]
     pub webhooks: Vec<RawWebhook>,
+    /// Addresses each alert is also mailed to.
+    #[serde(default)]
+    pub email: Vec<Spanned<String>>,
 }
 
 impl Default for RawAlerts {
@@ -65,6 +69,7 @@ impl Default for RawAlerts {
             syslog: true,
             syslog_socket: default_syslog_socket(),
             webhooks: Vec::new(),
+            email: Vec::new(),
         }
     }
 }
@@ -128,11 +133,60 @@ impl Default for RawWeb {
     }
 }
 
-/// `[reports]`: what reports call the site.
+/// `[reports]`: what reports call the site, and which are mailed when.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawReports {
     pub site: Option<Spanned<String>>,
+    #[serde(default)]
+    pub scheduled: Vec<RawScheduledReport>,
+}
+
+/// `[[reports.scheduled]]`: a report mailed for the period just ended.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScheduledReport {
+    pub every: Spanned<String>,
+    pub at: Spanned<String>,
+    pub to: Spanned<Vec<Spanned<String>>>,
+    #[serde(default = "default_report_format")]
+    pub format: Spanned<String>,
+}
+
+fn default_report_format() -> Spanned<String> {
+    unspanned("html".to_string())
+}
+
+/// `[email]`: the SMTP relay.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmail {
+    pub server: Spanned<String>,
+    #[serde(default = "default_mail_security")]
+    pub security: Spanned<String>,
+    pub username: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    /// Refused whatever it holds: named here so that the refusal says
+    /// what to do instead.
+    pub password: Option<Spanned<toml::Value>>,
+    pub from: Spanned<String>,
+    pub tls_ca_file: Option<Spanned<String>>,
+    #[serde(default = "default_mail_timeout")]
+    pub timeout_secs: Spanned<u64>,
+    #[serde(default = "default_mail_attempts")]
+    pub attempts: Spanned<u32>,
+}
+
+fn default_mail_security() -> Spanned<String> {
+    unspanned("starttls".to_string())
+}
+
+fn default_mail_timeout() -> Spanned<u64> {
+    unspanned(30)
+}
+
+fn default_mail_attempts() -> Spanned<u32> {
+    unspanned(5)
 }
 
 /// `[[approvers]]`: a named senior person who may approve exemptions.

@@ -16,6 +16,7 @@ pub mod incidents;
 pub mod logging;
 pub mod people;
 pub mod reasons;
+pub mod report_schedule;
 pub mod safesearch;
 pub mod schedule;
 pub mod snapshot;

@@ -258,6 +258,22 @@ async fn render(handler: &Handler, storage: &Storage) -> String {
             open,
         );
     }
+    if let Ok(database) = storage.get()
+        && let Ok(mail) = database.mail_summary(0).await
+    {
+        out.single(
+            "mail_delivered_total",
+            "counter",
+            "Mails (alerts and reports, one per recipient) the relay took.",
+            mail.delivered,
+        );
+        out.single(
+            "mail_failed_total",
+            "counter",
+            "Mails that could not be delivered after their attempts.",
+            mail.failed,
+        );
+    }
     out.single(
         "alerts_dropped_total",
         "counter",

@@ -9,7 +9,7 @@ use super::{Service, ServiceError};
 use crate::config::CategorySet;
 use crate::dns::StatsSnapshot;
 use crate::dns::dnssec::DnssecVerdict;
-use crate::store::{ExemptionSelection, LogStatus, now_ms};
+use crate::store::{ExemptionSelection, LogStatus, MailSummary, now_ms};
 
 /// What the server is doing: addresses, lists, counters, the query log,
 /// exemptions and alerts.
@@ -40,7 +40,14 @@ pub struct StatusReport {
     /// The web console, if it listens.
     #[serde(default)]
     pub console: Option<super::ConsoleStatus>,
+    /// Mail (alerts and reports) of the last [`MAIL_DAYS`] days, by how it
+    /// ended (`None`: the database is closed).
+    #[serde(default)]
+    pub mail: Option<MailSummary>,
 }
+
+/// How far back `status` counts mail.
+pub const MAIL_DAYS: i64 = 7;
 
 impl Service {
     /// What DNSSEC makes of `name`'s answer now, asked past the cache and
@@ -87,6 +94,13 @@ impl Service {
                 Err(_) => None,
             },
             console: self.console.get().cloned(),
+            mail: match storage.get() {
+                Ok(database) => database
+                    .mail_summary(now_ms() - MAIL_DAYS * 86_400_000)
+                    .await
+                    .ok(),
+                Err(_) => None,
+            },
         }
     }
 

@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "console sessions",
         include_str!("../../migrations/0010_console_sessions.sql"),
     ),
+    (
+        11,
+        "mail sent and report schedules",
+        include_str!("../../migrations/0011_mail.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -12,6 +12,7 @@ mod counts;
 mod exemptions;
 mod holds;
 mod incidents;
+mod mail;
 mod migrations;
 mod people;
 mod record;
@@ -28,6 +29,7 @@ pub use audit::{AuditEntry, AuditLock, AuditRow, ChainCheck, GENESIS, row_hash};
 pub use exemptions::ExemptionSelection;
 pub use holds::LegalHold;
 pub use incidents::{Incident, IncidentEntry, IncidentSummary};
+pub use mail::{MailFailure, MailKind, MailSummary};
 pub use people::{ChangedBy, Credentials, Person};
 pub use record::{
     Action, MAX_REPEAT_WINDOW_MS, QueryRecord, StoredQuery, ip_key, name_from_key, name_key,

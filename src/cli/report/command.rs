@@ -1,6 +1,6 @@
 //! `hedge report`: asks the running server to gather a report over a
 //! period (recorded as an access to the query log) and renders it with
-//! [`crate::service::report::render`].
+//! [`crate::service::report::render`], or (`--email`) to mail it now.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::admin::AdminRequest;
 use crate::cli::running_server::RunningServer;
 use crate::cli::time::parse_time;
+use crate::service::report::mailing::ReportMailed;
 use crate::service::report::{ReportFormat, render};
 use crate::store::{Report, ReportRequest};
 
@@ -30,11 +31,17 @@ pub struct ReportArgs {
     /// Only this group's queries, alerts and exemptions.
     #[arg(long)]
     group: Option<String>,
-    #[arg(long, value_enum, default_value = "text")]
-    format: ReportFormat,
+    /// The shape: text (the default when printed), csv, or html (the
+    /// default when mailed).
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
     /// Write the report to this file (mode 0640) instead of printing it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "email")]
     out: Option<PathBuf>,
+    /// Mail the report to this address now, through the relay in [email]
+    /// (may be given more than once).
+    #[arg(long, value_name = "ADDRESS")]
+    email: Vec<String>,
 }
 
 /// A date alone (`2026-11-30`) as an end means the end of that day.
@@ -75,8 +82,35 @@ pub fn run(args: ReportArgs, config: &Path) -> Result<()> {
         group: args.group.clone(),
         time_zone: jiff::tz::TimeZone::system().iana_name().map(str::to_string),
     };
+    if !args.email.is_empty() {
+        let mailed: ReportMailed = server.call(AdminRequest::ReportEmail {
+            request,
+            to: args.email.clone(),
+            format: args.format.unwrap_or(ReportFormat::Html),
+        })?;
+        let mut failed = 0;
+        for mail in &mailed.mails {
+            match &mail.error {
+                None => eprintln!("{:?} sent to {}", mailed.subject, mail.to),
+                Some(error) => {
+                    failed += 1;
+                    eprintln!(
+                        "{:?} was NOT delivered to {} after {} attempt(s): {error}",
+                        mailed.subject, mail.to, mail.attempts
+                    );
+                }
+            }
+        }
+        if failed > 0 {
+            bail!(
+                "{failed} of {} mail(s) not delivered (recorded; see hedge status)",
+                mailed.mails.len()
+            );
+        }
+        return Ok(());
+    }
     let report: Report = server.call(AdminRequest::Report { request })?;
-    let text = render(&report, args.format);
+    let text = render(&report, args.format.unwrap_or(ReportFormat::Text));
     match &args.out {
         Some(path) => {
             write_private(path, text.as_bytes())?;

@@ -100,6 +100,7 @@ impl Checker<'_> {
             window: Duration::from_secs(u64::from(minutes) * 60),
             syslog: raw.syslog.then(|| self.resolve_path(socket)),
             webhooks,
+            email: self.mail_recipients("alerts.email", &raw.email),
         }
     }
 

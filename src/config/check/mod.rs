@@ -3,6 +3,7 @@
 //! file in one round.
 
 mod dnssec;
+mod email;
 #[cfg(test)]
 pub use dnssec::read_anchors;
 mod governance;
@@ -99,10 +100,22 @@ impl Checker<'_> {
                 format!("{hours} is out of range: a bypass lasts from 1 to 72 hours"),
             );
         }
+        let had_email = raw.email.is_some();
+        let email = raw.email.and_then(|email| self.email(email));
+        if !had_email {
+            let needs = "mail is sent through the relay in [email], and there is none: add an [email] section (server, security, from)";
+            if let Some(first) = raw.alerts.email.first() {
+                self.problem("alerts.email", first, needs);
+            }
+            if let Some(first) = raw.reports.scheduled.first() {
+                self.problem("reports.scheduled.to", &first.to, needs);
+            }
+        }
         let alerts = self.alerts(raw.alerts);
         let metrics = self.metrics(raw.metrics);
         let web = self.web(raw.web);
         let reports = ReportsConfig {
+            scheduled: self.scheduled_reports(raw.reports.scheduled),
             site: raw
                 .reports
                 .site
@@ -116,6 +129,7 @@ impl Checker<'_> {
             metrics,
             reports,
             web,
+            email,
             exemptions: ExemptionLimits {
                 max_bypass_hours: hours,
             },

@@ -1,8 +1,9 @@
 //! Safeguarding alerts reach a person: the alert task takes hits from the
 //! DNS path, groups repeats (`policy::alerts`), stores each alert and sends
-//! it to the system log and every configured webhook, recording whether
-//! each delivery arrived.
+//! it to the system log, every configured webhook and every address in
+//! `[alerts] email`, recording whether each delivery arrived.
 
+pub mod email;
 pub mod syslog;
 pub mod webhook;
 
@@ -80,6 +81,24 @@ impl Notice {
             category: alert.category.clone(),
             name: alert.name.clone(),
             text,
+        }
+    }
+}
+
+impl Notice {
+    /// The subject of the alert's mail: the site, the alert and its
+    /// category; the name asked is only in the text, made inert.
+    pub fn subject(&self) -> String {
+        if self.alert > 0 {
+            format!(
+                "hedge safeguarding alert {} at {}: {}",
+                self.alert, self.site, self.category
+            )
+        } else {
+            format!(
+                "hedge safeguarding alert at {}: {}",
+                self.site, self.category
+            )
         }
     }
 }
@@ -236,8 +255,8 @@ async fn store_counts(storage: &Storage, pending: Vec<(i64, u64, i64)>) {
     }
 }
 
-/// Sends `alert` to the system log and to every webhook (in parallel),
-/// recording each outcome.
+/// Sends `alert` to the system log, to every webhook and to every mail
+/// address (in parallel), recording each outcome.
 async fn deliver(
     alert: Alert,
     config: Arc<Config>,
@@ -304,7 +323,36 @@ async fn deliver(
             record(webhook.url.clone(), outcome.attempts, outcome.error).await;
         });
     }
-    futures_util::future::join_all(sending).await;
+    let mut mailing = Vec::new();
+    if let Some(relay) = &config.email {
+        for address in &config.alerts.email {
+            let sink = format!("mailto:{address}");
+            if alert.id > 0
+                && let Ok(database) = storage.get()
+            {
+                let _ = database
+                    .record_delivery(alert.id, &sink, "sending", 0, None)
+                    .await;
+            }
+            let mail = email::Mail {
+                kind: crate::store::MailKind::Alert,
+                to: address.clone(),
+                subject: notice.subject(),
+                body: format!("{}\n", notice.text),
+                attachment: None,
+            };
+            let (storage, shutdown, record) = (storage.clone(), shutdown.clone(), &record);
+            mailing.push(async move {
+                let outcome = email::send_recorded(relay, &storage, &mail, &shutdown).await;
+                record(sink, outcome.attempts, outcome.error).await;
+            });
+        }
+    }
+    futures_util::future::join(
+        futures_util::future::join_all(sending),
+        futures_util::future::join_all(mailing),
+    )
+    .await;
 }
 
 #[cfg(test)]

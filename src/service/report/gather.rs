@@ -26,6 +26,19 @@ impl Service {
             "gather reports",
         )
         .await?;
+        self.gather_report(actor, request, serde_json::json!({ "request": request }))
+            .await
+    }
+
+    /// Gathers a report for `actor`, whoever they are (the caller has
+    /// checked that they may), recorded as an access to the query log and
+    /// in the audit trail with `details`.
+    pub(crate) async fn gather_report(
+        &self,
+        actor: &Actor,
+        request: &ReportRequest,
+        details: serde_json::Value,
+    ) -> Result<Report, ServiceError> {
         // A request that cannot be answered is refused before it is
         // recorded as an access.
         if request.to_ms <= request.from_ms {
@@ -70,7 +83,6 @@ impl Service {
             group_of_client,
             dropped_unrecorded: self.handler.log.unrecorded_drops(),
         };
-        let details = serde_json::json!({ "request": request });
         let access = self
             .record_access(
                 database,

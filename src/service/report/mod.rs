@@ -8,6 +8,7 @@
 mod csv;
 mod gather;
 mod html;
+pub mod mailing;
 mod markup;
 mod svg;
 mod text;
@@ -17,7 +18,10 @@ use crate::store::Report;
 
 /// The shape of a report: `text`, `csv` or `html` (the names `hedge report
 /// --format` takes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ReportFormat {
     Text,
     Csv,
