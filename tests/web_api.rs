@@ -228,7 +228,7 @@ async fn a_request_is_filed_approved_in_force_and_revoked_by_two_people() {
                 "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
             ("x-frame-options", "DENY"),
-            ("referrer-policy", "same-origin"),
+            ("referrer-policy", "no-referrer"),
             ("x-content-type-options", "nosniff"),
             ("cache-control", "no-store"),
         ] {

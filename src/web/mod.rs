@@ -120,10 +120,7 @@ pub fn router(service: Arc<Service>) -> Router {
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Adds the headers every console answer has: nothing framed, fetched
-/// from elsewhere, sniffed or cached, and no address sent to another site
-/// (`same-origin`, not `no-referrer`: under that, browsers send a form's
-/// `Origin` as `null`, and [`same_origin`] could not tell the console's
-/// own forms from another site's). A page that needs its own
+/// from elsewhere, sniffed, referred or cached. A page that needs its own
 /// content policy (the report, with its inline styles) sets it first.
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
@@ -136,7 +133,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
     }
     for (name, value) in [
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
+        (header::REFERRER_POLICY, "no-referrer"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::CACHE_CONTROL, "no-store"),
     ] {
@@ -146,11 +143,16 @@ async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 /// Refuses a state-changing request a browser says came from a page of
-/// another origin (its `Origin` header), before anything reads it: signing
-/// in and enrolling have no session to carry a CSRF token.
+/// another origin (its `Origin` header), before anything reads it. Under
+/// `Referrer-Policy: no-referrer` a browser sends `Origin: null`, the
+/// console's own forms included: those are judged by their CSRF or form
+/// token alone.
 async fn same_origin(request: Request, next: Next) -> Response {
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
-    if changes && let Some(origin) = request.headers().get(header::ORIGIN) {
+    if changes
+        && let Some(origin) = request.headers().get(header::ORIGIN)
+        && origin != "null"
+    {
         let host = request
             .headers()
             .get(header::HOST)

@@ -87,16 +87,34 @@ impl Caller {
 
 /// The session token in the request's cookies, if any.
 pub fn session_token(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+    cookie(&parts.headers, SESSION_COOKIE)
+}
+
+/// The value of cookie `wanted` among `headers`' cookies, if set.
+pub fn cookie(headers: &axum::http::HeaderMap, wanted: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE && !value.is_empty()).then(|| value.to_string())
+            (name == wanted && !value.is_empty()).then(|| value.to_string())
         })
+}
+
+/// The cookie that ties a form shown to someone not signed in (signing
+/// in, enrolling) to the browser it was shown in: the form carries the
+/// same value, and a page of another site can neither read the cookie nor
+/// make a browser send it (`SameSite=Strict`).
+pub const FORM_COOKIE: &str = "__Host-hedge-form";
+
+/// The `Set-Cookie` value for [`FORM_COOKIE`] with `token`.
+pub fn form_cookie(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{FORM_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"
+    ))
+    .expect("a hex token is a valid header value")
 }
 
 impl FromRequestParts<Arc<Service>> for Caller {

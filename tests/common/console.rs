@@ -4,6 +4,7 @@
 //! follows a form's 303 to the page it leads to.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,7 +116,8 @@ impl Page {
 pub struct Visitor {
     agent: ureq::Agent,
     base: String,
-    cookie: RefCell<Option<String>>,
+    /// The cookies the console set, by name.
+    cookies: RefCell<BTreeMap<String, String>>,
     csrf: RefCell<Option<String>>,
 }
 
@@ -137,7 +139,7 @@ impl Visitor {
         Visitor {
             agent,
             base: format!("https://{web}"),
-            cookie: RefCell::new(None),
+            cookies: RefCell::new(BTreeMap::new()),
             csrf: RefCell::new(None),
         }
     }
@@ -146,9 +148,12 @@ impl Visitor {
         let mut request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
-        if let Some(cookie) = self.cookie.borrow().as_ref() {
-            request = request.header("Cookie", cookie);
+        let cookies = self.cookies.borrow();
+        if !cookies.is_empty() {
+            let header: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            request = request.header("Cookie", header.join("; "));
         }
+        drop(cookies);
         let body = match form {
             Some(form) => {
                 request = request.header("Content-Type", "application/x-www-form-urlencoded");
@@ -163,11 +168,14 @@ impl Visitor {
         let headers = response.headers().clone();
         for value in headers.get_all("set-cookie") {
             let value = value.to_str().unwrap();
-            let pair = value.split(';').next().unwrap().trim().to_string();
+            let pair = value.split(';').next().unwrap().trim();
+            let (name, cookie) = pair.split_once('=').unwrap();
             if value.contains("Max-Age=0") {
-                *self.cookie.borrow_mut() = None;
+                self.cookies.borrow_mut().remove(name);
             } else {
-                *self.cookie.borrow_mut() = Some(pair);
+                self.cookies
+                    .borrow_mut()
+                    .insert(name.to_string(), cookie.to_string());
             }
         }
         let page = Page {
@@ -206,9 +214,23 @@ impl Visitor {
         self.send("POST", path, Some(form))
     }
 
+    /// Sends a form of someone not signed in (signing in, enrolling) to
+    /// `path` with `fields` and the form token a sign-in page set (the
+    /// sign-in page is fetched first when none has been).
+    pub fn post_anonymous(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        if !self.cookies.borrow().contains_key("__Host-hedge-form") {
+            let page = self.get("/sign-in");
+            assert_eq!(page.status, 200, "{}", page.body);
+        }
+        let token = self.cookies.borrow()["__Host-hedge-form"].clone();
+        let mut all: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_exactly(path, &all)
+    }
+
     /// Sets the password of the person with enrolment `code` to [`PASSWORD`].
     pub fn enrol(&self, code: &str) -> Page {
-        self.post_exactly(
+        self.post_anonymous(
             "/enrol",
             &[("code", code), ("password", PASSWORD), ("again", PASSWORD)],
         )
@@ -216,7 +238,7 @@ impl Visitor {
 
     /// Signs in as `name` with [`PASSWORD`]; panics unless it worked.
     pub fn sign_in(&self, name: &str) -> Page {
-        let page = self.post_exactly("/sign-in", &[("name", name), ("password", PASSWORD)]);
+        let page = self.post_anonymous("/sign-in", &[("name", name), ("password", PASSWORD)]);
         assert_eq!(page.path, "/", "signing in as {name}: {}", page.body);
         page
     }

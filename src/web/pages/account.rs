@@ -59,12 +59,21 @@ pub(super) struct TotpPage {
     qr: String,
     token: String,
     action: &'static str,
+    /// The CSRF token of the form: the session's, or at sign-in the form
+    /// token.
+    csrf: String,
 }
 
 impl TotpPage {
     /// The page offering `offer`, its form sent to `action`.
-    pub(super) fn offered(frame: Frame, offer: TotpOffer, action: &'static str) -> TotpPage {
+    pub(super) fn offered(
+        frame: Frame,
+        offer: TotpOffer,
+        action: &'static str,
+        csrf: String,
+    ) -> TotpPage {
         TotpPage {
+            csrf,
             frame,
             qr: qr_svg(&offer.setup.url),
             secret: offer.setup.secret,
@@ -85,6 +94,7 @@ pub(super) async fn set_up_totp(
         who.frame("Your authenticator app"),
         offer,
         "/account/totp/confirm",
+        who.caller.csrf.clone(),
     )))
 }
 

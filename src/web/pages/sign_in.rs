@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::account::TotpPage;
 use super::error::{PageError, render, see_other};
 use super::frame::Frame;
-use super::signed_in::{Anonymous, Posted};
+use super::signed_in::{Anonymous, FormToken, Posted};
 use super::{Done, given};
 use crate::service::{Actor, Service, SignInStep, SignedIn};
 use crate::web::session::{cleared_cookie, session_cookie};
@@ -25,16 +25,19 @@ struct SignInPage {
     frame: Frame,
     name: String,
     error: Option<String>,
+    /// The form token (see `FormToken`).
+    token: String,
 }
 
 /// GET /sign-in: the sign-in form, with the notice the last action left (signed out,
 /// session ended, enrolled).
-pub(super) async fn page(Query(done): Query<Done>) -> Response {
-    render(&SignInPage {
+pub(super) async fn page(form: FormToken, Query(done): Query<Done>) -> Response {
+    form.set_on(render(&SignInPage {
         frame: Frame::new("Sign in", None).with_notice(done.done.as_deref()),
         name: String::new(),
         error: None,
-    })
+        token: form.token.clone(),
+    }))
 }
 
 /// The fields of the sign-in form: `name` and `password` are required; `totp`, for those
@@ -53,7 +56,11 @@ pub(super) struct SignIn {
 /// a TOTP secret to whoever the server requires it of; refused, the form again saying why.
 pub(super) async fn sign_in(
     State(service): State<Arc<Service>>,
-    Anonymous { source, form }: Anonymous<SignIn>,
+    Anonymous {
+        source,
+        form,
+        token,
+    }: Anonymous<SignIn>,
 ) -> Response {
     let signed_in = service
         .console_sign_in(source, &form.name, &form.password, given(&form.totp))
@@ -64,6 +71,7 @@ pub(super) async fn sign_in(
             Frame::new("Set up your authenticator app", None),
             offer,
             "/sign-in/totp",
+            token,
         )),
         Err(error) => {
             let PageError::Shown { status, message } = PageError::from(error) else {
@@ -73,6 +81,7 @@ pub(super) async fn sign_in(
                 frame: Frame::new("Sign in", None),
                 name: form.name,
                 error: Some(message),
+                token,
             };
             (status, render(&page)).into_response()
         }
@@ -102,7 +111,7 @@ pub(super) struct FirstCode {
 /// the secret is kept and the person signed in.
 pub(super) async fn sign_in_with_new_totp(
     State(service): State<Arc<Service>>,
-    Anonymous { source, form }: Anonymous<FirstCode>,
+    Anonymous { source, form, .. }: Anonymous<FirstCode>,
 ) -> Result<Response, PageError> {
     let signed_in = service
         .console_sign_in_with_new_totp(source, &form.token, &form.code)
@@ -130,6 +139,8 @@ struct EnrolPage {
     frame: Frame,
     code: String,
     error: Option<String>,
+    /// The form token (see `FormToken`).
+    token: String,
 }
 
 /// The enrolment page's query: `code`, from the link an administrator gave (optional).
@@ -140,12 +151,13 @@ pub(super) struct CodeInLink {
 }
 
 /// GET /enrol[?code=]: the form to set one's password with an enrolment code.
-pub(super) async fn enrol_page(Query(link): Query<CodeInLink>) -> Response {
-    render(&EnrolPage {
+pub(super) async fn enrol_page(form: FormToken, Query(link): Query<CodeInLink>) -> Response {
+    form.set_on(render(&EnrolPage {
         frame: Frame::new("Set your password", None),
         code: link.code.unwrap_or_default(),
         error: None,
-    })
+        token: form.token.clone(),
+    }))
 }
 
 /// The fields of the enrolment form: `code`, `password` and `again` (the same password),
@@ -164,13 +176,18 @@ pub(super) struct Enrol {
 /// then to /sign-in. Refused, the form again saying why.
 pub(super) async fn enrol(
     State(service): State<Arc<Service>>,
-    Anonymous { source, form }: Anonymous<Enrol>,
+    Anonymous {
+        source,
+        form,
+        token,
+    }: Anonymous<Enrol>,
 ) -> Response {
     let refused = |status, message: String, code: String| {
         let page = EnrolPage {
             frame: Frame::new("Set your password", None),
             code,
             error: Some(message),
+            token: token.clone(),
         };
         (status, render(&page)).into_response()
     };

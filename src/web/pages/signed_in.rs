@@ -17,7 +17,7 @@ use crate::policy::Role;
 use crate::service::sessions::same_token;
 use crate::service::{Actor, ConsoleCaller, Service, ServiceError};
 use crate::web::body::MAX_BODY;
-use crate::web::session::{Source, session_token};
+use crate::web::session::{FORM_COOKIE, Source, cookie, form_cookie, session_token};
 
 /// A signed-in person looking at a page.
 #[derive(Debug, Clone)]
@@ -118,10 +118,14 @@ impl<T: DeserializeOwned + Send> FromRequest<Arc<Service>> for Posted<T> {
     }
 }
 
-/// A form sent by someone not signed in (signing in, enrolling).
+/// A form sent by someone not signed in (signing in, enrolling), carrying
+/// as `csrf` the value of the browser's [`FORM_COOKIE`] (see
+/// [`FormToken`]).
 pub struct Anonymous<T> {
     pub source: IpAddr,
     pub form: T,
+    /// The form token it carried, for a form shown again.
+    pub token: String,
 }
 
 impl<T: DeserializeOwned + Send> FromRequest<Arc<Service>> for Anonymous<T> {
@@ -133,9 +137,20 @@ impl<T: DeserializeOwned + Send> FromRequest<Arc<Service>> for Anonymous<T> {
             .await
             .map_err(|error| PageError::new(error.status, error.message))?;
         let bytes = read_form(body).await?;
+        let CsrfField { csrf } = serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField {
+            csrf: String::new(),
+        });
+        let cookie = cookie(&parts.headers, FORM_COOKIE).unwrap_or_default();
+        if cookie.is_empty() || !same_token(&csrf, &cookie) {
+            return Err(PageError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "this form is out of date or did not come from this console: reload the page and send it again",
+            ));
+        }
         Ok(Anonymous {
             source,
             form: parse_form(&bytes)?,
+            token: cookie,
         })
     }
 }
@@ -153,4 +168,45 @@ async fn read_form(body: Body) -> Result<axum::body::Bytes, PageError> {
 fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PageError> {
     serde_urlencoded::from_bytes(bytes)
         .map_err(|error| PageError::bad(format!("the form could not be read: {error}")))
+}
+
+/// The token a form shown to someone not signed in carries: the one the
+/// browser's [`FORM_COOKIE`] holds, or a new one the page sets.
+pub struct FormToken {
+    pub token: String,
+    /// Whether the cookie must be set with the page.
+    pub new: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FormToken {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<FormToken, PageError> {
+        if let Some(token) = cookie(&parts.headers, FORM_COOKIE)
+            .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Ok(FormToken { token, new: false });
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes).map_err(|error| {
+            PageError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("no random numbers for a form token: {error}"),
+            )
+        })?;
+        let token = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(FormToken { token, new: true })
+    }
+}
+
+impl FormToken {
+    /// `response` with the cookie set, if it is new.
+    pub fn set_on(&self, mut response: axum::response::Response) -> axum::response::Response {
+        if self.new {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, form_cookie(&self.token));
+        }
+        response
+    }
 }
