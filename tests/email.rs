@@ -1,9 +1,10 @@
 //! Email through the real binary to an SMTP server the test runs on
 //! loopback (Debian's python3-aiosmtpd, driven by a small script the test
 //! writes): an alert arrives once, its name inert, over STARTTLS with a
-//! certificate from the test's own authority; a relay that is down is
-//! retried, then the mail is recorded as failed and `hedge status` says
-//! so; a scheduled report that fell due while hedge was stopped is sent at
+//! certificate from the test's own authority, and over TLS from the
+//! first byte; a relay that is down is retried, then the mail is recorded
+//! as failed and `hedge status` says so; a relay that refuses for good
+//! (550) is not asked again; a scheduled report that fell due while hedge was stopped is sent at
 //! the next start; `hedge report --email` sends the HTML report attached;
 //! a wrong `[email]` is refused naming file, line and key. Without
 //! aiosmtpd the tests say they skipped and why.
@@ -34,6 +35,12 @@ out, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
 class Sink:
     count = 0
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if mode == "refuse":
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         body, files = None, []
@@ -49,17 +56,23 @@ class Sink:
         path = os.path.join(out, "%04d" % Sink.count)
         with open(path + ".tmp", "w") as f:
             json.dump({"rcpt": envelope.rcpt_tos, "mail_from": envelope.mail_from,
-                       "tls": session.ssl is not None, "from": str(message["from"]),
+                       "tls": session.ssl is not None
+                              or server.transport.get_extra_info("ssl_object") is not None,
+                       "from": str(message["from"]),
                        "subject": str(message["subject"]), "body": body,
                        "attachments": files}, f)
         os.rename(path + ".tmp", path + ".json")
         return "250 OK"
 
-if mode == "starttls":
+if mode in ("starttls", "tls"):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(sys.argv[4], sys.argv[5])
+if mode == "starttls":
     controller = Controller(Sink(), hostname="127.0.0.1", port=port,
                             tls_context=context, require_starttls=True)
+elif mode == "tls":
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port,
+                            ssl_context=context)
 else:
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)
 controller.start()
@@ -68,19 +81,44 @@ sys.stdin.read()
 controller.stop()
 "#;
 
+/// How the SMTP sink speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Relay {
+    /// No TLS: `security = "none"`.
+    Plain,
+    /// STARTTLS required: `security = "starttls"`.
+    StartTls,
+    /// TLS from the first byte (port 465 style): `security = "tls"`.
+    Tls,
+    /// No TLS, and every recipient refused for good (550).
+    Refusing,
+}
+
+impl Relay {
+    fn word(self) -> &'static str {
+        match self {
+            Relay::Plain => "plain",
+            Relay::StartTls => "starttls",
+            Relay::Tls => "tls",
+            Relay::Refusing => "refuse",
+        }
+    }
+}
+
 /// A running SMTP sink on loopback and the mails it took.
 struct SmtpServer {
     addr: SocketAddr,
     dir: tempfile::TempDir,
-    /// The authority that signed the server's certificate (STARTTLS).
+    /// The authority that signed the server's certificate (TLS).
     ca_file: Option<PathBuf>,
+    relay: Relay,
     child: Child,
 }
 
 impl SmtpServer {
-    /// Starts one, plain or with STARTTLS required; `None` (after saying
-    /// why) when aiosmtpd is not installed.
-    fn start(starttls: bool) -> Option<SmtpServer> {
+    /// Starts one speaking as `relay` says; `None` (after saying why) when
+    /// aiosmtpd is not installed.
+    fn start(relay: Relay) -> Option<SmtpServer> {
         let have = Command::new(PYTHON)
             .args(["-c", "import aiosmtpd"])
             .stderr(Stdio::null())
@@ -101,9 +139,9 @@ impl SmtpServer {
             .arg(&script)
             .arg(&out)
             .arg(addr.port().to_string())
-            .arg(if starttls { "starttls" } else { "plain" });
+            .arg(relay.word());
         let mut ca_file = None;
-        if starttls {
+        if matches!(relay, Relay::StartTls | Relay::Tls) {
             let (ca, cert, key) = test_pki();
             for (name, text) in [("ca.pem", &ca), ("cert.pem", &cert), ("key.pem", &key)] {
                 std::fs::write(dir.path().join(name), text).unwrap();
@@ -128,6 +166,7 @@ impl SmtpServer {
             addr,
             dir,
             ca_file,
+            relay,
             child,
         })
     }
@@ -157,8 +196,9 @@ impl SmtpServer {
     fn email_section(&self) -> String {
         match &self.ca_file {
             Some(ca) => format!(
-                "[email]\nserver = \"{}\"\nsecurity = \"starttls\"\ntls_ca_file = \"{}\"\nfrom = \"hedge <hedge@hill-top.example>\"\ntimeout_secs = 10\n",
+                "[email]\nserver = \"{}\"\nsecurity = \"{}\"\ntls_ca_file = \"{}\"\nfrom = \"hedge <hedge@hill-top.example>\"\ntimeout_secs = 10\n",
                 self.addr,
+                self.relay.word(),
                 ca.display()
             ),
             None => format!(
@@ -249,7 +289,7 @@ async fn delivery_to(hedge: &Hedge, sink: &str) -> Value {
 
 #[tokio::test]
 async fn an_alert_arrives_once_by_mail_over_starttls_with_the_name_inert() {
-    let Some(smtp) = SmtpServer::start(true) else {
+    let Some(smtp) = SmtpServer::start(Relay::StartTls) else {
         return;
     };
     let upstream = TestUpstream::start().await;
@@ -284,6 +324,55 @@ async fn an_alert_arrives_once_by_mail_over_starttls_with_the_name_inert() {
     let status = hedge.status();
     assert_eq!(status["mail"]["delivered"], 1, "{status}");
     assert_eq!(status["mail"]["failed"], 0, "{status}");
+}
+
+#[tokio::test]
+async fn an_alert_goes_over_tls_from_the_first_byte() {
+    let Some(smtp) = SmtpServer::start(Relay::Tls) else {
+        return;
+    };
+    let upstream = TestUpstream::start().await;
+    let extra = format!(
+        "[alerts]\nsyslog = false\nemail = [\"dsl@hill-top.example\"]\n{}",
+        smtp.email_section()
+    );
+    let hedge = Hedge::start_with(&config(upstream.addr, &extra), FILES).await;
+    hedge.wait_for_database().await;
+    ask(&hedge, local(5), "adult.upstream.example.").await;
+    let delivery = delivery_to(&hedge, "mailto:dsl@hill-top.example").await;
+    assert_eq!(delivery["state"], "delivered", "{delivery}");
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0]["tls"], true, "under TLS throughout: {}", mails[0]);
+    assert!(
+        mails[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("adult[.]upstream[.]example")
+    );
+}
+
+#[tokio::test]
+async fn a_relay_that_refuses_for_good_is_not_asked_again() {
+    let Some(smtp) = SmtpServer::start(Relay::Refusing) else {
+        return;
+    };
+    let upstream = TestUpstream::start().await;
+    let extra = format!(
+        "[alerts]\nsyslog = false\nemail = [\"dsl@hill-top.example\"]\n{}attempts = 5\n",
+        smtp.email_section()
+    );
+    let hedge = Hedge::start_with(&config(upstream.addr, &extra), FILES).await;
+    hedge.wait_for_database().await;
+    ask(&hedge, local(5), "adult.upstream.example.").await;
+    let delivery = delivery_to(&hedge, "mailto:dsl@hill-top.example").await;
+    assert_eq!(delivery["state"], "failed", "{delivery}");
+    assert_eq!(delivery["attempts"], 1, "a 5xx is final: {delivery}");
+    let error = delivery["error"].as_str().unwrap();
+    assert!(error.contains("no such mailbox"), "{error}");
+    assert!(smtp.mails().is_empty());
+    hedge
+        .wait_for_status("the failed mail in status", |s| s["mail"]["failed"] == 1)
+        .await;
 }
 
 #[tokio::test]
@@ -346,7 +435,7 @@ fn scheduled_config(upstream: SocketAddr, smtp: &SmtpServer, database: &Path) ->
 
 #[tokio::test]
 async fn a_scheduled_report_missed_while_hedge_was_stopped_is_sent_at_the_next_start() {
-    let Some(smtp) = SmtpServer::start(false) else {
+    let Some(smtp) = SmtpServer::start(Relay::Plain) else {
         return;
     };
     let upstream = TestUpstream::start().await;
@@ -431,7 +520,7 @@ async fn a_scheduled_report_missed_while_hedge_was_stopped_is_sent_at_the_next_s
 
 #[tokio::test]
 async fn report_email_sends_the_html_report_attached() {
-    let Some(smtp) = SmtpServer::start(false) else {
+    let Some(smtp) = SmtpServer::start(Relay::Plain) else {
         return;
     };
     let upstream = TestUpstream::start().await;
