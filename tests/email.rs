@@ -380,12 +380,15 @@ async fn a_relay_that_is_down_is_retried_then_the_mail_is_recorded_as_failed() {
     let upstream = TestUpstream::start().await;
     // Nothing listens there.
     let down = free_addr("127.0.0.1:0".parse().unwrap());
+    let web = free_addr("127.0.0.1:0".parse().unwrap());
     let extra = format!(
-        "[alerts]\nsyslog = false\nemail = [\"dsl@hill-top.example\"]\n\
+        "[web]\nlisten = \"{web}\"\n\
+         [alerts]\nsyslog = false\nemail = [\"dsl@hill-top.example\"]\n\
          [email]\nserver = \"{down}\"\nsecurity = \"none\"\nfrom = \"hedge@hill-top.example\"\nattempts = 3\ntimeout_secs = 5\n"
     );
     let hedge = Hedge::start_with(&config(upstream.addr, &extra), FILES).await;
     hedge.wait_for_database().await;
+    hedge.wait_for_log("web console on https://").await;
     ask(&hedge, local(5), "adult.upstream.example.").await;
     // Answering goes on while the mail waits to be tried again.
     for _ in 0..5 {
@@ -416,6 +419,19 @@ async fn a_relay_that_is_down_is_retried_then_the_mail_is_recorded_as_failed() {
     assert!(
         text.contains("to dsl@hill-top.example after 3 attempt(s)"),
         "{text}"
+    );
+    // And on the console's status page, for an administrator.
+    let admin = common::console::Visitor::signed_in(&hedge, web, "A. Admin", &["admin"]);
+    let page = admin.get("/status");
+    assert!(
+        page.has("0 delivered, 1 failed, 0 being tried"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.has("to dsl@hill-top[.]example after 3 attempt(s)"),
+        "{}",
+        page.body
     );
 }
 

@@ -12,6 +12,8 @@ use super::error::{PageError, render};
 use super::frame::Frame;
 use super::signed_in::SignedIn;
 use crate::policy::Role;
+use crate::service::inert::inert_text;
+use crate::service::time::format_local;
 use crate::service::{Service, StatusReport};
 
 /// One counter as a table row: what it counts, and how many.
@@ -33,6 +35,10 @@ struct StatusPage {
     problems: Vec<Count>,
     upstream_counts: Vec<Count>,
     refused: Vec<Count>,
+    /// Mail in the last days, as `hedge status` says it, if any was sent.
+    mail: Option<String>,
+    /// The last mail that could not be delivered, sites named inert.
+    mail_failure: Option<String>,
 }
 
 /// GET /status: the server's status, as `hedge status` prints it. Administrators only.
@@ -52,8 +58,33 @@ pub(super) async fn page(
     let report = service.status().await;
     let s = &report.stats;
     let count = |what, n| Count { what, n };
+    let sent = report
+        .mail
+        .as_ref()
+        .filter(|m| m.delivered + m.failed + m.sending > 0);
+    let mail = sent.map(|m| {
+        format!(
+            "{} delivered, {} failed, {} being tried in the last {} days",
+            m.delivered,
+            m.failed,
+            m.sending,
+            crate::service::status::MAIL_DAYS
+        )
+    });
+    let mail_failure = sent.and_then(|m| m.last_failure.as_ref()).map(|failure| {
+        inert_text(&format!(
+            "{}: {:?} to {} after {} attempt(s): {}",
+            format_local(failure.at_ms),
+            failure.subject,
+            failure.recipient,
+            failure.attempts,
+            failure.error
+        ))
+    });
     let page = StatusPage {
         frame: who.frame("Server status"),
+        mail,
+        mail_failure,
         uptime: uptime(report.uptime_secs),
         certificate: match &report.console {
             Some(console) if !console.self_signed => "configured",
