@@ -131,6 +131,7 @@ fn record(at_ms: i64, client: &str, group: &str, name: &str, action: Action) -> 
         at_ms,
         client: ip(client),
         client_name: None,
+        mac: None,
         group: Some(group.into()),
         name: name.into(),
         qtype: 1,

@@ -79,6 +79,7 @@ fn row(at_ms: i64, client: &str, group: &str, name: &str, action: Action) -> Que
         at_ms,
         client,
         client_name: (client == local(5)).then(|| "Room 3, PC 12".to_string()),
+        mac: None,
         group: Some(group.into()),
         name: name.into(),
         qtype: 1,

@@ -68,6 +68,10 @@ enum Command {
         /// The client's address, which decides its group.
         #[arg(long, value_name = "IP")]
         client: std::net::IpAddr,
+        /// The device's MAC address; without it, the one the kernel's
+        /// neighbour table has at the address, if any.
+        #[arg(long, value_name = "MAC")]
+        mac: Option<crate::config::Mac>,
     },
     /// Show what the running server is doing.
     Status {
@@ -153,7 +157,7 @@ pub fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check::run(config),
-        Command::Explain { name, client } => explain::run(config, &name, client),
+        Command::Explain { name, client, mac } => explain::run(config, &name, client, mac),
         Command::Lists {
             command: ListsCommand::Stats { json },
         } => lists::stats(config, json),

@@ -14,6 +14,7 @@ pub mod groups;
 pub mod holds;
 pub mod incidents;
 pub mod logging;
+pub mod neighbours;
 pub mod people;
 pub mod reasons;
 pub mod safesearch;
@@ -21,7 +22,7 @@ pub mod schedule;
 pub mod snapshot;
 pub mod wording;
 
-pub use clients::{Client, ClientTable};
+pub use clients::{Client, ClientRule, ClientTable};
 pub use decide::{AllowReason, Block, BlockAnswer, BlockRule, Decision, decide, decide_str};
 pub use exemptions::{
     Exemption, ExemptionKind, ExemptionScope, ExemptionSet, ExemptionStatus, NewExemption,
@@ -30,6 +31,7 @@ pub use exemptions::{
 pub use groups::Group;
 pub use holds::HoldRequest;
 pub use incidents::{Agency, Identified, IncidentKind, NewIncident};
+pub use neighbours::Neighbours;
 pub use people::Role;
 pub use reasons::{check_person, check_reason};
 pub use snapshot::Snapshot;

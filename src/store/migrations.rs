@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "console sessions",
         include_str!("../../migrations/0010_console_sessions.sql"),
     ),
+    (
+        11,
+        "devices by MAC address",
+        include_str!("../../migrations/0011_devices.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Mac;
+
 /// What hedge did with a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,6 +62,8 @@ pub struct QueryRecord {
     pub at_ms: i64,
     pub client: IpAddr,
     pub client_name: Option<String>,
+    /// The device's MAC address, when hedge knew it.
+    pub mac: Option<Mac>,
     pub group: Option<Arc<str>>,
     /// Normalised: lowercase, no trailing dot.
     pub name: String,

@@ -600,6 +600,7 @@ mod tests {
             at_ms,
             client: "10.0.0.5".parse().unwrap(),
             client_name: Some("ipad".into()),
+            mac: None,
             group: Some(group.into()),
             name: "x.example.com".into(),
             qtype: 1,

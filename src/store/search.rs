@@ -307,6 +307,7 @@ mod tests {
             at_ms,
             client: client.parse::<IpAddr>().unwrap(),
             client_name: None,
+            mac: None,
             group: Some(
                 if client.starts_with("10.1.") {
                     "pupils"
