@@ -6,6 +6,7 @@ mod alerts;
 mod audit;
 mod config_check;
 mod control;
+mod devices;
 mod exempt;
 mod explain;
 mod incident;
@@ -97,6 +98,11 @@ enum Command {
         #[command(subcommand)]
         command: exempt::ExemptCommand,
     },
+    /// Devices known by MAC address: list them.
+    Devices {
+        #[command(subcommand)]
+        command: devices::DevicesCommand,
+    },
     /// Safeguarding alerts: list them, see one, acknowledge it.
     Alerts {
         #[command(subcommand)]
@@ -169,6 +175,7 @@ pub fn main() -> ExitCode {
         Command::Logs { command } => logs::run(command, config),
         Command::Audit { command } => audit::run(command, config),
         Command::Exempt { command } => exempt::run(command, config),
+        Command::Devices { command } => devices::run(command, config),
         Command::Alerts { command } => alerts::run(command, config),
         Command::Report(args) => report::run(args, config),
         Command::Incident { command } => incident::run(command, config),

@@ -13,6 +13,7 @@ pub mod exemptions;
 pub mod groups;
 pub mod holds;
 pub mod incidents;
+pub mod leases;
 pub mod logging;
 pub mod neighbours;
 pub mod people;

@@ -96,6 +96,13 @@ pub struct StoredQuery {
     /// When it last asked, if more than once.
     #[serde(default)]
     pub last_ms: Option<i64>,
+    /// The device's MAC address, when hedge knew it.
+    #[serde(default)]
+    pub mac: Option<Mac>,
+    /// The host name the device gave its DHCP server, as the lease files
+    /// last said.
+    #[serde(default)]
+    pub dhcp_name: Option<String>,
 }
 
 fn once() -> u32 {

@@ -40,6 +40,10 @@ pub struct SearchArgs {
     /// A client address or network (10.1.2.34, 10.1.2.0/24, fd00::/64).
     #[arg(long, value_name = "IP|CIDR")]
     client: Option<String>,
+    /// One device by its MAC address (aa:bb:cc:dd:ee:ff), whatever
+    /// address it had.
+    #[arg(long, value_name = "MAC")]
+    mac: Option<crate::config::Mac>,
     /// Only clients in this group.
     #[arg(long)]
     group: Option<String>,
@@ -130,6 +134,7 @@ fn filter(args: &SearchArgs, config: &Config) -> Result<LogFilter> {
         group: args.group.clone(),
         action,
         category: args.category.clone(),
+        mac: args.mac,
         limit,
     })
 }
@@ -164,7 +169,12 @@ struct QueryRow {
     time: String,
     time_ms: i64,
     client: String,
+    /// The configured name of the client, else its DHCP name.
     client_name: Option<String>,
+    /// The device's MAC address, when hedge knew it.
+    mac: Option<String>,
+    /// The host name the device gave its DHCP server.
+    dhcp_name: Option<String>,
     group: Option<String>,
     name: String,
     #[serde(rename = "type")]
@@ -205,7 +215,9 @@ impl From<StoredQuery> for QueryRow {
             last_ms: query.last_ms,
             times: query.times,
             action: query.action,
-            client_name: query.client_name,
+            client_name: query.client_name.or_else(|| query.dhcp_name.clone()),
+            mac: query.mac.map(|mac| mac.to_string()),
+            dhcp_name: query.dhcp_name,
             group: query.group,
             name: query.name,
             category: query.category,
@@ -216,7 +228,7 @@ impl From<StoredQuery> for QueryRow {
 
 impl Listing for QueryRow {
     const TABLE_HEADERS: &'static [&'static str] = &[
-        "TIME", "CLIENT", "GROUP", "ACTION", "TYPE", "NAME", "CATEGORY", "RULE", "TIMES",
+        "TIME", "CLIENT", "GROUP", "ACTION", "TYPE", "NAME", "CATEGORY", "RULE", "TIMES", "MAC",
     ];
     const CSV_HEADERS: &'static [&'static str] = &[
         "time",
@@ -232,6 +244,8 @@ impl Listing for QueryRow {
         "upstream_ms",
         "times",
         "last_time",
+        "mac",
+        "dhcp_name",
     ];
     const EMPTY: &'static str = "no query-log rows match";
 
@@ -250,6 +264,7 @@ impl Listing for QueryRow {
             self.category.clone().unwrap_or_default(),
             self.rule.clone().unwrap_or_default(),
             self.times_asked(),
+            self.mac.clone().unwrap_or_default(),
         ]
     }
 
@@ -270,6 +285,8 @@ impl Listing for QueryRow {
                 .unwrap_or_default(),
             self.times.to_string(),
             self.last_time.clone().unwrap_or_default(),
+            self.mac.clone().unwrap_or_default(),
+            self.dhcp_name.clone().unwrap_or_default(),
         ]
     }
 }
