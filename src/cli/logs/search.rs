@@ -228,7 +228,7 @@ impl From<StoredQuery> for QueryRow {
 
 impl Listing for QueryRow {
     const TABLE_HEADERS: &'static [&'static str] = &[
-        "TIME", "CLIENT", "GROUP", "ACTION", "TYPE", "NAME", "CATEGORY", "RULE", "TIMES", "MAC",
+        "TIME", "CLIENT", "GROUP", "ACTION", "TYPE", "NAME", "CATEGORY", "RULE", "TIMES",
     ];
     const CSV_HEADERS: &'static [&'static str] = &[
         "time",
@@ -250,9 +250,12 @@ impl Listing for QueryRow {
     const EMPTY: &'static str = "no query-log rows match";
 
     fn table_cells(&self) -> Vec<String> {
-        let client = match &self.client_name {
-            Some(name) => format!("{} ({name})", self.client),
-            None => self.client.clone(),
+        // The device's name and MAC address beside its address.
+        let client = match (&self.client_name, &self.mac) {
+            (Some(name), Some(mac)) => format!("{} ({name}, {mac})", self.client),
+            (Some(name), None) => format!("{} ({name})", self.client),
+            (None, Some(mac)) => format!("{} ({mac})", self.client),
+            (None, None) => self.client.clone(),
         };
         vec![
             format_local(self.time_ms),
@@ -264,7 +267,6 @@ impl Listing for QueryRow {
             self.category.clone().unwrap_or_default(),
             self.rule.clone().unwrap_or_default(),
             self.times_asked(),
-            self.mac.clone().unwrap_or_default(),
         ]
     }
 
