@@ -5,6 +5,10 @@
 ALTER TABLE queries ADD COLUMN mac INTEGER;
 CREATE INDEX queries_mac ON queries (mac, at_ms) WHERE mac IS NOT NULL;
 
+-- An alert carries the MAC address of its device too; its client_name is
+-- the configured name, else the DHCP name when it was raised.
+ALTER TABLE alerts ADD COLUMN mac INTEGER;
+
 -- Each device seen asking: the address it last asked from and the one
 -- before that (NULL until it moves), and when it was first and last seen.
 CREATE TABLE devices (

@@ -140,18 +140,21 @@ attempts = 1
 [categories.gambling]
 sources = ["gambling.txt"]
 
+[categories.pornography]
+sources = ["adult.txt"]
+
 [[groups]]
 name = "pupils"
 networks = ["198.18.213.0/24"]
-block = ["gambling"]
+block = ["gambling", "pornography"]
 
 [[groups]]
 name = "staff"
-block = ["gambling"]
+block = ["gambling", "pornography"]
 
 [[groups]]
 name = "guests"
-block = ["gambling"]
+block = ["gambling", "pornography"]
 
 [[clients]]
 name = "sam-tablet"
@@ -165,6 +168,9 @@ dhcp_leases = [{leases}]
 [logging]
 database = "hedge.db"
 repeat_window_secs = 0
+
+[alerts]
+syslog = false
 "#
     )
 }
@@ -217,6 +223,7 @@ async fn devices_are_known_by_mac_through_a_real_link() {
         ),
         &[
             ("gambling.txt", GAMBLING),
+            ("adult.txt", "adult.test.example\n"),
             ("dnsmasq.leases", &dnsmasq_leases()),
             ("kea-leases4.csv", &kea_leases()),
             ("dhcpd.leases", DHCPD_LEASES),
@@ -304,6 +311,23 @@ async fn devices_are_known_by_mac_through_a_real_link() {
     assert_eq!(visitor["group"], "guests", "{visitor}");
     assert_eq!(visitor["client_name"], "visitor-phone", "the DHCP name");
     assert_eq!(visitor["dhcp_name"], "visitor-phone");
+
+    // A safeguarding alert names the device by its DHCP name and MAC.
+    link.ask("198.18.213.4", veth, "adult.test.example");
+    let alerts = wait_until("an alert", || {
+        let alerts: Vec<Value> =
+            serde_json::from_str(&hedge.ok(&["alerts", "list", "--json"])).unwrap();
+        (!alerts.is_empty()).then_some(alerts)
+    })
+    .await;
+    assert_eq!(alerts[0]["mac"], UNKNOWN_MAC, "{alerts:#?}");
+    assert_eq!(alerts[0]["client_name"], "visitor-phone");
+    assert_eq!(alerts[0]["group"], "guests");
+    let table = hedge.ok(&["alerts", "list"]);
+    assert!(
+        table.contains(&format!("visitor-phone (198.18.213.4, {UNKNOWN_MAC})")),
+        "{table}"
+    );
 
     // The device list: both devices, with addresses, names and groups.
     let devices: Vec<Value> =

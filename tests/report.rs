@@ -170,6 +170,7 @@ async fn a_report_counts_what_the_log_holds() {
             at_ms: first + 10 * hour,
             client: local(5),
             client_name: Some("Room 3, PC 12".into()),
+            mac: None,
             group: "pupils".into(),
             name: "adult.upstream.example".into(),
             category: "pornography".into(),

@@ -37,6 +37,7 @@ impl Handler {
                 at_ms: now.as_millisecond(),
                 client: src.ip(),
                 client_name: client.name.map(str::to_string),
+                mac: client.mac,
                 group: group.clone(),
                 name: name.trim_end_matches('.').to_string(),
                 category: category.clone(),

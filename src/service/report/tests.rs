@@ -109,6 +109,7 @@ fn sample() -> Report {
                 hits: 5,
                 client: "10.1.0.5".parse().unwrap(),
                 client_name: Some("Room 3, PC 12".into()),
+                mac: None,
                 group: "pupils".into(),
                 category: "pornography".into(),
                 name: "adult.example.com".into(),
