@@ -1,6 +1,6 @@
 //! Devices by MAC address through a real link: a veth pair into a network
-//! namespace the test creates (198.18.213.0/24, a benchmarking range, on
-//! the pair only), with hedge on the near end learning the far end's MAC
+//! namespace the test creates (198.18.213.0/24, a benchmarking range, and
+//! fd00:213::/64, on the pair only), with hedge on the near end learning the far end's MAC
 //! address from the kernel's neighbour table. A device named by MAC keeps
 //! its group at a new address; an unknown MAC address gets
 //! `unknown_group`; `hedge devices list` and the query log carry the MAC
@@ -20,6 +20,8 @@ use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
 const HEDGE_SIDE: &str = "198.18.213.1";
+/// A unique local address on the pair only.
+const HEDGE_SIDE_V6: &str = "fd00:213::1";
 const KNOWN_MAC: &str = "02:00:5e:10:00:01";
 const UNKNOWN_MAC: &str = "02:00:5e:10:00:02";
 
@@ -65,9 +67,12 @@ impl Link {
             "dev",
             &link.near,
         ])?;
+        let near6 = format!("{HEDGE_SIDE_V6}/64");
+        ip(&["addr", "add", &near6, "dev", &link.near, "nodad"])?;
         ip(&["link", "set", &link.near, "up"])?;
         link.inside(&["link", "set", &link.far, "address", KNOWN_MAC])?;
         link.inside(&["addr", "add", "198.18.213.2/24", "dev", &link.far])?;
+        link.inside(&["addr", "add", "fd00:213::2/64", "dev", &link.far, "nodad"])?;
         link.inside(&["link", "set", &link.far, "up"])
     }
 
@@ -125,11 +130,11 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
-fn config(veth: SocketAddr, leases: &str) -> String {
+fn config(veth: SocketAddr, veth6: SocketAddr, leases: &str) -> String {
     format!(
         r#"[server]
-listen = ["LISTEN", "{veth}"]
-allow_networks = ["127.0.0.0/8", "198.18.213.0/24"]
+listen = ["LISTEN", "{veth}", "{veth6}"]
+allow_networks = ["127.0.0.0/8", "198.18.213.0/24", "fd00:213::/64"]
 rate_limit_qps = 0
 
 [upstream]
@@ -196,12 +201,17 @@ authoring-byte-order little-endian;\n\n\
 lease 198.18.213.9 {\n  starts 1 2026/11/30 09:00:00;\n  binding state active;\n  \
 hardware ethernet 02:00:5e:10:00:09;\n  client-hostname \"library-pc\";\n}\n";
 
-/// The query-log rows of the device with `mac`, once `count` are written.
-async fn rows_of(hedge: &Hedge, mac: &str, count: usize) -> Vec<Value> {
-    wait_until(&format!("{count} log rows of {mac}"), || {
+/// The query-log rows of the device with `mac`, once rows for each of
+/// `names` are written. (Whether a warm-up query's row carries the MAC
+/// address depends on when the kernel learnt it: those are not counted.)
+async fn rows_of(hedge: &Hedge, mac: &str, names: &[&str]) -> Vec<Value> {
+    wait_until(&format!("log rows of {mac} for {names:?}"), || {
         let rows: Vec<Value> =
             serde_json::from_str(&hedge.ok(&["logs", "search", "--json", "--mac", mac])).unwrap();
-        (rows.len() >= count).then_some(rows)
+        names
+            .iter()
+            .all(|name| rows.iter().any(|row| row["name"] == *name))
+            .then_some(rows)
     })
     .await
 }
@@ -216,9 +226,11 @@ async fn devices_are_known_by_mac_through_a_real_link() {
         }
     };
     let veth = free_addr(format!("{HEDGE_SIDE}:0").parse().unwrap());
+    let veth6 = free_addr(format!("[{HEDGE_SIDE_V6}]:0").parse().unwrap());
     let hedge = Hedge::start_with(
         &config(
             veth,
+            veth6,
             "\"dnsmasq.leases\", \"kea-leases4.csv\", \"dhcpd.leases\"",
         ),
         &[
@@ -261,7 +273,12 @@ async fn devices_are_known_by_mac_through_a_real_link() {
         .await;
     link.ask("198.18.213.3", veth, "bet.test.example");
 
-    let rows = rows_of(&hedge, KNOWN_MAC, 3).await;
+    let rows = rows_of(
+        &hedge,
+        KNOWN_MAC,
+        &["first.test.example", "bet.test.example"],
+    )
+    .await;
     let first = rows
         .iter()
         .find(|r| r["name"] == "first.test.example")
@@ -278,6 +295,21 @@ async fn devices_are_known_by_mac_through_a_real_link() {
     assert_eq!(moved["client"], "198.18.213.3");
     assert_eq!(moved["group"], "staff", "not the network's pupils: {moved}");
     assert_eq!(moved["action"], "blocked");
+
+    // Over IPv6 the neighbour-discovery entry tells the same device.
+    link.ask("fd00:213::2", veth6, "warm-up.test.example");
+    hedge
+        .wait_for_log(&format!("device {KNOWN_MAC} at fd00:213::2"))
+        .await;
+    link.ask("fd00:213::2", veth6, "six.test.example");
+    let rows = rows_of(&hedge, KNOWN_MAC, &["six.test.example"]).await;
+    let six = rows
+        .iter()
+        .find(|r| r["name"] == "six.test.example")
+        .unwrap_or_else(|| panic!("{rows:#?}"));
+    assert_eq!(six["client"], "fd00:213::2");
+    assert_eq!(six["group"], "staff", "{six}");
+
     let table = hedge.ok(&["logs", "search", "--mac", KNOWN_MAC]);
     assert!(
         table.contains(&format!("198.18.213.3 (sam-tablet, {KNOWN_MAC})")),
@@ -303,7 +335,7 @@ async fn devices_are_known_by_mac_through_a_real_link() {
         .wait_for_log(&format!("device {UNKNOWN_MAC} at 198.18.213.4"))
         .await;
     link.ask("198.18.213.4", veth, "visitor.test.example");
-    let rows = rows_of(&hedge, UNKNOWN_MAC, 2).await;
+    let rows = rows_of(&hedge, UNKNOWN_MAC, &["visitor.test.example"]).await;
     let visitor = rows
         .iter()
         .find(|r| r["name"] == "visitor.test.example")
@@ -340,8 +372,8 @@ async fn devices_are_known_by_mac_through_a_real_link() {
             .clone()
     };
     let sam = device(KNOWN_MAC);
-    assert_eq!(sam["address"], "198.18.213.3");
-    assert_eq!(sam["last_address"], "198.18.213.2");
+    assert_eq!(sam["address"], "fd00:213::2");
+    assert_eq!(sam["last_address"], "198.18.213.3");
     assert_eq!(sam["dhcp_name"], "sams-ipad");
     assert_eq!(sam["configured_name"], "sam-tablet");
     assert_eq!(sam["group"], "staff");
@@ -363,7 +395,7 @@ async fn devices_are_known_by_mac_through_a_real_link() {
     );
     assert!(
         csv.contains(&format!(
-            "{KNOWN_MAC},198.18.213.3,198.18.213.2,sams-ipad,sam-tablet,staff,"
+            "{KNOWN_MAC},fd00:213::2,198.18.213.3,sams-ipad,sam-tablet,staff,"
         )),
         "{csv}"
     );

@@ -139,13 +139,7 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
             .join(", ")
     ));
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
-    if !config.devices.dhcp_leases.is_empty() {
-        tracker.spawn(
-            service
-                .clone()
-                .follow_leases(config.devices.dhcp_leases.clone(), shutdown.clone()),
-        );
-    }
+    tracker.spawn(service.clone().follow_leases(shutdown.clone()));
     tracker.spawn(retention(service.clone(), shutdown.clone()));
     tracker.spawn(exemptions(service.clone(), shutdown.clone()));
 

@@ -72,10 +72,11 @@ impl Service {
             .collect())
     }
 
-    /// Reads the lease files whenever one changes, until `shutdown`,
-    /// recording the host names they give. A line that cannot be read is
-    /// logged with its file and line; the rest of the file still counts.
-    pub async fn follow_leases(self: Arc<Self>, paths: Vec<PathBuf>, shutdown: CancellationToken) {
+    /// Reads the lease files of the configuration in force (a reload may
+    /// change them) whenever one changes, until `shutdown`, recording the
+    /// host names they give. A line that cannot be read is logged with its
+    /// file and line; the rest of the file still counts.
+    pub async fn follow_leases(self: Arc<Self>, shutdown: CancellationToken) {
         let mut seen: HashMap<PathBuf, (SystemTime, u64)> = HashMap::new();
         let mut missing: HashSet<PathBuf> = HashSet::new();
         let mut tick = tokio::time::interval(LEASE_CHECK);
@@ -84,7 +85,8 @@ impl Service {
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            for path in &paths {
+            let config = self.handler.config();
+            for path in &config.devices.dhcp_leases {
                 let stamp = match tokio::fs::metadata(path).await {
                     Ok(meta) => (
                         meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
