@@ -261,6 +261,12 @@ async fn devices_are_known_by_mac_through_a_real_link() {
     hedge
         .wait_for_log(&format!("device {KNOWN_MAC} at 198.18.213.2"))
         .await;
+    assert!(
+        hedge.status()["neighbours"].as_u64() >= Some(1),
+        "{}",
+        hedge.status()
+    );
+    assert!(hedge.ok(&["status"]).contains("MAC addresses known at"));
     let answer = link.ask("198.18.213.2", veth, "first.test.example");
     assert_eq!(answer.queries[0].name().to_ascii(), "first.test.example.");
 

@@ -12,6 +12,7 @@
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use netlink_packet_core::{
     NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
@@ -76,6 +77,7 @@ pub fn follow(handler: Arc<Handler>) -> Result<(), NeighbourError> {
         "following the kernel's neighbour table"
     );
     handler.set_neighbours(table.clone());
+    handler.neighbours_followed.store(true, Ordering::Relaxed);
     std::thread::Builder::new()
         .name("hedge-neighbours".into())
         .spawn(move || {
@@ -88,7 +90,8 @@ pub fn follow(handler: Arc<Handler>) -> Result<(), NeighbourError> {
                     // Notifications were lost: read the whole table again.
                     Err(error) if error.raw_os_error() == Some(libc::ENOBUFS) => {
                         if let Err(error) = request_dump(&socket) {
-                            warn!("{error}");
+                            warn!("{error}; devices are known by address only from now on");
+                            handler.neighbours_followed.store(false, Ordering::Relaxed);
                             return;
                         }
                         continue;
@@ -98,6 +101,7 @@ pub fn follow(handler: Arc<Handler>) -> Result<(), NeighbourError> {
                             "{}; devices are known by address only from now on",
                             NeighbourError::Read(error)
                         );
+                        handler.neighbours_followed.store(false, Ordering::Relaxed);
                         return;
                     }
                 }

@@ -40,6 +40,11 @@ pub struct StatusReport {
     /// The web console, if it listens.
     #[serde(default)]
     pub console: Option<super::ConsoleStatus>,
+    /// Addresses on the link whose device's MAC address hedge knows, from
+    /// the kernel's neighbour table (`None`: not followed, devices are
+    /// known by address only).
+    #[serde(default)]
+    pub neighbours: Option<usize>,
 }
 
 impl Service {
@@ -87,6 +92,7 @@ impl Service {
                 Err(_) => None,
             },
             console: self.console.get().cloned(),
+            neighbours: handler.neighbours_known(),
         }
     }
 

@@ -65,6 +65,8 @@ pub struct Handler {
     /// neighbour table (`dns::neighbours` keeps it current). Apart from
     /// the serving state for the same reason as the exemptions.
     neighbours: ArcSwap<Neighbours>,
+    /// Whether the neighbour table is being followed now.
+    pub neighbours_followed: std::sync::atomic::AtomicBool,
 }
 
 impl Handler {
@@ -84,6 +86,7 @@ impl Handler {
             alerts: AlertQueue::disabled(),
             exemptions: ArcSwap::from_pointee(ExemptionSet::default()),
             neighbours: ArcSwap::from_pointee(Neighbours::default()),
+            neighbours_followed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -116,6 +119,14 @@ impl Handler {
     /// Puts a new neighbour table in force for the next query.
     pub fn set_neighbours(&self, neighbours: Neighbours) {
         self.neighbours.store(Arc::new(neighbours));
+    }
+
+    /// How many addresses on the link hedge knows a MAC address at, if it
+    /// follows the neighbour table.
+    pub fn neighbours_known(&self) -> Option<usize> {
+        self.neighbours_followed
+            .load(Ordering::Relaxed)
+            .then(|| self.neighbours.load().len())
     }
 
     /// The MAC address hedge knows at `ip`, if any.
