@@ -74,6 +74,7 @@ fn entry(dice: &mut Dice, names: &[String], at_ms: i64) -> QueryRecord {
         at_ms,
         client: IpAddr::V4(client),
         client_name: None,
+        mac: None,
         group: Some(group.into()),
         rule: blocked.then(|| format!("list entry {name}")),
         name,

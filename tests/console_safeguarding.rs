@@ -336,7 +336,7 @@ async fn a_lead_searches_the_log_and_downloads_it_on_the_record() {
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(
         lines[0],
-        "time,client,client_name,group,name,type,action,category,rule,rcode,upstream_ms,times,last_time"
+        "time,client,client_name,group,name,type,action,category,rule,rcode,upstream_ms,times,last_time,mac,dhcp_name"
     );
     assert_eq!(lines.len(), 2, "{}", csv.body);
     assert!(

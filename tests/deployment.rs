@@ -310,6 +310,14 @@ fn the_unit_runs_what_the_package_installs_where_init_writes() {
     );
     // init's default directories are the ones systemd makes for the unit
     // (lists/ inside it comes from hedge.tmpfiles, shared with hedge-admin).
+    // Netlink for the neighbour table (devices by MAC address), and /proc
+    // still cut down to processes: hedge reads no table through it.
+    assert_eq!(
+        unit_values(&unit, "RestrictAddressFamilies"),
+        ["AF_UNIX AF_INET AF_INET6 AF_NETLINK"]
+    );
+    assert_eq!(unit_values(&unit, "ProcSubset"), ["pid"]);
+    assert_eq!(unit_values(&unit, "ProtectProc"), ["invisible"]);
     assert_eq!(unit_values(&unit, "StateDirectory"), ["hedge"]);
     assert_eq!(unit_values(&unit, "RuntimeDirectory"), ["hedge"]);
     let help = Command::new(hedge_bin())

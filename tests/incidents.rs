@@ -56,6 +56,7 @@ fn blocked(at_ms: i64, client: &str) -> QueryRecord {
         at_ms,
         client,
         client_name: None,
+        mac: None,
         group: Some("pupils".into()),
         name: "adult.upstream.example".into(),
         qtype: 1,

@@ -131,6 +131,7 @@ fn record(at_ms: i64, client: &str, group: &str, name: &str, action: Action) -> 
         at_ms,
         client: ip(client),
         client_name: None,
+        mac: None,
         group: Some(group.into()),
         name: name.into(),
         qtype: 1,
@@ -553,7 +554,7 @@ async fn searches_filter_export_csv_and_are_recorded() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "time,client,client_name,group,name,type,action,category,rule,rcode,upstream_ms,times,last_time"
+        "time,client,client_name,group,name,type,action,category,rule,rcode,upstream_ms,times,last_time,mac,dhcp_name"
     );
     assert_eq!(lines.len(), 6, "{csv}");
     assert!(

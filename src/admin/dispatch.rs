@@ -54,6 +54,7 @@ pub(super) async fn answer(
         ),
         R::ExemptList { selection } => respond(service.exemptions(selection).await),
         R::ExemptShow { id } => respond(service.exemption(id).await),
+        R::DeviceList => respond(service.devices().await),
         R::AlertList { selection } => respond(service.alerts(&selection).await),
         R::AlertShow { id } => respond(service.alert(id).await),
         R::AlertAck { id, by, note } => respond(

@@ -101,6 +101,8 @@ pub enum AdminRequest {
     ExemptShow {
         id: i64,
     },
+    /// Devices seen by MAC address, most recently seen first.
+    DeviceList,
     /// Safeguarding alerts, newest first.
     AlertList {
         selection: AlertSelection,

@@ -144,6 +144,7 @@ impl Listing for AlertRow<'_> {
         "acknowledged",
         "acknowledged_by",
         "note",
+        "mac",
     ];
     const EMPTY: &'static str = "no alerts";
 
@@ -178,6 +179,7 @@ impl Listing for AlertRow<'_> {
             alert.acked_ms.map(format_rfc3339).unwrap_or_default(),
             alert.acked_by.clone().unwrap_or_default(),
             alert.ack_note.clone().unwrap_or_default(),
+            alert.mac.map(|mac| mac.to_string()).unwrap_or_default(),
         ]
     }
 }

@@ -48,6 +48,14 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
     );
     println!("groups:      {}", report.groups.join(", "));
     println!("upstream:    {}", report.upstream);
+    match report.neighbours {
+        Some(known) => println!(
+            "devices:     MAC addresses known at {known} address(es) on the link (the kernel's neighbour table)"
+        ),
+        None => println!(
+            "devices:     the neighbour table is not followed: devices are known by address only (see the log)"
+        ),
+    }
     println!(
         "exemptions:  {} in force, {} waiting for an approver",
         report.exemptions_active, report.exemptions_pending

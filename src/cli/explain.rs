@@ -13,8 +13,9 @@ use hickory_proto::rr::Name;
 
 use super::running_server::RunningServer;
 use crate::config::normalize;
-use crate::config::{Config, DnssecMode};
+use crate::config::{Config, DnssecMode, Mac};
 use crate::dns::dnssec::{DnssecVerdict, why_not_validated};
+use crate::dns::neighbours::read_table;
 use crate::filter::sources::for_each_entry;
 use crate::filter::{Action, RpzAction};
 use crate::policy::{
@@ -29,11 +30,20 @@ struct Hit {
     place: String,
 }
 
-pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
+pub fn run(config_path: &Path, name: &str, client: IpAddr, mac: Option<Mac>) -> Result<()> {
     let config = Config::load(config_path)?;
     let name = normalize(name).map_err(|p| anyhow::anyhow!("{name:?} is not a name: {p}"))?;
     let snapshot = Snapshot::build(&config).context("cannot load the lists")?;
-    let who = snapshot.identify(client);
+    // As the server would know it: the MAC address the kernel's neighbour
+    // table has at the address, unless one is given.
+    let (mac, mac_from) = match mac {
+        Some(mac) => (Some(mac), "given"),
+        None => match read_table() {
+            Ok(table) => (table.mac_of(client), "from the neighbour table"),
+            Err(_) => (None, ""),
+        },
+    };
+    let who = snapshot.identify(client, mac);
     let group = &snapshot.groups[who.group];
     let catalogue = &snapshot.catalogue;
 
@@ -42,6 +52,11 @@ pub fn run(config_path: &Path, name: &str, client: IpAddr) -> Result<()> {
         Some(label) => println!("client:  {client} ({label}), group {}", group.name),
         None => println!("client:  {client}, group {}", group.name),
     }
+    match mac {
+        Some(mac) => println!("device:  MAC {mac} ({mac_from})"),
+        None => println!("device:  no MAC address known at {client}: address rules apply"),
+    }
+    println!("by:      {}", who.matched);
     let blocked = group.block.union(catalogue.mandatory());
     println!("blocks:  {}", catalogue.names(blocked));
 

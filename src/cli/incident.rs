@@ -337,6 +337,8 @@ struct EvidenceRow<'a> {
     time: String,
     client: String,
     client_name: &'a Option<String>,
+    mac: Option<String>,
+    dhcp_name: &'a Option<String>,
     group: &'a Option<String>,
     name: String,
     action: &'static str,
@@ -349,6 +351,8 @@ impl EvidenceRow<'_> {
             time: format_rfc3339(row.at_ms),
             client: row.client.to_string(),
             client_name: &row.client_name,
+            mac: row.mac.map(|mac| mac.to_string()),
+            dhcp_name: &row.dhcp_name,
             group: &row.group,
             name: inert(&row.name),
             action: row.action.as_str(),
@@ -422,10 +426,7 @@ fn print_one(record: &IncidentRecord) -> Result<()> {
     for row in &record.rows {
         table.push(vec![
             format_local(row.at_ms),
-            match &row.client_name {
-                Some(name) => format!("{name} ({})", row.client),
-                None => row.client.to_string(),
-            },
+            row.who(),
             row.action.as_str().into(),
             inert(&row.name),
             row.category.clone().unwrap_or_default(),

@@ -6,6 +6,7 @@ mod alerts;
 mod audit;
 mod config_check;
 mod control;
+mod devices;
 mod exempt;
 mod explain;
 mod incident;
@@ -68,6 +69,10 @@ enum Command {
         /// The client's address, which decides its group.
         #[arg(long, value_name = "IP")]
         client: std::net::IpAddr,
+        /// The device's MAC address; without it, the one the kernel's
+        /// neighbour table has at the address, if any.
+        #[arg(long, value_name = "MAC")]
+        mac: Option<crate::config::Mac>,
     },
     /// Show what the running server is doing.
     Status {
@@ -92,6 +97,11 @@ enum Command {
     Exempt {
         #[command(subcommand)]
         command: exempt::ExemptCommand,
+    },
+    /// Devices known by MAC address: list them.
+    Devices {
+        #[command(subcommand)]
+        command: devices::DevicesCommand,
     },
     /// Safeguarding alerts: list them, see one, acknowledge it.
     Alerts {
@@ -153,7 +163,7 @@ pub fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check::run(config),
-        Command::Explain { name, client } => explain::run(config, &name, client),
+        Command::Explain { name, client, mac } => explain::run(config, &name, client, mac),
         Command::Lists {
             command: ListsCommand::Stats { json },
         } => lists::stats(config, json),
@@ -165,6 +175,7 @@ pub fn main() -> ExitCode {
         Command::Logs { command } => logs::run(command, config),
         Command::Audit { command } => audit::run(command, config),
         Command::Exempt { command } => exempt::run(command, config),
+        Command::Devices { command } => devices::run(command, config),
         Command::Alerts { command } => alerts::run(command, config),
         Command::Report(args) => report::run(args, config),
         Command::Incident { command } => incident::run(command, config),

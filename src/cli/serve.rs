@@ -63,6 +63,11 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
     );
     let (alert_queue, alert_events) = AlertQueue::new(ALERT_QUEUE);
     let handler = Arc::new(Handler::new(&config, query_log)?.with_alerts(alert_queue));
+    // Before the first query: a device by MAC address is known from the
+    // start.
+    if let Err(error) = crate::dns::neighbours::follow(handler.clone()) {
+        warn!("{error}; devices are known by their address only");
+    }
     let listeners = Listeners::bind(&config.server.listen)?;
     let bound = listeners.local_addrs();
     let shutdown = CancellationToken::new();
@@ -134,6 +139,7 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
             .join(", ")
     ));
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
+    tracker.spawn(service.clone().follow_leases(shutdown.clone()));
     tracker.spawn(retention(service.clone(), shutdown.clone()));
     tracker.spawn(exemptions(service.clone(), shutdown.clone()));
     tracker.spawn(crate::service::report::mailing::run(

@@ -11,6 +11,7 @@ pub mod dnssec;
 mod email;
 mod error;
 mod list_format;
+mod mac;
 pub mod name;
 mod safesearch;
 mod schedule;
@@ -26,6 +27,7 @@ pub use email::{
 };
 pub use error::{ConfigError, ConfigProblem};
 pub use list_format::ListFormat;
+pub use mac::{Mac, MacError};
 pub use name::{NameProblem, normalize};
 pub use safesearch::{Engine, SafeSearch, YoutubeMode, built_in_safe_search};
 pub use schedule::{Schedule, ScheduleRule, parse_clock, parse_days};
@@ -66,6 +68,17 @@ pub struct Config {
     pub web: WebConfig,
     /// `None`: no mail is sent.
     pub email: Option<EmailConfig>,
+    pub devices: DevicesConfig,
+}
+
+/// `[devices]`: devices known by their MAC address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevicesConfig {
+    /// The group of a device whose MAC address hedge knows but no
+    /// `[[clients]]` entry names; `None`: such a device goes by its address.
+    pub unknown_group: Option<String>,
+    /// DHCP lease files (dnsmasq, ISC dhcpd, Kea CSV) that name devices.
+    pub dhcp_leases: Vec<PathBuf>,
 }
 
 /// `[alerts]`: hits in safeguarding categories reach a person at once.
@@ -281,11 +294,13 @@ impl GroupConfig {
     }
 }
 
-/// `[[clients]]`: one named machine.
+/// `[[clients]]`: one named machine, known by its address, its MAC
+/// addresses, or both (at least one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
     pub name: String,
-    pub address: IpAddr,
+    pub address: Option<IpAddr>,
+    pub macs: Vec<Mac>,
     pub group: String,
 }
 

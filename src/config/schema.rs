@@ -43,6 +43,17 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub web: RawWeb,
     pub email: Option<RawEmail>,
+    #[serde(default)]
+    pub devices: RawDevices,
+}
+
+/// `[devices]`: what hedge does with devices it knows by MAC address.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDevices {
+    pub unknown_group: Option<Spanned<String>>,
+    #[serde(default)]
+    pub dhcp_leases: Vec<Spanned<String>>,
 }
 
 /// `[alerts]`: who hears about hits in safeguarding categories, and how.
@@ -426,8 +437,17 @@ fn default_block_ttl() -> u32 {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawClient {
     pub name: Spanned<String>,
-    pub address: Spanned<String>,
+    pub address: Option<Spanned<String>>,
+    pub mac: Option<Spanned<RawMacs>>,
     pub group: Spanned<String>,
+}
+
+/// `mac = "..."` or `mac = ["...", "..."]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawMacs {
+    One(String),
+    Many(Vec<String>),
 }
 
 fn unspanned<T>(value: T) -> Spanned<T> {

@@ -7,6 +7,7 @@ pub mod answer;
 pub mod cache;
 pub mod dnssec;
 pub mod handler;
+pub mod neighbours;
 pub mod pending;
 pub mod server;
 pub mod special;

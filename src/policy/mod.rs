@@ -13,7 +13,9 @@ pub mod exemptions;
 pub mod groups;
 pub mod holds;
 pub mod incidents;
+pub mod leases;
 pub mod logging;
+pub mod neighbours;
 pub mod people;
 pub mod reasons;
 pub mod report_schedule;
@@ -22,7 +24,7 @@ pub mod schedule;
 pub mod snapshot;
 pub mod wording;
 
-pub use clients::{Client, ClientTable};
+pub use clients::{Client, ClientRule, ClientTable};
 pub use decide::{AllowReason, Block, BlockAnswer, BlockRule, Decision, decide, decide_str};
 pub use exemptions::{
     Exemption, ExemptionKind, ExemptionScope, ExemptionSet, ExemptionStatus, NewExemption,
@@ -31,6 +33,7 @@ pub use exemptions::{
 pub use groups::Group;
 pub use holds::HoldRequest;
 pub use incidents::{Agency, Identified, IncidentKind, NewIncident};
+pub use neighbours::Neighbours;
 pub use people::Role;
 pub use reasons::{check_person, check_reason};
 pub use snapshot::Snapshot;

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use crate::config::Catalogue;
+use crate::config::{Catalogue, Mac};
 use crate::config::{Config, built_in_safe_search};
 use crate::filter::Index;
 use crate::filter::sources::{LoadError, SourceReport, load};
@@ -38,15 +38,17 @@ impl Snapshot {
             catalogue: config.lists.catalogue.clone(),
             index,
             groups: config.groups.iter().map(Group::from_config).collect(),
-            clients: ClientTable::new(&config.groups, &config.clients),
+            clients: ClientTable::new(&config.groups, &config.clients, &config.devices),
             safe_search: built_in_safe_search(),
             reports,
             built_at: SystemTime::now(),
         }
     }
 
-    pub fn identify(&self, ip: IpAddr) -> Client<'_> {
-        self.clients.identify(ip)
+    /// The client at `ip`, whose MAC address is `mac` when hedge knows it
+    /// (see [`ClientTable::identify`] for the order of the rules).
+    pub fn identify(&self, ip: IpAddr, mac: Option<Mac>) -> Client<'_> {
+        self.clients.identify(ip, mac)
     }
 
     pub fn group_index(&self, name: &str) -> Option<usize> {

@@ -234,7 +234,7 @@ impl Service {
         let mut involved = match client {
             Some(net) => {
                 let first: IpAddr = net.network();
-                let who = policy.identify(first);
+                let who = policy.identify(first, None);
                 let group = &policy.groups[who.group].name;
                 if net.prefix_len() == net.max_prefix_len() {
                     match who.name.map(str::to_string).or(known_name) {

@@ -11,6 +11,7 @@
 pub mod alerting;
 pub mod alerts;
 pub mod audit;
+pub mod devices;
 pub mod exemptions;
 pub mod holds;
 pub mod incidents;

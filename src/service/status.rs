@@ -44,6 +44,11 @@ pub struct StatusReport {
     /// ended (`None`: the database is closed).
     #[serde(default)]
     pub mail: Option<MailSummary>,
+    /// Addresses on the link whose device's MAC address hedge knows, from
+    /// the kernel's neighbour table (`None`: not followed, devices are
+    /// known by address only).
+    #[serde(default)]
+    pub neighbours: Option<usize>,
 }
 
 /// How far back `status` counts mail.
@@ -101,6 +106,7 @@ impl Service {
                     .ok(),
                 Err(_) => None,
             },
+            neighbours: handler.neighbours_known(),
         }
     }
 

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::audit::{AuditEntry, AuditLock, append};
 use super::record::{ip_from_key, ip_key};
 use super::{Database, StoreError, now_ms};
+use crate::config::Mac;
 
 /// A blocked attempt in a safeguarding category, as the DNS path saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub struct AlertHit {
     pub at_ms: i64,
     pub client: IpAddr,
     pub client_name: Option<String>,
+    /// The device's MAC address, when hedge knew it.
+    pub mac: Option<Mac>,
     pub group: Arc<str>,
     /// The name asked, normalised.
     pub name: String,
@@ -99,7 +102,12 @@ pub struct Alert {
     pub last_ms: i64,
     pub hits: u64,
     pub client: IpAddr,
+    /// The configured name of the client, else its DHCP name when the
+    /// alert was raised.
     pub client_name: Option<String>,
+    /// The device's MAC address, when hedge knew it.
+    #[serde(default)]
+    pub mac: Option<Mac>,
     pub group: String,
     pub category: String,
     /// The first name asked.
@@ -118,11 +126,13 @@ impl Alert {
         self.acked_ms.is_none()
     }
 
-    /// The client as people know it: its configured name and address.
+    /// The client as people know it: its name, address and MAC address.
     pub fn who(&self) -> String {
-        match &self.client_name {
-            Some(name) => format!("{name} ({})", self.client),
-            None => self.client.to_string(),
+        match (&self.client_name, self.mac) {
+            (Some(name), Some(mac)) => format!("{name} ({}, {mac})", self.client),
+            (Some(name), None) => format!("{name} ({})", self.client),
+            (None, Some(mac)) => format!("{} ({mac})", self.client),
+            (None, None) => self.client.to_string(),
         }
     }
 }
@@ -152,6 +162,9 @@ pub(super) fn alert_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Alert, sql
             source: "not a 16-byte address".into(),
         })?,
         client_name: row.try_get("client_name")?,
+        mac: row
+            .try_get::<Option<i64>, _>("mac")?
+            .and_then(|mac| Mac::from_u64(mac as u64)),
         group: row.try_get("group_name")?,
         category: row.try_get("category")?,
         name: row.try_get("name")?,
@@ -177,13 +190,16 @@ impl Database {
     /// Stores a new alert for `hit` with a count of one.
     pub async fn raise_alert(&self, hit: &AlertHit) -> Result<Alert, StoreError> {
         let row = sqlx::query(
-            "INSERT INTO alerts (first_ms, last_ms, hits, client_ip, client_name, group_name, \
-             category, name) VALUES (?, ?, 1, ?, ?, ?, ?, ?) RETURNING *",
+            "INSERT INTO alerts (first_ms, last_ms, hits, client_ip, client_name, mac, group_name, \
+             category, name) VALUES (?, ?, 1, ?, \
+             coalesce(?, (SELECT name FROM dhcp_names WHERE mac = ?)), ?, ?, ?, ?) RETURNING *",
         )
         .bind(hit.at_ms)
         .bind(hit.at_ms)
         .bind(ip_key(hit.client).to_vec())
         .bind(&hit.client_name)
+        .bind(hit.mac.map(|mac| mac.to_u64() as i64))
+        .bind(hit.mac.map(|mac| mac.to_u64() as i64))
         .bind(&*hit.group)
         .bind(&hit.category)
         .bind(&hit.name)
@@ -343,6 +359,7 @@ impl Database {
                     "alert": alert.id,
                     "client": alert.client.to_string(),
                     "client_name": alert.client_name,
+                    "mac": alert.mac,
                     "group": alert.group,
                     "category": alert.category,
                     "hits": alert.hits,
@@ -375,6 +392,7 @@ mod tests {
             at_ms,
             client: "10.0.0.5".parse().unwrap(),
             client_name: Some("pupil-ipad".into()),
+            mac: None,
             group: "pupils".into(),
             name: "example.com".into(),
             category: "adult".into(),
@@ -420,5 +438,40 @@ mod tests {
         );
         let chain = db.verify_audit().await.unwrap();
         assert_eq!((chain.rows, chain.first_broken), (1, None));
+    }
+
+    #[tokio::test]
+    async fn an_alert_carries_the_mac_and_the_dhcp_name_of_its_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("hedge.db")).await.unwrap();
+        let mac: Mac = "02:00:00:00:00:07".parse().unwrap();
+        db.set_dhcp_names(
+            &[crate::policy::leases::Lease {
+                mac,
+                address: None,
+                name: "sams-ipad".into(),
+            }],
+            500,
+        )
+        .await
+        .unwrap();
+        let unnamed = AlertHit {
+            client_name: None,
+            mac: Some(mac),
+            ..hit(1_000)
+        };
+        let alert = db.raise_alert(&unnamed).await.unwrap();
+        assert_eq!(alert.client_name.as_deref(), Some("sams-ipad"));
+        assert_eq!(alert.mac, Some(mac));
+        assert_eq!(alert.who(), "sams-ipad (10.0.0.5, 02:00:00:00:00:07)");
+        // A configured name comes first.
+        let named = AlertHit {
+            mac: Some(mac),
+            ..hit(2_000)
+        };
+        let alert = db.raise_alert(&named).await.unwrap();
+        assert_eq!(alert.who(), "pupil-ipad (10.0.0.5, 02:00:00:00:00:07)");
+        let stored = db.alert(alert.id).await.unwrap().unwrap();
+        assert_eq!(stored.mac, Some(mac));
     }
 }

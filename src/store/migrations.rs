@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "mail sent and report schedules",
         include_str!("../../migrations/0011_mail.sql"),
     ),
+    (
+        12,
+        "devices by MAC address",
+        include_str!("../../migrations/0012_devices.sql"),
+    ),
 ];
 
 #[derive(Debug)]

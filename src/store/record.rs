@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Mac;
+
 /// What hedge did with a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,6 +62,8 @@ pub struct QueryRecord {
     pub at_ms: i64,
     pub client: IpAddr,
     pub client_name: Option<String>,
+    /// The device's MAC address, when hedge knew it.
+    pub mac: Option<Mac>,
     pub group: Option<Arc<str>>,
     /// Normalised: lowercase, no trailing dot.
     pub name: String,
@@ -92,6 +96,29 @@ pub struct StoredQuery {
     /// When it last asked, if more than once.
     #[serde(default)]
     pub last_ms: Option<i64>,
+    /// The device's MAC address, when hedge knew it.
+    #[serde(default)]
+    pub mac: Option<Mac>,
+    /// The host name the device gave its DHCP server, as the lease files
+    /// last said.
+    #[serde(default)]
+    pub dhcp_name: Option<String>,
+}
+
+impl StoredQuery {
+    /// The device as people know it: its configured name, else its DHCP
+    /// name, with its address and MAC address.
+    pub fn who(&self) -> String {
+        match (
+            self.client_name.as_ref().or(self.dhcp_name.as_ref()),
+            self.mac,
+        ) {
+            (Some(name), Some(mac)) => format!("{name} ({}, {mac})", self.client),
+            (Some(name), None) => format!("{name} ({})", self.client),
+            (None, Some(mac)) => format!("{} ({mac})", self.client),
+            (None, None) => self.client.to_string(),
+        }
+    }
 }
 
 fn once() -> u32 {
@@ -178,5 +205,35 @@ mod tests {
             assert_eq!(Action::parse(action.as_str()), Some(action));
         }
         assert_eq!(Action::parse("maybe"), None);
+    }
+
+    #[test]
+    fn a_row_names_its_device_by_configured_then_dhcp_name_with_its_mac() {
+        let mut row = StoredQuery {
+            id: 1,
+            at_ms: 0,
+            client: "10.0.0.5".parse().unwrap(),
+            client_name: None,
+            group: None,
+            name: "example.com".into(),
+            qtype: 1,
+            action: Action::Allowed,
+            category: None,
+            rule: None,
+            rcode: 0,
+            upstream_us: None,
+            times: 1,
+            last_ms: None,
+            mac: None,
+            dhcp_name: Some("sams-ipad".into()),
+        };
+        assert_eq!(row.who(), "sams-ipad (10.0.0.5)");
+        row.mac = Some("02:00:00:00:00:01".parse().unwrap());
+        assert_eq!(row.who(), "sams-ipad (10.0.0.5, 02:00:00:00:00:01)");
+        row.client_name = Some("Sam's tablet".into());
+        assert_eq!(row.who(), "Sam's tablet (10.0.0.5, 02:00:00:00:00:01)");
+        row.dhcp_name = None;
+        row.client_name = None;
+        assert_eq!(row.who(), "10.0.0.5 (02:00:00:00:00:01)");
     }
 }

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::record::{Action, QueryRecord};
+use crate::config::Mac;
 
 /// A log row: the first query, how many times it was asked in all, and
 /// when last (`None`: once).
@@ -56,6 +57,10 @@ struct Waiting {
     /// When last asked; meant only once `times` is over 1.
     last_ms: i64,
     client: IpAddr,
+    /// The device's MAC address; all zero when unknown (no MAC address is
+    /// all zero), which keeps the row at 96 bytes where an `Option` would
+    /// not.
+    mac: [u8; 6],
     group: Option<Arc<str>>,
     name: Box<str>,
     /// The fields most entries leave empty.
@@ -79,6 +84,7 @@ struct Rare {
 #[derive(PartialEq, Eq, Hash)]
 struct Query<'a> {
     client: IpAddr,
+    mac: Option<Mac>,
     qtype: u16,
     action: Action,
     rcode: u16,
@@ -100,6 +106,7 @@ impl Query<'_> {
 fn query_of(record: &QueryRecord) -> Query<'_> {
     Query {
         client: record.client,
+        mac: record.mac,
         qtype: record.qtype,
         action: record.action,
         rcode: record.rcode,
@@ -127,6 +134,7 @@ impl Waiting {
             at_ms: record.at_ms,
             last_ms: record.at_ms,
             client: record.client,
+            mac: record.mac.map_or([0; 6], |mac| mac.0),
             group: record.group,
             name: record.name.into_boxed_str(),
             rare,
@@ -142,6 +150,7 @@ impl Waiting {
         let rare = self.rare.as_deref();
         Query {
             client: self.client,
+            mac: Mac::from_bytes(&self.mac),
             qtype: self.qtype,
             action: self.action,
             rcode: self.rcode,
@@ -171,6 +180,7 @@ impl Waiting {
                 at_ms: self.at_ms,
                 client: self.client,
                 client_name: client_name.map(String::from),
+                mac: Mac::from_bytes(&self.mac),
                 group: self.group,
                 name: self.name.into_string(),
                 qtype: self.qtype,
@@ -277,6 +287,7 @@ mod tests {
             at_ms,
             client: client.parse().unwrap(),
             client_name: None,
+            mac: None,
             group: Some("pupils".into()),
             name: name.to_string(),
             qtype: 1,

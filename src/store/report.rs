@@ -18,6 +18,7 @@ use super::counts::BUCKET_MS;
 use super::holds::LegalHold;
 use super::record::{ip_from_key, name_from_key};
 use super::{ChainCheck, Database, StoreError};
+use crate::config::Mac;
 use crate::policy::{Exemption, ExemptionScope, ExemptionStatus};
 
 /// What to report on.
@@ -118,7 +119,12 @@ pub struct GroupCount {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientCount {
     pub client: String,
+    /// Its configured name in the period's log, else its DHCP name.
     pub client_name: Option<String>,
+    /// The MAC address of the device last seen at the address in the
+    /// period, when hedge knew it.
+    #[serde(default)]
+    pub mac: Option<String>,
     pub group: Option<String>,
     /// Blocked attempts in safeguarding categories.
     pub blocked: u64,
@@ -418,6 +424,10 @@ impl Database {
             clients.truncate(TOP);
             for client in &mut clients {
                 client.client_name = self.client_name(&client.client, request).await?;
+                if let Some((mac, dhcp_name)) = self.device_at(&client.client, request).await? {
+                    client.mac = Some(mac.to_string());
+                    client.client_name = client.client_name.take().or(dhcp_name);
+                }
             }
             report.top_clients = clients;
         }
@@ -468,6 +478,30 @@ impl Database {
         .bind(request.to_ms)
         .fetch_optional(self.pool())
         .await?)
+    }
+
+    /// The device last seen at a client address in the period (its MAC
+    /// address and DHCP name), if hedge knew it.
+    async fn device_at(
+        &self,
+        client: &str,
+        request: &ReportRequest,
+    ) -> Result<Option<(Mac, Option<String>)>, StoreError> {
+        let Ok(ip) = client.parse() else {
+            return Ok(None);
+        };
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT q.mac, d.name FROM queries AS q INDEXED BY queries_client \
+             LEFT JOIN dhcp_names AS d ON d.mac = q.mac \
+             WHERE client_ip = ? AND at_ms >= ? AND at_ms < ? AND q.mac IS NOT NULL \
+             ORDER BY at_ms DESC LIMIT 1",
+        )
+        .bind(super::record::ip_key(ip).to_vec())
+        .bind(request.from_ms)
+        .bind(request.to_ms)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.and_then(|(mac, name)| Some((Mac::from_u64(mac as u64)?, name))))
     }
 
     async fn alert_summary(&self, request: &ReportRequest) -> Result<AlertSummary, StoreError> {
@@ -600,6 +634,7 @@ mod tests {
             at_ms,
             client: "10.0.0.5".parse().unwrap(),
             client_name: Some("ipad".into()),
+            mac: None,
             group: Some(group.into()),
             name: "x.example.com".into(),
             qtype: 1,

@@ -234,6 +234,7 @@ mod tests {
             at_ms,
             client: client.parse::<IpAddr>().unwrap(),
             client_name: None,
+            mac: None,
             group: Some("pupils".into()),
             name: name.into(),
             qtype: 1,

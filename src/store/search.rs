@@ -12,6 +12,7 @@ use super::record::{
     Action, MAX_REPEAT_WINDOW_MS, StoredQuery, ip_from_key, name_from_key, name_key, net_keys,
 };
 use super::{Database, StoreError};
+use crate::config::Mac;
 
 /// Which names a search matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +79,9 @@ pub struct LogFilter {
     pub action: Option<Action>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// One device, by its MAC address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<Mac>,
     /// At most this many rows (the newest); `None`: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
@@ -86,6 +90,7 @@ pub struct LogFilter {
 /// The index a search walks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchPlan {
+    Device,
     Time,
     Client,
     Name,
@@ -108,7 +113,9 @@ impl LogFilter {
         let narrow_window = matches!((self.from_ms, self.to_ms),
 (Some(from), Some(to)) if to.saturating_sub(from) <= NARROW_WINDOW_MS);
         let window_from_now = self.from_ms.is_some() && self.to_ms.is_none();
-        if single_client {
+        if self.mac.is_some() {
+            SearchPlan::Device
+        } else if single_client {
             SearchPlan::Client
         } else if matches!(self.name, Some(NamePattern::Exact(_))) {
             SearchPlan::Name
@@ -128,6 +135,7 @@ impl LogFilter {
     /// The SQL and its bound values.
     fn sql(&self) -> (String, Vec<Bound>) {
         let index = match self.plan() {
+            SearchPlan::Device => "queries_mac",
             SearchPlan::Time => "queries_at",
             SearchPlan::Client => "queries_client",
             SearchPlan::Name => "queries_name",
@@ -135,8 +143,9 @@ impl LogFilter {
         };
         let mut sql = format!(
             "SELECT id, at_ms, client_ip, client_name, group_name, name_key, qtype, action, \
-             category, rule, rcode, upstream_us, times, last_ms FROM queries INDEXED BY {index} \
-             WHERE 1"
+             category, rule, rcode, upstream_us, times, last_ms, q.mac AS mac, \
+             d.name AS dhcp_name FROM queries AS q INDEXED BY {index} \
+             LEFT JOIN dhcp_names AS d ON d.mac = q.mac WHERE 1"
         );
         let mut binds = Vec::new();
         if let Some(from) = self.from_ms {
@@ -193,6 +202,10 @@ impl LogFilter {
             sql.push_str(" AND category = ?");
             binds.push(Bound::Text(category.clone()));
         }
+        if let Some(mac) = self.mac {
+            sql.push_str(" AND q.mac = ?");
+            binds.push(Bound::Int(mac.to_u64() as i64));
+        }
         sql.push_str(" ORDER BY at_ms DESC, id DESC");
         if let Some(limit) = self.limit {
             sql.push_str(" LIMIT ?");
@@ -235,6 +248,10 @@ fn stored_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredQuery, StoreEr
         times: u32::try_from(row.try_get::<i64, _>("times")?)
             .map_err(|_| corrupt("times asked out of range"))?,
         last_ms: row.try_get("last_ms")?,
+        mac: row
+            .try_get::<Option<i64>, _>("mac")?
+            .and_then(|mac| Mac::from_u64(mac as u64)),
+        dhcp_name: row.try_get("dhcp_name")?,
     })
 }
 
@@ -307,6 +324,7 @@ mod tests {
             at_ms,
             client: client.parse::<IpAddr>().unwrap(),
             client_name: None,
+            mac: None,
             group: Some(
                 if client.starts_with("10.1.") {
                     "pupils"

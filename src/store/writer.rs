@@ -4,6 +4,7 @@
 //! retries with backoff; meanwhile the channel fills and further entries
 //! are dropped and counted, never queued without bound.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use super::counts::Tally;
 use super::record::{QueryRecord, ip_key, name_key};
 use super::repeats::{Repeats, Row};
 use super::{Database, Storage};
+use crate::config::Mac;
 
 /// Entries taken from the queue for one transaction at most.
 const BATCH: usize = 20_000;
@@ -506,7 +508,7 @@ async fn insert(connection: &mut SqliteConnection, batch: &[Row]) -> Result<(), 
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
         let mut insert = QueryBuilder::new(
             "INSERT INTO queries (at_ms, client_ip, client_name, group_name, name_key, qtype, \
-             action, category, rule, rcode, upstream_us, times, last_ms) ",
+             action, category, rule, rcode, upstream_us, times, last_ms, mac) ",
         );
         insert.push_values(chunk, |mut row, entry| {
             let record = &entry.record;
@@ -522,7 +524,8 @@ async fn insert(connection: &mut SqliteConnection, batch: &[Row]) -> Result<(), 
                 .push_bind(i64::from(record.rcode))
                 .push_bind(record.upstream_us.map(i64::from))
                 .push_bind(i64::from(entry.times))
-                .push_bind(entry.last_ms);
+                .push_bind(entry.last_ms)
+                .push_bind(record.mac.map(|mac| mac.to_u64() as i64));
         });
         insert
             .build()
@@ -541,7 +544,53 @@ async fn insert(connection: &mut SqliteConnection, batch: &[Row]) -> Result<(), 
         );
     }
     tally.apply(&mut transaction, 1).await?;
+    seen_devices(&mut transaction, batch).await?;
     transaction.commit().await
+}
+
+/// Records each device in `batch` as seen: at its latest address in the
+/// batch, moved there from the address it had before.
+async fn seen_devices(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    batch: &[Row],
+) -> Result<(), sqlx::Error> {
+    let mut seen: Vec<(Mac, IpAddr, i64, i64)> = Vec::new();
+    for Row {
+        record, last_ms, ..
+    } in batch
+    {
+        let Some(mac) = record.mac else { continue };
+        let last = last_ms.unwrap_or(record.at_ms);
+        match seen.iter_mut().find(|(m, ..)| *m == mac) {
+            Some(device) => {
+                device.2 = device.2.min(record.at_ms);
+                if record.at_ms >= device.3 {
+                    device.1 = record.client;
+                }
+                device.3 = device.3.max(last);
+            }
+            None => seen.push((mac, record.client, record.at_ms, last)),
+        }
+    }
+    for (mac, address, first_ms, last_ms) in seen {
+        sqlx::query(
+            "INSERT INTO devices (mac, address, last_address, first_ms, last_ms) \
+             VALUES (?, ?, NULL, ?, ?) \
+             ON CONFLICT (mac) DO UPDATE SET \
+               last_address = CASE WHEN devices.address = excluded.address \
+                 THEN devices.last_address ELSE devices.address END, \
+               address = excluded.address, \
+               first_ms = min(devices.first_ms, excluded.first_ms), \
+               last_ms = max(devices.last_ms, excluded.last_ms)",
+        )
+        .bind(mac.to_u64() as i64)
+        .bind(ip_key(address).to_vec())
+        .bind(first_ms)
+        .bind(last_ms)
+        .execute(&mut **transaction)
+        .await?;
+    }
+    Ok(())
 }
 
 impl Database {

@@ -40,6 +40,10 @@ pub struct SearchArgs {
     /// A client address or network (10.1.2.34, 10.1.2.0/24, fd00::/64).
     #[arg(long, value_name = "IP|CIDR")]
     client: Option<String>,
+    /// One device by its MAC address (aa:bb:cc:dd:ee:ff), whatever
+    /// address it had.
+    #[arg(long, value_name = "MAC")]
+    mac: Option<crate::config::Mac>,
     /// Only clients in this group.
     #[arg(long)]
     group: Option<String>,
@@ -130,6 +134,7 @@ fn filter(args: &SearchArgs, config: &Config) -> Result<LogFilter> {
         group: args.group.clone(),
         action,
         category: args.category.clone(),
+        mac: args.mac,
         limit,
     })
 }
@@ -142,7 +147,12 @@ struct QueryRow {
     time: String,
     time_ms: i64,
     client: String,
+    /// The configured name of the client, else its DHCP name.
     client_name: Option<String>,
+    /// The device's MAC address, when hedge knew it.
+    mac: Option<String>,
+    /// The host name the device gave its DHCP server.
+    dhcp_name: Option<String>,
     group: Option<String>,
     name: String,
     #[serde(rename = "type")]
@@ -187,7 +197,9 @@ impl From<StoredQuery> for QueryRow {
             last_ms: query.last_ms,
             times: query.times,
             action: query.action,
-            client_name: query.client_name,
+            client_name: query.client_name.or_else(|| query.dhcp_name.clone()),
+            mac: query.mac.map(|mac| mac.to_string()),
+            dhcp_name: query.dhcp_name,
             group: query.group,
             name: query.name,
             category: query.category,
@@ -204,9 +216,12 @@ impl Listing for QueryRow {
     const EMPTY: &'static str = "no query-log rows match";
 
     fn table_cells(&self) -> Vec<String> {
-        let client = match &self.client_name {
-            Some(name) => format!("{} ({name})", self.client),
-            None => self.client.clone(),
+        // The device's name and MAC address beside its address.
+        let client = match (&self.client_name, &self.mac) {
+            (Some(name), Some(mac)) => format!("{} ({name}, {mac})", self.client),
+            (Some(name), None) => format!("{} ({name})", self.client),
+            (None, Some(mac)) => format!("{} ({mac})", self.client),
+            (None, None) => self.client.clone(),
         };
         vec![
             format_local(self.time_ms),

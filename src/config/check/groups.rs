@@ -1,6 +1,6 @@
-//! `[[groups]]` (with their schedules) and `[[clients]]`.
+//! `[[groups]]` (with their schedules).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use toml::Spanned;
 
@@ -199,56 +199,5 @@ impl Checker<'_> {
             }
         }
         out
-    }
-
-    pub(super) fn clients(
-        &mut self,
-        raw: Vec<schema::RawClient>,
-        groups: &[GroupConfig],
-    ) -> Vec<ClientConfig> {
-        let mut clients: Vec<ClientConfig> = Vec::new();
-        for client in raw {
-            let address = match client.address.get_ref().parse::<IpAddr>() {
-                Ok(address) => address,
-                Err(_) => {
-                    self.problem(
-                        "clients.address",
-                        &client.address,
-                        format!(
-                            "{:?} is not an IP address (a client is one machine)",
-                            client.address.get_ref()
-                        ),
-                    );
-                    continue;
-                }
-            };
-            if clients.iter().any(|c| c.address == address) {
-                self.problem(
-                    "clients.address",
-                    &client.address,
-                    format!("{address} is listed twice"),
-                );
-                continue;
-            }
-            let group = client.group.get_ref().clone();
-            if !groups.iter().any(|g| g.name == group) {
-                let known: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-                self.problem(
-                    "clients.group",
-                    &client.group,
-                    format!(
-                        "unknown group {group:?}; the groups are: {}",
-                        known.join(", ")
-                    ),
-                );
-                continue;
-            }
-            clients.push(ClientConfig {
-                name: client.name.get_ref().clone(),
-                address,
-                group,
-            });
-        }
-        clients
     }
 }

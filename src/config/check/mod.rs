@@ -6,6 +6,7 @@ mod dnssec;
 mod email;
 #[cfg(test)]
 pub use dnssec::read_anchors;
+mod devices;
 mod governance;
 mod groups;
 mod lists;
@@ -86,6 +87,7 @@ impl Checker<'_> {
         let lists = self.lists(raw.lists, raw.categories);
         let groups = self.groups(raw.groups, &lists.catalogue);
         let clients = self.clients(raw.clients, &groups);
+        let devices = self.devices(raw.devices, &groups);
         let admin = AdminConfig {
             socket: self.resolve_path(raw.admin.socket.get_ref()),
             group: raw.admin.group,
@@ -140,6 +142,7 @@ impl Checker<'_> {
             lists,
             groups,
             clients,
+            devices,
             admin,
         }
     }

@@ -48,7 +48,7 @@ impl Handler {
         let now = jiff::Timestamp::now();
         let max_udp = serving.config.server.max_udp_payload;
         let policy = &serving.policy;
-        let client = policy.identify(ip);
+        let client = policy.identify(ip, self.mac_of(ip));
         let exemptions = self.exemptions.load();
         let (outcome, rcode) = match decide(policy, &exemptions, client, ip, &name, now) {
             Decision::Block(block) => {

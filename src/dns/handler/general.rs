@@ -66,7 +66,7 @@ impl Handler {
         // One clock reading for every name this query involves, and its
         // time in the log.
         let now = jiff::Timestamp::now();
-        let client = serving.policy.identify(src.ip());
+        let client = serving.policy.identify(src.ip(), self.mac_of(src.ip()));
         let limit = answer::udp_limit(request.edns.as_ref(), max_udp);
         let qps = serving.config.server.rate_limit_qps;
         let mut response = if !serving.allow.allows(src.ip()) {

@@ -29,7 +29,7 @@ use hickory_proto::rr::{LowerName, Name};
 use tracing::info;
 
 use crate::config::Config;
-use crate::policy::{ExemptionSet, Snapshot, decide};
+use crate::policy::{ExemptionSet, Neighbours, Snapshot, decide};
 use crate::store::{AlertQueue, QueryLog};
 
 use super::admission::RateLimiter;
@@ -61,6 +61,12 @@ pub struct Handler {
     /// state: an approval swaps this small set in at once, without
     /// rebuilding the lists.
     exemptions: ArcSwap<ExemptionSet>,
+    /// The MAC address at each address on hedge's link, from the kernel's
+    /// neighbour table (`dns::neighbours` keeps it current). Apart from
+    /// the serving state for the same reason as the exemptions.
+    neighbours: ArcSwap<Neighbours>,
+    /// Whether the neighbour table is being followed now.
+    pub neighbours_followed: std::sync::atomic::AtomicBool,
 }
 
 impl Handler {
@@ -79,6 +85,8 @@ impl Handler {
             log,
             alerts: AlertQueue::disabled(),
             exemptions: ArcSwap::from_pointee(ExemptionSet::default()),
+            neighbours: ArcSwap::from_pointee(Neighbours::default()),
+            neighbours_followed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -108,6 +116,24 @@ impl Handler {
         self.exemptions.load().in_force(now_ms)
     }
 
+    /// Puts a new neighbour table in force for the next query.
+    pub fn set_neighbours(&self, neighbours: Neighbours) {
+        self.neighbours.store(Arc::new(neighbours));
+    }
+
+    /// How many addresses on the link hedge knows a MAC address at, if it
+    /// follows the neighbour table.
+    pub fn neighbours_known(&self) -> Option<usize> {
+        self.neighbours_followed
+            .load(Ordering::Relaxed)
+            .then(|| self.neighbours.load().len())
+    }
+
+    /// The MAC address hedge knows at `ip`, if any.
+    pub fn mac_of(&self, ip: std::net::IpAddr) -> Option<crate::config::Mac> {
+        self.neighbours.load().mac_of(ip)
+    }
+
     /// Puts a new set of exemptions in force for the next query.
     pub fn set_exemptions(&self, exemptions: ExemptionSet) {
         self.exemptions.store(Arc::new(exemptions));
@@ -121,7 +147,7 @@ impl Handler {
         let policy = &serving.policy;
         let name = LowerName::from(Name::from_ascii("hedge.invalid.").expect("a valid name"));
         let ip = std::net::Ipv4Addr::LOCALHOST.into();
-        let client = policy.identify(ip);
+        let client = policy.identify(ip, None);
         let exemptions = self.exemptions.load();
         decide(
             policy,

@@ -75,7 +75,12 @@ fn snapshot(entries: &[(&str, &str, Action)]) -> Snapshot {
 
 /// Decides for an unnamed client of `group` with no exemptions in force.
 fn decide_group(s: &Snapshot, group: usize, name: &str, now: Timestamp) -> Decision {
-    let client = Client { group, name: None };
+    let client = Client {
+        group,
+        name: None,
+        mac: None,
+        matched: crate::policy::ClientRule::Default,
+    };
     let ip = "192.0.2.1".parse().unwrap();
     decide_str(s, &ExemptionSet::default(), client, ip, name, now)
 }
@@ -121,29 +126,37 @@ fn clients_find_their_group() {
     let s = snapshot(&[]);
     let ip = |t: &str| t.parse::<std::net::IpAddr>().unwrap();
     assert_eq!(
-        s.groups[s.identify(ip("10.1.2.3")).group].name.as_ref(),
+        s.groups[s.identify(ip("10.1.2.3"), None).group]
+            .name
+            .as_ref(),
         "pupils"
     );
     // Longest prefix wins.
     assert_eq!(
-        s.groups[s.identify(ip("10.1.9.3")).group].name.as_ref(),
+        s.groups[s.identify(ip("10.1.9.3"), None).group]
+            .name
+            .as_ref(),
         "strict"
     );
     // A named client's own entry beats its network.
-    let named = s.identify(ip("10.2.3.12"));
+    let named = s.identify(ip("10.2.3.12"), None);
     assert_eq!(s.groups[named.group].name.as_ref(), "pupils");
     assert_eq!(named.name, Some("Room 3 PC 12"));
     assert_eq!(
-        s.groups[s.identify(ip("10.2.3.13")).group].name.as_ref(),
+        s.groups[s.identify(ip("10.2.3.13"), None).group]
+            .name
+            .as_ref(),
         "staff"
     );
     // Everyone else: default.
     assert_eq!(
-        s.groups[s.identify(ip("192.168.1.5")).group].name.as_ref(),
+        s.groups[s.identify(ip("192.168.1.5"), None).group]
+            .name
+            .as_ref(),
         "default"
     );
     assert_eq!(
-        s.groups[s.identify(ip("::ffff:10.1.2.3")).group]
+        s.groups[s.identify(ip("::ffff:10.1.2.3"), None).group]
             .name
             .as_ref(),
         "pupils"
@@ -461,7 +474,7 @@ fn exemption(
 fn decide_for(s: &Snapshot, exemptions: &ExemptionSet, ip: &str, name: &str) -> Decision {
     let ip: IpAddr = ip.parse().unwrap();
     let now: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
-    let client = s.identify(ip);
+    let client = s.identify(ip, None);
     let by_text = decide_str(s, exemptions, client, ip, name, now);
     let lower = LowerName::from(Name::from_ascii(format!("{name}.")).unwrap());
     assert_eq!(decide(s, exemptions, client, ip, &lower, now), by_text);

@@ -37,6 +37,8 @@ pub struct Notice {
     pub time: String,
     pub client: String,
     pub client_name: Option<String>,
+    /// The device's MAC address, when hedge knew it.
+    pub mac: Option<String>,
     pub group: String,
     pub category: String,
     /// The name asked, exactly.
@@ -77,6 +79,7 @@ impl Notice {
                 .unwrap_or_default(),
             client: alert.client.to_string(),
             client_name: alert.client_name.clone(),
+            mac: alert.mac.map(|mac| mac.to_string()),
             group: alert.group.clone(),
             category: alert.category.clone(),
             name: alert.name.clone(),
@@ -230,6 +233,7 @@ fn unstored(hit: &AlertHit) -> Alert {
         hits: 1,
         client: hit.client,
         client_name: hit.client_name.clone(),
+        mac: hit.mac,
         group: hit.group.to_string(),
         category: hit.category.clone(),
         name: hit.name.clone(),
@@ -370,6 +374,7 @@ mod tests {
             at_ms: 0,
             client: "10.0.0.5".parse().unwrap(),
             client_name: Some("ipad-3".into()),
+            mac: None,
             group: "pupils".into(),
             name: "www.example.com".into(),
             category: "adult".into(),

@@ -83,6 +83,9 @@ pub fn render(report: &Report) -> String {
             "group",
             client.group.as_deref().unwrap_or(""),
         );
+        if let Some(mac) = &client.mac {
+            line("client", &client.client, "mac", mac);
+        }
         line(
             "client",
             &client.client,

@@ -72,7 +72,7 @@ impl Service {
         let mut group_of_client = BTreeMap::new();
         for exemption in database.exemptions(ExemptionSelection::All, 0).await? {
             if let ExemptionScope::Client(ip) = exemption.scope {
-                let group = &policy.groups[policy.identify(ip).group].name;
+                let group = &policy.groups[policy.identify(ip, None).group].name;
                 group_of_client.insert(ip.to_string(), group.to_string());
             }
         }

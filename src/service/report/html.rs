@@ -173,6 +173,7 @@ pub fn render(report: &Report) -> String {
             vec![
                 c.client_name.clone().unwrap_or_default(),
                 c.client.clone(),
+                c.mac.clone().unwrap_or_default(),
                 c.group.clone().unwrap_or_default(),
                 thousands(c.blocked),
                 c.categories.join(", "),
@@ -181,8 +182,15 @@ pub fn render(report: &Report) -> String {
         .collect();
     table(
         &mut out,
-        &["Device", "Address", "Group", "Attempts", "Categories"],
-        &[3],
+        &[
+            "Device",
+            "Address",
+            "MAC address",
+            "Group",
+            "Attempts",
+            "Categories",
+        ],
+        &[4],
         &rows,
     );
 

@@ -75,9 +75,11 @@ pub fn render(report: &Report) -> String {
             .iter()
             .map(|c| {
                 vec![
-                    match &c.client_name {
-                        Some(name) => format!("{name} ({})", c.client),
-                        None => c.client.clone(),
+                    match (&c.client_name, &c.mac) {
+                        (Some(name), Some(mac)) => format!("{name} ({}, {mac})", c.client),
+                        (Some(name), None) => format!("{name} ({})", c.client),
+                        (None, Some(mac)) => format!("{} ({mac})", c.client),
+                        (None, None) => c.client.clone(),
                     },
                     c.group.clone().unwrap_or_default(),
                     thousands(c.blocked),

@@ -19,7 +19,7 @@ use super::error::{PageError, render};
 use super::frame::Frame;
 use super::signed_in::SignedIn;
 use crate::policy::Role;
-use crate::service::inert::inert;
+use crate::service::inert::{inert, inert_text};
 use crate::service::logs::{CSV_HEADERS, csv_cells, type_name};
 use crate::service::table::csv_record;
 use crate::service::time::{format_local, format_local_time};
@@ -48,10 +48,9 @@ impl LogRow {
     pub(super) fn of(row: &StoredQuery) -> LogRow {
         LogRow {
             time: format_local(row.at_ms),
-            client: match &row.client_name {
-                Some(name) => format!("{} ({name})", row.client),
-                None => row.client.to_string(),
-            },
+            // The device as people know it (its name, configured or from
+            // DHCP, which a device chooses itself: made inert) and MAC.
+            client: inert_text(&row.who()),
             group: row.group.clone().unwrap_or_default(),
             name: inert(&row.name),
             qtype: type_name(row.qtype),
