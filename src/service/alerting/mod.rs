@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::dns::Handler;
 use crate::policy::alerts::{AlertGrouping, Placement};
-use crate::service::inert::inert;
+use crate::service::inert::{inert, inert_text};
 use crate::store::{Alert, AlertEvent, AlertHit, AlertSelection, Storage, now_ms};
 
 /// How often counts of grouped hits are written.
@@ -66,7 +66,7 @@ impl Notice {
             "hedge {number} at {site}: {} in group {} tried to reach {} \
              (category {}) at {local}. The attempt was blocked. Further attempts \
              in the next {minutes} minutes are counted in this alert.",
-            alert.who(),
+            inert_text(&alert.who()),
             alert.group,
             inert(&alert.name),
             alert.category,

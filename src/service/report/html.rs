@@ -6,7 +6,9 @@
 use std::fmt::Write as _;
 
 use super::markup::escape;
-use super::{allows, count, inert, long_date, scope, summary_sentences, svg, thousands};
+use super::{
+    allows, count, inert, inert_text, long_date, scope, summary_sentences, svg, thousands,
+};
 use crate::service::time::format_local;
 use crate::store::Report;
 
@@ -226,7 +228,7 @@ pub fn render(report: &Report) -> String {
             vec![
                 a.id.to_string(),
                 format_local(a.first_ms),
-                a.who(),
+                inert_text(&a.who()),
                 a.group.clone(),
                 a.category.clone(),
                 inert(&a.name),

@@ -13,7 +13,7 @@ mod markup;
 mod svg;
 mod text;
 
-use crate::service::inert::inert;
+use crate::service::inert::{inert, inert_text};
 use crate::store::Report;
 
 /// The shape of a report: `text`, `csv` or `html` (the names `hedge report

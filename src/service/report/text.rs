@@ -1,6 +1,6 @@
 //! The report as plain text: the summary, then one table per section.
 
-use super::{allows, count, inert, long_date, scope, summary_sentences, thousands};
+use super::{allows, count, inert, inert_text, long_date, scope, summary_sentences, thousands};
 use crate::service::table::Table;
 use crate::service::time::format_local;
 use crate::store::Report;
@@ -132,7 +132,7 @@ pub fn render(report: &Report) -> String {
                     a.id.to_string(),
                     format_local(a.first_ms),
                     thousands(a.hits),
-                    a.who(),
+                    inert_text(&a.who()),
                     a.group.clone(),
                     a.category.clone(),
                     inert(&a.name),

@@ -46,7 +46,7 @@ impl AlertCard {
         AlertCard {
             id: alert.id,
             open: alert.is_open(),
-            who: alert.who(),
+            who: inert_text(&alert.who()),
             group: alert.group.clone(),
             category: alert.category.clone(),
             name: inert(&alert.name),

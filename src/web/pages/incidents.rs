@@ -167,7 +167,7 @@ pub(super) async fn new(
             let alert = service.alert(alert_id(text)?).await?;
             Some(FromAlert {
                 id: alert.id,
-                who: alert.who(),
+                who: inert_text(&alert.who()),
                 category: alert.category.clone(),
                 name: inert(&alert.name),
                 first: format_local(alert.first_ms),
