@@ -599,19 +599,25 @@ async fn a_full_queue_counts_drops_and_dns_goes_on() {
         .await
         .unwrap();
 
+    // How many the writer takes in before its write meets the lock
+    // depends on how fast queries come (it gathers for 100 ms): ask until
+    // the queue has overflowed well past that, whatever the machine.
     let client = ip("127.0.0.51");
-    for i in 0..40 {
+    let mut sent = 0u64;
+    let mut dropped = 0;
+    while dropped < 20 {
+        assert!(sent < 2_000, "no drops after {sent} queries");
         // Every query is still answered.
         ask(
             &hedge,
             client,
-            &format!("n{i}.upstream.example."),
+            &format!("n{sent}.upstream.example."),
             RecordType::A,
         )
         .await;
+        sent += 1;
+        dropped = status(&hedge)["log"]["dropped"].as_u64().unwrap();
     }
-    let dropped = status(&hedge)["log"]["dropped"].as_u64().unwrap();
-    assert!((30..=40).contains(&dropped), "dropped {dropped}");
     hedge.wait_for_log("entries dropped").await;
     let text = hedge.ok(&["status"]);
     assert!(text.contains(&format!("{dropped} dropped")), "{text}");
@@ -621,14 +627,14 @@ async fn a_full_queue_counts_drops_and_dns_goes_on() {
     let mut kept = 0;
     for () in patiently() {
         kept = search(&hedge, &["--client", "127.0.0.51", "--all"]).len() as u64;
-        if kept + dropped == 40 {
+        if kept + dropped == sent {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
         kept + dropped,
-        40,
+        sent,
         "what was not dropped is written once the lock goes"
     );
     let (_, dir) = hedge.terminate_keeping_files();
