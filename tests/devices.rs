@@ -347,7 +347,11 @@ async fn devices_are_known_by_mac_through_a_real_link() {
         .find(|r| r["name"] == "visitor.test.example")
         .unwrap_or_else(|| panic!("{rows:#?}"));
     assert_eq!(visitor["group"], "guests", "{visitor}");
-    assert_eq!(visitor["client_name"], "visitor-phone", "the DHCP name");
+    assert_eq!(
+        visitor["client_name"],
+        serde_json::Value::Null,
+        "a DHCP name is never taken for a configured one"
+    );
     assert_eq!(visitor["dhcp_name"], "visitor-phone");
 
     // A safeguarding alert names the device by its DHCP name and MAC.
@@ -359,11 +363,13 @@ async fn devices_are_known_by_mac_through_a_real_link() {
     })
     .await;
     assert_eq!(alerts[0]["mac"], UNKNOWN_MAC, "{alerts:#?}");
-    assert_eq!(alerts[0]["client_name"], "visitor-phone");
+    assert_eq!(alerts[0]["client_name"], "visitor-phone [DHCP name]");
     assert_eq!(alerts[0]["group"], "guests");
     let table = hedge.ok(&["alerts", "list"]);
     assert!(
-        table.contains(&format!("visitor-phone (198.18.213.4, {UNKNOWN_MAC})")),
+        table.contains(&format!(
+            "visitor-phone [DHCP name] (198.18.213.4, {UNKNOWN_MAC})"
+        )),
         "{table}"
     );
 

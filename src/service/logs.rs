@@ -80,17 +80,13 @@ pub const CSV_HEADERS: &[&str] = &[
 /// One row's cells under [`CSV_HEADERS`]: times in RFC 3339, the type and
 /// response code by name, the upstream time in milliseconds, the name as
 /// asked (a spreadsheet is evidence, not a page to click), the client's
-/// configured name else its DHCP name, and the device's MAC address and
-/// DHCP name where known.
+/// configured name, and the device's MAC address and the name it gave
+/// DHCP (its own choice, so in a column of its own) where known.
 pub fn csv_cells(query: &StoredQuery) -> Vec<String> {
     vec![
         format_rfc3339(query.at_ms),
         query.client.to_string(),
-        query
-            .client_name
-            .clone()
-            .or_else(|| query.dhcp_name.clone())
-            .unwrap_or_default(),
+        query.client_name.clone().unwrap_or_default(),
         query.group.clone().unwrap_or_default(),
         query.name.clone(),
         type_name(query.qtype),

@@ -192,7 +192,7 @@ impl Database {
         let row = sqlx::query(
             "INSERT INTO alerts (first_ms, last_ms, hits, client_ip, client_name, mac, group_name, \
              category, name) VALUES (?, ?, 1, ?, \
-             coalesce(?, (SELECT name FROM dhcp_names WHERE mac = ?)), ?, ?, ?, ?) RETURNING *",
+             coalesce(?, (SELECT name || ' [DHCP name]' FROM dhcp_names WHERE mac = ?)), ?, ?, ?, ?) RETURNING *",
         )
         .bind(hit.at_ms)
         .bind(hit.at_ms)
@@ -461,9 +461,12 @@ mod tests {
             ..hit(1_000)
         };
         let alert = db.raise_alert(&unnamed).await.unwrap();
-        assert_eq!(alert.client_name.as_deref(), Some("sams-ipad"));
+        assert_eq!(alert.client_name.as_deref(), Some("sams-ipad [DHCP name]"));
         assert_eq!(alert.mac, Some(mac));
-        assert_eq!(alert.who(), "sams-ipad (10.0.0.5, 02:00:00:00:00:07)");
+        assert_eq!(
+            alert.who(),
+            "sams-ipad [DHCP name] (10.0.0.5, 02:00:00:00:00:07)"
+        );
         // A configured name comes first.
         let named = AlertHit {
             mac: Some(mac),

@@ -106,13 +106,15 @@ pub struct StoredQuery {
 }
 
 impl StoredQuery {
-    /// The device as people know it: its configured name, else its DHCP
-    /// name, with its address and MAC address.
+    /// The device as people know it: its configured name, else the name
+    /// it gave DHCP (which any device may choose, so it is marked as
+    /// such), with its address and MAC address.
     pub fn who(&self) -> String {
-        match (
-            self.client_name.as_ref().or(self.dhcp_name.as_ref()),
-            self.mac,
-        ) {
+        let dhcp = self
+            .dhcp_name
+            .as_ref()
+            .map(|name| format!("{name} [DHCP name]"));
+        match (self.client_name.as_ref().or(dhcp.as_ref()), self.mac) {
             (Some(name), Some(mac)) => format!("{name} ({}, {mac})", self.client),
             (Some(name), None) => format!("{name} ({})", self.client),
             (None, Some(mac)) => format!("{} ({mac})", self.client),
@@ -227,9 +229,13 @@ mod tests {
             mac: None,
             dhcp_name: Some("sams-ipad".into()),
         };
-        assert_eq!(row.who(), "sams-ipad (10.0.0.5)");
+        // A name a device gave itself never passes for a configured one.
+        assert_eq!(row.who(), "sams-ipad [DHCP name] (10.0.0.5)");
         row.mac = Some("02:00:00:00:00:01".parse().unwrap());
-        assert_eq!(row.who(), "sams-ipad (10.0.0.5, 02:00:00:00:00:01)");
+        assert_eq!(
+            row.who(),
+            "sams-ipad [DHCP name] (10.0.0.5, 02:00:00:00:00:01)"
+        );
         row.client_name = Some("Sam's tablet".into());
         assert_eq!(row.who(), "Sam's tablet (10.0.0.5, 02:00:00:00:00:01)");
         row.dhcp_name = None;

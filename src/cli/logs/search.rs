@@ -147,7 +147,8 @@ struct QueryRow {
     time: String,
     time_ms: i64,
     client: String,
-    /// The configured name of the client, else its DHCP name.
+    /// The configured name of the client (never the name a device gave
+    /// DHCP, which is `dhcp_name`).
     client_name: Option<String>,
     /// The device's MAC address, when hedge knew it.
     mac: Option<String>,
@@ -197,7 +198,7 @@ impl From<StoredQuery> for QueryRow {
             last_ms: query.last_ms,
             times: query.times,
             action: query.action,
-            client_name: query.client_name.or_else(|| query.dhcp_name.clone()),
+            client_name: query.client_name,
             mac: query.mac.map(|mac| mac.to_string()),
             dhcp_name: query.dhcp_name,
             group: query.group,
@@ -217,7 +218,11 @@ impl Listing for QueryRow {
 
     fn table_cells(&self) -> Vec<String> {
         // The device's name and MAC address beside its address.
-        let client = match (&self.client_name, &self.mac) {
+        let dhcp = self
+            .dhcp_name
+            .as_ref()
+            .map(|name| format!("{name} [DHCP name]"));
+        let client = match (self.client_name.as_ref().or(dhcp.as_ref()), &self.mac) {
             (Some(name), Some(mac)) => format!("{} ({name}, {mac})", self.client),
             (Some(name), None) => format!("{} ({name})", self.client),
             (None, Some(mac)) => format!("{} ({mac})", self.client),
