@@ -91,6 +91,9 @@ pub fn status(config_path: &Path, json: bool) -> Result<()> {
             );
         }
     }
+    if let Some(central) = &report.central {
+        print_central(central);
+    }
     if let Some(console) = &report.console {
         println!(
             "console:     https://{}/ ({} certificate, SHA-256 {})",
@@ -141,4 +144,34 @@ pub fn reload(config_path: &Path) -> Result<()> {
         eprintln!("hedge: {warning}");
     }
     Ok(())
+}
+
+/// The `central:` lines of `hedge status`.
+fn print_central(central: &crate::service::central::CentralStatus) {
+    use crate::service::time::format_local;
+    let last = central
+        .last_success_ms
+        .map_or_else(|| "never yet".to_string(), format_local);
+    let backlog = &central.backlog;
+    let waiting = match backlog.oldest_ms {
+        Some(oldest) if backlog.rows > 0 => format!(
+            "{} rows waiting, the oldest from {}",
+            backlog.rows,
+            format_local(oldest)
+        ),
+        _ => "nothing waiting".to_string(),
+    };
+    println!(
+        "central:     site {} at {}: last shipped {last}; {waiting}",
+        central.site, central.url
+    );
+    if backlog.never_shipped > 0 {
+        println!(
+            "             {} query-log rows were deleted by retention before they could be shipped (older than max_backlog_days)",
+            backlog.never_shipped
+        );
+    }
+    if let Some(error) = &central.error {
+        println!("             failing: {error}");
+    }
 }

@@ -146,6 +146,10 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
         service.clone(),
         shutdown.clone(),
     ));
+    tracker.spawn(crate::service::central::run(
+        service.clone(),
+        shutdown.clone(),
+    ));
 
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;

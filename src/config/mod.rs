@@ -6,6 +6,7 @@
 //! are reported together, so an operator fixes a file in one round.
 
 pub mod catalogue;
+mod central;
 mod check;
 pub mod dnssec;
 mod email;
@@ -21,6 +22,7 @@ mod upstream_spec;
 pub use catalogue::{
     Catalogue, Category, CategoryId, CategorySet, DefaultSource, MAX_CATEGORIES, load_catalogue,
 };
+pub use central::{CentralConfig, MAX_SITE_LEN, check_site, check_url};
 pub use dnssec::{DnssecConfig, DnssecMode};
 pub use email::{
     AttachedFormat, EmailConfig, MailSecurity, ReportEvery, ScheduledReport, WEEKDAYS,
@@ -69,6 +71,8 @@ pub struct Config {
     /// `None`: no mail is sent.
     pub email: Option<EmailConfig>,
     pub devices: DevicesConfig,
+    /// `None`: this site ships nothing; it is an island.
+    pub central: Option<CentralConfig>,
 }
 
 /// `[devices]`: devices known by their MAC address.

@@ -45,6 +45,30 @@ pub(super) struct RawConfig {
     pub email: Option<RawEmail>,
     #[serde(default)]
     pub devices: RawDevices,
+    pub central: Option<RawCentral>,
+}
+
+/// `[central]`: the PostgreSQL this site ships its records to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCentral {
+    pub url: Spanned<String>,
+    pub site: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    /// Refused whatever it holds, so that the refusal says what to do.
+    pub password: Option<Spanned<toml::Value>>,
+    #[serde(default = "default_max_backlog_days")]
+    pub max_backlog_days: Spanned<u32>,
+    #[serde(default = "default_central_retention_days")]
+    pub retention_days: Spanned<u32>,
+}
+
+fn default_max_backlog_days() -> Spanned<u32> {
+    unspanned(14)
+}
+
+fn default_central_retention_days() -> Spanned<u32> {
+    unspanned(365)
 }
 
 /// `[devices]`: what hedge does with devices it knows by MAC address.

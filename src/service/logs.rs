@@ -181,10 +181,16 @@ impl Service {
         let days = self.handler.config().logging.retention_days;
         let database = self.storage.get()?;
         if dry_run {
-            return Ok(crate::store::purge_preview(database, days, now_ms()).await?);
+            return Ok(crate::store::purge_preview(
+                database,
+                days,
+                self.shipping_guard(),
+                now_ms(),
+            )
+            .await?);
         }
         info!(user = %actor.user, "purge of the query log past {days} days");
-        let report = crate::store::purge(database, days, now_ms()).await?;
+        let report = crate::store::purge(database, days, self.shipping_guard(), now_ms()).await?;
         self.record(actor, "log.purged", serde_json::json!(report))
             .await;
         Ok(report)
@@ -196,7 +202,7 @@ impl Service {
     pub async fn apply_retention(&self) -> Result<PurgeReport, ServiceError> {
         let days = self.handler.config().logging.retention_days;
         let database = self.storage.get()?;
-        let report = crate::store::purge(database, days, now_ms()).await?;
+        let report = crate::store::purge(database, days, self.shipping_guard(), now_ms()).await?;
         if report.deleted > 0 || report.held > 0 {
             info!(
                 "retention ({days} days): deleted {} query-log rows, kept {} under legal hold",

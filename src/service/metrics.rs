@@ -10,7 +10,15 @@ use crate::store::{Storage, now_ms};
 impl Service {
     /// Every metric, as of now.
     pub async fn metrics(&self) -> String {
-        render(&self.handler, &self.storage).await
+        let mut text = render(&self.handler, &self.storage).await;
+        if let Some(central) = self.central_status() {
+            let mut out = Exposition {
+                text: String::new(),
+            };
+            central_metrics(&mut out, &central, now_ms());
+            text.push_str(&out.text);
+        }
+        text
     }
 }
 
@@ -281,6 +289,49 @@ async fn render(handler: &Handler, storage: &Storage) -> String {
         handler.alerts.dropped(),
     );
     out.text
+}
+
+/// Shipping to the central store, when `[central]` is configured.
+fn central_metrics(out: &mut Exposition, central: &super::central::CentralStatus, now_ms: i64) {
+    out.single(
+        "central_backlog_rows",
+        "gauge",
+        "Rows (and changed rows) not yet shipped to the central store.",
+        central.backlog.rows,
+    );
+    out.single(
+        "central_backlog_age_seconds",
+        "gauge",
+        "Age of the oldest row not yet shipped to the central store (0: none waits).",
+        central
+            .backlog
+            .oldest_ms
+            .map_or(0, |at| (now_ms - at).max(0) / 1000),
+    );
+    out.single(
+        "central_shipped_rows_total",
+        "counter",
+        "Rows shipped to the central store since hedge started.",
+        central.shipped,
+    );
+    out.single(
+        "central_failures_total",
+        "counter",
+        "Shipping rounds that failed since hedge started.",
+        central.failures,
+    );
+    out.single(
+        "central_last_success_timestamp_seconds",
+        "gauge",
+        "When shipping to the central store last succeeded (Unix time; 0: not yet).",
+        central.last_success_ms.map_or(0, |at| at / 1000),
+    );
+    out.single(
+        "central_never_shipped_rows",
+        "gauge",
+        "Query-log rows retention deleted before they could be shipped (older than max_backlog_days).",
+        central.backlog.never_shipped,
+    );
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 pub mod alerting;
 pub mod alerts;
 pub mod audit;
+pub mod central;
 pub mod devices;
 pub mod exemptions;
 pub mod holds;
@@ -59,6 +60,8 @@ pub struct Service {
     pub console: std::sync::OnceLock<ConsoleStatus>,
     /// TOTP secrets shown on the console and not yet confirmed.
     totp_offers: totp::TotpOffers,
+    /// How shipping to the central store stands.
+    central: central::CentralState,
 }
 
 impl Service {
@@ -75,6 +78,7 @@ impl Service {
             exemption_refresh: tokio::sync::Mutex::new(()),
             console: std::sync::OnceLock::new(),
             totp_offers: totp::TotpOffers::default(),
+            central: central::CentralState::default(),
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct StatusReport {
     /// known by address only).
     #[serde(default)]
     pub neighbours: Option<usize>,
+    /// Shipping to the central store (`None`: no `[central]`).
+    #[serde(default)]
+    pub central: Option<super::central::CentralStatus>,
 }
 
 /// How far back `status` counts mail.
@@ -107,6 +110,7 @@ impl Service {
                 Err(_) => None,
             },
             neighbours: handler.neighbours_known(),
+            central: self.central_status(),
         }
     }
 

@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "devices by MAC address",
         include_str!("../../migrations/0012_devices.sql"),
     ),
+    (
+        13,
+        "shipping to a central PostgreSQL",
+        include_str!("../../migrations/0013_central.sql"),
+    ),
 ];
 
 #[derive(Debug)]
@@ -121,6 +126,7 @@ mod tests {
         let files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".sql"))
             .collect();
         assert_eq!(
             files.len(),

@@ -8,6 +8,7 @@
 mod access;
 mod alerts;
 mod audit;
+pub mod central;
 mod counts;
 mod devices;
 mod exemptions;
@@ -41,7 +42,7 @@ pub use report::{
     AlertSummary, CategoryCount, ClientCount, DayCount, ExemptionSummary, GroupCount, NameCount,
     Report, ReportContext, ReportRequest, Totals,
 };
-pub use retention::{PurgeReport, purge, purge_preview};
+pub use retention::{PurgeReport, ShippingGuard, purge, purge_preview};
 pub use search::{LogFilter, NamePattern, SearchPlan};
 pub use sessions::{ConsoleSession, SIGNIN_FAILURE_WINDOW_MS};
 pub use writer::{LogStatus, QueryLog, WriterHandle, spawn_writer};

@@ -702,7 +702,7 @@ mod tests {
         assert_eq!(report.top_clients[0].blocked, 8);
         assert_eq!(report.top_names[0].blocked, 8);
         // Retention takes the repeats out of the counts with the rows.
-        crate::store::purge(&db, 1, now).await.unwrap();
+        crate::store::purge(&db, 1, None, now).await.unwrap();
         assert_eq!(totals(&db, start, start + DAY, None).await.queries, 0);
     }
 
@@ -769,7 +769,7 @@ mod tests {
         }
         // Retention of 99 days deletes the first day or so; the counts
         // follow the rows.
-        let purged = crate::store::purge(&db, 99, now).await.unwrap();
+        let purged = crate::store::purge(&db, 99, None, now).await.unwrap();
         assert!(purged.deleted > 0);
         let kept: Vec<QueryRecord> = rows
             .iter()

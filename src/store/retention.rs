@@ -43,6 +43,31 @@ pub struct PurgeReport {
     /// Why the purge stopped early, after deleting `deleted` rows.
     #[serde(default)]
     pub interrupted: Option<String>,
+    /// Expired rows kept because they are not yet shipped to the central
+    /// store (`[central]`), and younger than its `max_backlog_days`.
+    #[serde(default)]
+    pub kept_for_central: u64,
+    /// Expired rows deleted although never shipped: older than
+    /// `max_backlog_days` (counted in the database for `hedge status`).
+    #[serde(default)]
+    pub never_shipped: u64,
+}
+
+/// Rows retention must keep for the central store: those not yet shipped,
+/// unless older than `max_backlog_days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShippingGuard {
+    pub max_backlog_days: u32,
+}
+
+/// The highest query id shipped (0 when none).
+async fn shipped_id(database: &Database) -> Result<i64, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar("SELECT shipped FROM central_marks WHERE tbl = 'queries'")
+            .fetch_optional(database.pool())
+            .await?
+            .unwrap_or(0),
+    )
 }
 
 fn cutoff(retention_days: u32, now_ms: i64) -> i64 {
@@ -59,9 +84,33 @@ async fn oldest(database: &Database) -> Result<Option<i64>, sqlx::Error> {
 pub async fn purge_preview(
     database: &Database,
     retention_days: u32,
+    guard: Option<ShippingGuard>,
     now_ms: i64,
 ) -> Result<PurgeReport, StoreError> {
     let cutoff_ms = cutoff(retention_days, now_ms);
+    let (mut kept_for_central, mut never_shipped) = (0, 0);
+    if let Some(guard) = guard {
+        let shipped = shipped_id(database).await?;
+        let give_up_ms = cutoff(guard.max_backlog_days, now_ms);
+        let count = |older: &str| {
+            format!(
+                "SELECT count(*) FROM queries q WHERE q.at_ms < ? AND q.id > ? \
+                 AND q.at_ms {older} ? AND NOT {HELD}"
+            )
+        };
+        kept_for_central = sqlx::query_scalar::<_, i64>(&count(">="))
+            .bind(cutoff_ms)
+            .bind(shipped)
+            .bind(give_up_ms)
+            .fetch_one(database.pool())
+            .await? as u64;
+        never_shipped = sqlx::query_scalar::<_, i64>(&count("<"))
+            .bind(cutoff_ms)
+            .bind(shipped)
+            .bind(give_up_ms)
+            .fetch_one(database.pool())
+            .await? as u64;
+    }
     let expired: i64 = sqlx::query_scalar("SELECT count(*) FROM queries WHERE at_ms < ?")
         .bind(cutoff_ms)
         .fetch_one(database.pool())
@@ -81,17 +130,29 @@ pub async fn purge_preview(
         dry_run: true,
         oldest_ms: oldest(database).await?,
         interrupted: None,
+        kept_for_central,
+        never_shipped,
     })
 }
 
-/// Deletes every expired row no hold covers, then gives the freed space
-/// back. Safe to run while the writer writes.
+/// Deletes every expired row no hold covers (nor `guard`, while the row
+/// waits for the central store), then gives the freed space back. Safe to
+/// run while the writer writes and the shipper ships.
 pub async fn purge(
     database: &Database,
     retention_days: u32,
+    guard: Option<ShippingGuard>,
     now_ms: i64,
 ) -> Result<PurgeReport, StoreError> {
     let cutoff_ms = cutoff(retention_days, now_ms);
+    // The mark only moves forward: a row above it now may be shipped by
+    // the time it is deleted, never the other way round.
+    let shipped = match guard {
+        Some(_) => Some(shipped_id(database).await?),
+        None => None,
+    };
+    let give_up_ms = guard.map_or(i64::MIN, |g| cutoff(g.max_backlog_days, now_ms));
+    let (mut kept_for_central, mut never_shipped) = (0u64, 0u64);
     let select = format!(
         "SELECT q.id, q.at_ms, {HELD} AS held FROM queries q \
          WHERE q.at_ms < ? AND (q.at_ms, q.id) > (?, ?) ORDER BY q.at_ms, q.id LIMIT ?"
@@ -120,12 +181,18 @@ pub async fn purge(
         let Some(last) = rows.last() else { break };
         cursor = (last.try_get("at_ms")?, last.try_get("id")?);
         let mut doomed = Vec::with_capacity(rows.len());
+        let mut doomed_unshipped = 0;
         for row in &rows {
             expired += 1;
+            let id: i64 = row.try_get("id")?;
+            let unshipped = shipped.is_some_and(|shipped| id > shipped);
             if row.try_get::<bool, _>("held")? {
                 held += 1;
+            } else if unshipped && row.try_get::<i64, _>("at_ms")? >= give_up_ms {
+                kept_for_central += 1;
             } else {
-                doomed.push(row.try_get::<i64, _>("id")?);
+                doomed_unshipped += u64::from(unshipped);
+                doomed.push(id);
             }
         }
         if !doomed.is_empty() {
@@ -139,8 +206,11 @@ pub async fn purge(
             ids.push_unseparated(") AND NOT ");
             delete.push(HELD.replace("q.", "queries."));
             delete.push(" RETURNING at_ms, group_name, action, category, times");
-            match delete_counted(database, delete).await {
-                Ok(done) => deleted += done,
+            match delete_counted(database, delete, doomed_unshipped).await {
+                Ok(done) => {
+                    deleted += done;
+                    never_shipped += doomed_unshipped;
+                }
                 // Rows already deleted must still be reported (and audited).
                 Err(error) if deleted > 0 => {
                     interrupted = Some(error.to_string());
@@ -166,17 +236,38 @@ pub async fn purge(
         dry_run: false,
         oldest_ms: oldest(database).await.ok().flatten(),
         interrupted,
+        kept_for_central,
+        never_shipped,
     })
 }
 
 /// Runs `delete` (which returns each deleted row's time, group, action,
 /// category and times asked) and takes those rows out of `query_counts`, in one
-/// transaction; the number deleted.
+/// transaction; the number deleted. The highest id is noted first (it is
+/// never given again), and `never_shipped` added to the count of rows the
+/// central store will never have.
 async fn delete_counted(
     database: &Database,
     mut delete: sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    never_shipped: u64,
 ) -> Result<u64, sqlx::Error> {
     let mut transaction = database.pool().begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO central_state (key, value) \
+         VALUES ('queries_last_id', (SELECT coalesce(max(id), 0) FROM queries)) \
+         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+    )
+    .execute(&mut *transaction)
+    .await?;
+    if never_shipped > 0 {
+        sqlx::query(
+            "INSERT INTO central_state (key, value) VALUES ('never_shipped', ?) \
+             ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+        )
+        .bind(never_shipped as i64)
+        .execute(&mut *transaction)
+        .await?;
+    }
     let rows = delete.build().fetch_all(&mut *transaction).await?;
     let mut tally = Tally::default();
     for row in &rows {
@@ -279,12 +370,12 @@ mod tests {
         .await
         .unwrap();
 
-        let preview = purge_preview(&db, 90, now).await.unwrap();
+        let preview = purge_preview(&db, 90, None, now).await.unwrap();
         assert_eq!(
             (preview.expired, preview.held, preview.deleted),
             (3005, 5, 0)
         );
-        let done = purge(&db, 90, now).await.unwrap();
+        let done = purge(&db, 90, None, now).await.unwrap();
         assert_eq!((done.expired, done.held, done.deleted), (3005, 5, 3000));
         assert_eq!(done.oldest_ms, Some(now - 95 * DAY_MS));
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM queries")
@@ -304,7 +395,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(purge(&db, 90, now).await.unwrap().deleted, 5);
+        assert_eq!(purge(&db, 90, None, now).await.unwrap().deleted, 5);
         assert!(db.holds(false).await.unwrap().is_empty());
         assert_eq!(db.holds(true).await.unwrap().len(), 1);
     }

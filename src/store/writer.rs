@@ -502,17 +502,32 @@ impl Writer {
     }
 }
 
+/// The highest query id ever given.
+const LAST_QUERY_ID: &str = "SELECT max(coalesce((SELECT max(id) FROM queries), 0), \
+     coalesce((SELECT value FROM central_state WHERE key = 'queries_last_id'), 0))";
+
 /// Inserts `batch` in one transaction.
+///
+/// Ids are given here, each above every id the log ever held (retention
+/// records the highest before it deletes it): the central store knows a
+/// row by its id, so an id is never given twice, even after retention
+/// emptied the log. The write lock is taken first so that the highest id
+/// read is still the highest when the rows go in.
 async fn insert(connection: &mut SqliteConnection, batch: &[Row]) -> Result<(), sqlx::Error> {
-    let mut transaction = connection.begin().await?;
+    let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let mut next_id: i64 = sqlx::query_scalar(LAST_QUERY_ID)
+        .fetch_one(&mut *transaction)
+        .await?;
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
         let mut insert = QueryBuilder::new(
-            "INSERT INTO queries (at_ms, client_ip, client_name, group_name, name_key, qtype, \
+            "INSERT INTO queries (id, at_ms, client_ip, client_name, group_name, name_key, qtype, \
              action, category, rule, rcode, upstream_us, times, last_ms, mac) ",
         );
         insert.push_values(chunk, |mut row, entry| {
             let record = &entry.record;
-            row.push_bind(record.at_ms)
+            next_id += 1;
+            row.push_bind(next_id)
+                .push_bind(record.at_ms)
                 .push_bind(ip_key(record.client).to_vec())
                 .push_bind(record.client_name.as_deref())
                 .push_bind(record.group.as_deref())

@@ -2,6 +2,7 @@
 //! problem is collected with its file, line and key, so an operator fixes a
 //! file in one round.
 
+mod central;
 mod dnssec;
 mod email;
 #[cfg(test)]
@@ -116,6 +117,7 @@ impl Checker<'_> {
         let alerts = self.alerts(raw.alerts);
         let metrics = self.metrics(raw.metrics);
         let web = self.web(raw.web);
+        let central = raw.central.and_then(|central| self.central(central));
         let reports = ReportsConfig {
             scheduled: self.scheduled_reports(raw.reports.scheduled),
             site: raw
@@ -144,6 +146,7 @@ impl Checker<'_> {
             clients,
             devices,
             admin,
+            central,
         }
     }
 }
