@@ -27,6 +27,11 @@ pub fn own_uid() -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
+/// The name of the OS account this process runs as, from /etc/passwd.
+pub fn own_user_name() -> Option<String> {
+    user_name(Path::new("/etc/passwd"), own_uid()?)
+}
+
 fn user_name(passwd: &Path, uid: u32) -> Option<String> {
     let text = std::fs::read_to_string(passwd).ok()?;
     text.lines().find_map(|line| {

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod audit;
+mod central;
 mod config_check;
 mod control;
 mod devices;
@@ -129,6 +130,14 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// The central PostgreSQL many sites ship to: create it, search,
+    /// report and verify across sites, hold and purge.
+    Central {
+        #[command(flatten)]
+        target: central::CentralTarget,
+        #[command(subcommand)]
+        command: central::CentralCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +189,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args, config),
         Command::Incident { command } => incident::run(command, config),
         Command::People { command } => people::run(command, config),
+        Command::Central { target, command } => central::run(target, command, config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -80,7 +80,7 @@ pub fn run(command: LogsCommand, config: &Path) -> Result<()> {
     }
 }
 
-fn time_ms(text: &str, option: &str) -> Result<i64> {
+pub(crate) fn time_ms(text: &str, option: &str) -> Result<i64> {
     parse_time(text)
         .map(|t| t.as_millisecond())
         .map_err(|e| anyhow::anyhow!("{option}: {e}"))
@@ -88,7 +88,7 @@ fn time_ms(text: &str, option: &str) -> Result<i64> {
 
 /// A `--client` value: an address (as the network of that one address) or
 /// a network.
-pub(super) fn client_net(text: &str) -> Result<IpNet> {
+pub(crate) fn client_net(text: &str) -> Result<IpNet> {
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok(IpNet::from(ip.to_canonical()));
     }

@@ -3,9 +3,15 @@
 //! its primary record; the centre is a copy that an authority searches,
 //! reports on and verifies across sites.
 
+mod holds;
+mod purge;
 mod ship;
 mod tables;
 
+pub use holds::{
+    CentralHold, CentralHoldRequest, holds, known_site, place_hold, record_access, release_hold,
+};
+pub use purge::{CentralPurge, purge};
 pub use ship::{Backlog, Shipper, ShippingRound, backlog};
 
 use std::path::{Path, PathBuf};
