@@ -163,10 +163,10 @@ async fn round(
     config: &CentralConfig,
     connection: &mut Option<(CentralConfig, sqlx::PgPool, Shipper)>,
 ) -> Result<bool, CentralError> {
-    if connection.as_ref().is_some_and(|(c, _, _)| c != config) {
-        if let Some((_, pool, _)) = connection.take() {
-            pool.close().await;
-        }
+    if connection.as_ref().is_some_and(|(c, _, _)| c != config)
+        && let Some((_, pool, _)) = connection.take()
+    {
+        pool.close().await;
     }
     let database = service.storage.get()?;
     if connection.is_none() {

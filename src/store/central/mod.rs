@@ -160,7 +160,7 @@ pub async fn init(pool: &PgPool, now_ms: i64, days_back: u32) -> Result<(), Cent
 /// Makes sure each UTC day from `from_ms` to `to_ms` has its partition.
 pub async fn make_partitions(pool: &PgPool, from_ms: i64, to_ms: i64) -> Result<(), CentralError> {
     let mut day = from_ms;
-    while day <= to_ms + DAY_MS - 1 {
+    while day < to_ms + DAY_MS {
         sqlx::query("SELECT hedge_day_partition($1)")
             .bind(day)
             .execute(pool)
