@@ -21,7 +21,7 @@ const BATCH: usize = 5000;
 /// The pause between rounds when nothing more waits.
 const IDLE: Duration = Duration::from_secs(2);
 /// The longest pause after failures (doubling from [`IDLE`]).
-const RETRY_MAX: Duration = Duration::from_secs(60);
+const RETRY_MAX: Duration = Duration::from_secs(10);
 /// Failures are logged at most this often.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 

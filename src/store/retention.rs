@@ -399,4 +399,79 @@ mod tests {
         assert!(db.holds(false).await.unwrap().is_empty());
         assert_eq!(db.holds(true).await.unwrap().len(), 1);
     }
+
+    #[tokio::test]
+    async fn unshipped_rows_wait_for_the_centre_until_max_backlog_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("log.db")).await.unwrap();
+        let now = 1_800_000_000_000;
+        // Ids 1-10 are 100 days old, 11-20 are 40 days old, 21-25 fresh.
+        let mut rows = Vec::new();
+        for i in 0..10 {
+            rows.push(row(now - 100 * DAY_MS + i, "10.0.0.1", "a.example"));
+        }
+        for i in 0..10 {
+            rows.push(row(now - 40 * DAY_MS + i, "10.0.0.1", "b.example"));
+        }
+        for i in 0..5 {
+            rows.push(row(now - DAY_MS + i, "10.0.0.1", "c.example"));
+        }
+        db.insert_queries(&rows).await.unwrap();
+        // The centre has the first 5 rows.
+        sqlx::query("INSERT INTO central_marks (tbl, shipped, at_ms) VALUES ('queries', 5, 0)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let guard = Some(ShippingGuard {
+            max_backlog_days: 60,
+        });
+        let preview = purge_preview(&db, 30, guard, now).await.unwrap();
+        assert_eq!(
+            (
+                preview.expired,
+                preview.kept_for_central,
+                preview.never_shipped
+            ),
+            (20, 10, 5)
+        );
+        let done = purge(&db, 30, guard, now).await.unwrap();
+        // Shipped and expired: deleted. Unshipped, 100 days old (past the
+        // 60 days): deleted and counted. Unshipped, 40 days old: kept.
+        assert_eq!(
+            (done.deleted, done.kept_for_central, done.never_shipped),
+            (10, 10, 5)
+        );
+        let never: i64 =
+            sqlx::query_scalar("SELECT value FROM central_state WHERE key = 'never_shipped'")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(never, 5);
+        // Once shipped, they go.
+        sqlx::query("UPDATE central_marks SET shipped = 25")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(purge(&db, 30, guard, now).await.unwrap().deleted, 10);
+    }
+
+    #[tokio::test]
+    async fn an_id_is_never_given_twice_even_after_the_log_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("log.db")).await.unwrap();
+        let now = 1_800_000_000_000;
+        let old: Vec<_> = (0..3)
+            .map(|i| row(now - 100 * DAY_MS + i, "10.0.0.1", "a.example"))
+            .collect();
+        db.insert_queries(&old).await.unwrap();
+        assert_eq!(purge(&db, 30, None, now).await.unwrap().deleted, 3);
+        db.insert_queries(&[row(now, "10.0.0.1", "b.example")])
+            .await
+            .unwrap();
+        let id: i64 = sqlx::query_scalar("SELECT id FROM queries")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(id, 4, "ids go on from the highest ever given");
+    }
 }
