@@ -3,13 +3,15 @@
 //! and a DNS client that can send from any loopback address; and, in
 //! [`signed_zones`], DNSSEC-signed zones served by a real authoritative
 //! server; in [`browser`], headless Chromium driven through
-//! chromedriver; and, in [`console`], the web console's pages as a
-//! browser without script sees them.
+//! chromedriver; in [`console`], the web console's pages as a browser
+//! without script sees them; and, in [`postgres`], a throwaway PostgreSQL
+//! cluster on loopback for the central store.
 
 #![allow(dead_code)]
 
 pub mod browser;
 pub mod console;
+pub mod postgres;
 pub mod signed_zones;
 
 use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};
