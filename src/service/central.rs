@@ -58,9 +58,17 @@ impl CentralState {
 }
 
 impl Service {
-    /// Shipping's state, `None` when no `[central]` is configured.
-    pub fn central_status(&self) -> Option<CentralStatus> {
-        self.central.status.lock().expect("not poisoned").clone()
+    /// Shipping's state, `None` when no `[central]` is configured. The
+    /// backlog is read now from the site's database, so that rows written
+    /// a moment ago are counted.
+    pub async fn central_status(&self) -> Option<CentralStatus> {
+        let mut status = self.central.status.lock().expect("not poisoned").clone()?;
+        if let Ok(database) = self.storage.get()
+            && let Ok(waiting) = backlog(database).await
+        {
+            status.backlog = waiting;
+        }
+        Some(status)
     }
 
     /// What retention must keep for the centre, when there is one.

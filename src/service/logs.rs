@@ -6,7 +6,7 @@
 use hickory_proto::rr::RecordType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::time::format_rfc3339;
 use super::{Actor, Service, ServiceError};
@@ -202,11 +202,21 @@ impl Service {
     pub async fn apply_retention(&self) -> Result<PurgeReport, ServiceError> {
         let days = self.handler.config().logging.retention_days;
         let database = self.storage.get()?;
-        let report = crate::store::purge(database, days, self.shipping_guard(), now_ms()).await?;
-        if report.deleted > 0 || report.held > 0 {
+        let guard = self.shipping_guard();
+        if guard.is_none() {
+            crate::store::central::forget_changes_without_centre(database).await?;
+        }
+        let report = crate::store::purge(database, days, guard, now_ms()).await?;
+        if report.deleted > 0 || report.held > 0 || report.kept_for_central > 0 {
             info!(
-                "retention ({days} days): deleted {} query-log rows, kept {} under legal hold",
-                report.deleted, report.held
+                "retention ({days} days): deleted {} query-log rows, kept {} under legal hold and {} not yet shipped to the central store",
+                report.deleted, report.held, report.kept_for_central
+            );
+        }
+        if report.never_shipped > 0 {
+            warn!(
+                "retention: {} query-log rows older than [central] max_backlog_days were deleted before the central store had them",
+                report.never_shipped
             );
         }
         if report.deleted > 0 {

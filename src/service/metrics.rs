@@ -11,7 +11,7 @@ impl Service {
     /// Every metric, as of now.
     pub async fn metrics(&self) -> String {
         let mut text = render(&self.handler, &self.storage).await;
-        if let Some(central) = self.central_status() {
+        if let Some(central) = self.central_status().await {
             let mut out = Exposition {
                 text: String::new(),
             };

@@ -110,7 +110,7 @@ impl Service {
                 Err(_) => None,
             },
             neighbours: handler.neighbours_known(),
-            central: self.central_status(),
+            central: self.central_status().await,
         }
     }
 

@@ -12,7 +12,7 @@ pub use holds::{
     CentralHold, CentralHoldRequest, holds, known_site, place_hold, record_access, release_hold,
 };
 pub use purge::{CentralPurge, purge};
-pub use ship::{Backlog, Shipper, ShippingRound, backlog};
+pub use ship::{Backlog, Shipper, ShippingRound, backlog, forget_changes_without_centre};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -209,8 +209,24 @@ impl Shipper {
                 .await
                 .map_err(StoreError::from)?;
                 let Some(last) = rows.last() else { break };
-                cursor = last.try_get(0).map_err(StoreError::from)?;
+                let last_id: i64 = last.try_get(0).map_err(StoreError::from)?;
                 let full = rows.len() == self.batch;
+                // Where several rows share an id (an alert's deliveries), a
+                // full page may have cut the last id's rows short: read
+                // that id again with the next page.
+                let next = if full && table.id != "id" {
+                    last_id - 1
+                } else {
+                    last_id
+                };
+                if next <= cursor {
+                    return Err(CentralError::Invalid(format!(
+                        "central store: {} rows share id {last_id} of {}",
+                        rows.len(),
+                        table.name
+                    )));
+                }
+                cursor = next;
                 let cells = cells(table, &rows)?;
                 count += cells.len() as u64;
                 self.send(central, table, cells).await?;
@@ -541,4 +557,22 @@ pub async fn backlog(local: &Database) -> Result<Backlog, StoreError> {
     }
     backlog.rows = rows;
     Ok(backlog)
+}
+
+/// With no centre configured, the changes kept for one are dropped (and
+/// the marks of the tables they follow, so that a centre configured later
+/// gets those tables whole): they would otherwise grow for ever.
+pub async fn forget_changes_without_centre(local: &Database) -> Result<(), StoreError> {
+    let mut transaction = local.pool().begin().await?;
+    sqlx::query("DELETE FROM central_changes")
+        .execute(&mut *transaction)
+        .await?;
+    for table in TABLES.iter().filter(|t| t.changing) {
+        sqlx::query("DELETE FROM central_marks WHERE tbl = ?")
+            .bind(table.name)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
 }
