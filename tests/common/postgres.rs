@@ -16,22 +16,24 @@
 //!
 //! `initdb` and `postgres` refuse to run as root, so as root (as in CI)
 //! the cluster runs as the `postgres` system account (made by Debian's
-//! package), else as `nobody`, and owns the temporary directory (which is
-//! made in `$TMPDIR` or `/tmp`, so every account can reach it); as anyone
-//! else it runs as the test's own account. `psql` and `pg_isready` run as
-//! the test's own account, over TCP.
+//! package), else as `nobody`, and owns the temporary directory (made in
+//! `$TMPDIR`, else `/tmp`, which that account must be able to reach); as
+//! anyone else it runs as the test's own account. `psql` and `pg_isready`
+//! run as the test's own account, over TCP.
 //!
 //! The server runs with `fsync=off`: a test may kill it ([`Postgres::kill`])
 //! and nothing committed is lost, since what it wrote is in the kernel's
 //! page cache; only a crash of the machine would lose it. Commits stay
-//! synchronous and full-page writes stay on, so that a kill never loses an
-//! acknowledged commit (with `synchronous_commit=off` one could still be in
-//! the server's own memory) nor leaves a torn page that recovery cannot
-//! mend.
+//! synchronous and full-page writes stay on, so that a kill loses no
+//! acknowledged commit (with `synchronous_commit=off` it could still be in
+//! the server's own memory, and was, when tried) and leaves no half-written
+//! page that recovery could not mend.
 //!
 //! Every call blocks the calling thread (so sync tests and `#[tokio::test]`
-//! alike can use it) and waits at most [`PATIENCE`] for what it awaits;
-//! every failure panics with the end of the server's log.
+//! alike can use it) and waits at most [`PATIENCE`] for what it awaits (a
+//! statement through [`Postgres::psql`] included); every failure panics
+//! saying what failed, with the end of the server's log where the server
+//! is at fault.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -170,13 +172,17 @@ impl Postgres {
     /// `psql`, stopping at the first error. Gives what the statements
     /// printed: rows one a line, columns joined by `|`, no headers or
     /// command tags (`psql -A -t -q`). Panics with psql's complaint when a
-    /// statement fails.
+    /// statement fails or takes longer than [`PATIENCE`].
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let mut child = self
             .command("psql", false)
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"])
             .arg("--dbname")
             .arg(self.url_for(ADMIN, &self.password, db))
+            .env(
+                "PGOPTIONS",
+                format!("-c statement_timeout={}", PATIENCE.as_millis()),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
