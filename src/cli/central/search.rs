@@ -68,10 +68,12 @@ pub fn run(target: &CentralTarget, args: CentralSearchArgs, config: &Path) -> Re
 }
 
 /// A row of the central query log: the site, then the row as `hedge logs
-/// search` prints it.
+/// search` prints it (JSON also gives the row's id at its site).
 #[derive(Serialize)]
 struct SiteQueryRow {
     site: String,
+    /// The row's id at its site (JSON only).
+    id: i64,
     #[serde(flatten)]
     row: QueryRow,
 }
@@ -80,6 +82,7 @@ impl From<CentralQuery> for SiteQueryRow {
     fn from(query: CentralQuery) -> SiteQueryRow {
         SiteQueryRow {
             site: query.site,
+            id: query.query.id,
             row: QueryRow::from(query.query),
         }
     }
