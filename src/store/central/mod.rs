@@ -5,6 +5,7 @@
 
 mod holds;
 mod purge;
+mod report;
 mod ship;
 mod tables;
 
@@ -12,6 +13,7 @@ pub use holds::{
     CentralHold, CentralHoldRequest, holds, known_site, place_hold, record_access, release_hold,
 };
 pub use purge::{CentralPurge, purge};
+pub use report::{CentralReport, CentralReportContext, CentralReportRequest, SiteState, report};
 pub use ship::{Backlog, Shipper, ShippingRound, backlog};
 
 use std::path::{Path, PathBuf};
