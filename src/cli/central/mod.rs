@@ -7,6 +7,7 @@
 
 mod holds;
 mod init;
+mod report;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,10 @@ pub enum CentralCommand {
         #[command(subcommand)]
         command: holds::HoldCommand,
     },
+    /// The report `hedge report` gives, across every site that ships here
+    /// (or one, --site), with a table of the sites and their shipping
+    /// state; recorded at the centre.
+    Report(report::ReportArgs),
 }
 
 pub fn run(target: CentralTarget, command: CentralCommand, config: &Path) -> Result<()> {
@@ -53,6 +58,7 @@ pub fn run(target: CentralTarget, command: CentralCommand, config: &Path) -> Res
         CentralCommand::Init(args) => init::init(&target, args, config),
         CentralCommand::Purge(args) => init::purge(&target, args, config),
         CentralCommand::Hold { command } => holds::run(&target, command, config),
+        CentralCommand::Report(args) => report::report(&target, args, config),
     }
 }
 
