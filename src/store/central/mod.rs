@@ -5,14 +5,20 @@
 
 mod holds;
 mod purge;
+mod records;
+mod search;
 mod ship;
 mod tables;
+mod verify;
 
 pub use holds::{
     CentralHold, CentralHoldRequest, holds, known_site, place_hold, record_access, release_hold,
 };
 pub use purge::{CentralPurge, purge};
+pub use records::{CentralAlert, CentralExemption, alerts, exemptions};
+pub use search::{CentralFilter, CentralQuery, search};
 pub use ship::{Backlog, Shipper, ShippingRound, backlog};
+pub use verify::{BrokenRow, CentralChainCheck, Expected, verify_audit};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
