@@ -5,8 +5,11 @@
 //! centre under the PostgreSQL role that signed in and the OS account that
 //! ran the command.
 
+mod audit;
 mod holds;
 mod init;
+mod records;
+mod search;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -46,6 +49,21 @@ pub enum CentralCommand {
         #[command(subcommand)]
         command: holds::HoldCommand,
     },
+    /// Search the query log of every site (or one) with the filters of
+    /// `hedge logs search`, newest first. Recorded as a search (a table)
+    /// or an export (--json, --csv).
+    Search(search::CentralSearchArgs),
+    /// Alerts of every site (or one), newest first, with who acknowledged
+    /// them and where they were delivered.
+    Alerts(records::AlertsArgs),
+    /// Every exemption of every site (or one): what, for whom, who asked
+    /// and who decided, when, and any revocation.
+    Exemptions(records::ExemptionsArgs),
+    /// A site's audit trail as shipped to the centre.
+    Audit {
+        #[command(subcommand)]
+        command: audit::CentralAuditCommand,
+    },
 }
 
 pub fn run(target: CentralTarget, command: CentralCommand, config: &Path) -> Result<()> {
@@ -53,6 +71,10 @@ pub fn run(target: CentralTarget, command: CentralCommand, config: &Path) -> Res
         CentralCommand::Init(args) => init::init(&target, args, config),
         CentralCommand::Purge(args) => init::purge(&target, args, config),
         CentralCommand::Hold { command } => holds::run(&target, command, config),
+        CentralCommand::Search(args) => search::run(&target, args, config),
+        CentralCommand::Alerts(args) => records::alerts(&target, args, config),
+        CentralCommand::Exemptions(args) => records::exemptions(&target, args, config),
+        CentralCommand::Audit { command } => audit::run(&target, command, config),
     }
 }
 

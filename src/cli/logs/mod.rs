@@ -23,6 +23,7 @@ use crate::store::PurgeReport;
 
 pub use holds::HoldCommand;
 pub use search::SearchArgs;
+pub(crate) use search::{QueryRow, unchecked_filter};
 
 /// How long to wait for each line of an answer: a purge of a large log on
 /// a Raspberry Pi takes a while.

@@ -64,9 +64,39 @@ pub struct SearchArgs {
     output: OutputFlags,
 }
 
+impl SearchArgs {
+    /// How the rows are to be printed.
+    pub(crate) fn output(&self) -> OutputFlags {
+        self.output
+    }
+}
+
 /// Turns the options into a filter, checking group and category names
 /// against the configuration so a typo is an error, not an empty result.
 fn filter(args: &SearchArgs, config: &Config) -> Result<LogFilter> {
+    if let Some(group) = &args.group
+        && !config.groups.iter().any(|g| &g.name == group)
+    {
+        let known: Vec<_> = config.groups.iter().map(|g| g.name.as_str()).collect();
+        bail!(
+            "--group {group:?} is not a group; the configuration has: {}",
+            known.join(", ")
+        );
+    }
+    if let Some(category) = &args.category
+        && config.lists.catalogue.id(category).is_none()
+    {
+        bail!(
+            "--category {category:?} is not a category; the catalogue has: {}",
+            config.lists.catalogue.ids().join(", ")
+        );
+    }
+    unchecked_filter(args)
+}
+
+/// Turns the options into a filter without a configuration to check group
+/// and category names against (the centre's sites each have their own).
+pub(crate) fn unchecked_filter(args: &SearchArgs) -> Result<LogFilter> {
     let from_ms = match (&args.from, &args.since) {
         (Some(from), _) => Some(time_ms(from, "--from")?),
         (None, Some(since)) => {
@@ -85,23 +115,6 @@ fn filter(args: &SearchArgs, config: &Config) -> Result<LogFilter> {
         && to <= from
     {
         bail!("--to is not after --from: the period is empty");
-    }
-    if let Some(group) = &args.group
-        && !config.groups.iter().any(|g| &g.name == group)
-    {
-        let known: Vec<_> = config.groups.iter().map(|g| g.name.as_str()).collect();
-        bail!(
-            "--group {group:?} is not a group; the configuration has: {}",
-            known.join(", ")
-        );
-    }
-    if let Some(category) = &args.category
-        && config.lists.catalogue.id(category).is_none()
-    {
-        bail!(
-            "--category {category:?} is not a category; the catalogue has: {}",
-            config.lists.catalogue.ids().join(", ")
-        );
     }
     let action = args
         .action
@@ -143,7 +156,7 @@ fn filter(args: &SearchArgs, config: &Config) -> Result<LogFilter> {
 /// row's milliseconds), the type and response code by name, the upstream
 /// time in milliseconds.
 #[derive(Serialize)]
-struct QueryRow {
+pub(crate) struct QueryRow {
     time: String,
     time_ms: i64,
     client: String,
