@@ -363,34 +363,44 @@ impl Database {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<IncidentSummary, StoreError> {
-        let mut summary = IncidentSummary::default();
-        let all = self.incidents(false).await?;
-        let in_period = |ms: i64| ms >= from_ms && ms < to_ms;
-        for kind in IncidentKind::ALL {
-            let n = all
-                .iter()
-                .filter(|i| i.kind == *kind && in_period(i.opened_ms))
-                .count() as u64;
-            summary.by_kind.push((kind.as_str().to_string(), n));
-            summary.opened += n;
-        }
-        summary.closed = all
-            .iter()
-            .filter(|i| i.closed_ms.is_some_and(in_period))
-            .count() as u64;
-        for agency in Agency::ALL {
-            let n = all
-                .iter()
-                .flat_map(|i| &i.entries)
-                .filter(|e| e.agency == Some(*agency) && e.referred_ms.is_some_and(in_period))
-                .count() as u64;
-            if n > 0 {
-                summary.referrals.push((agency.as_str().to_string(), n));
-            }
-        }
-        summary.open = all.into_iter().filter(Incident::is_open).collect();
-        Ok(summary)
+        Ok(summarise_incidents(
+            self.incidents(false).await?,
+            from_ms,
+            to_ms,
+        ))
     }
+}
+
+/// Incidents of a period from `all` (with their entries): those opened by
+/// kind (every kind listed), closed, referrals by agency, and those still
+/// open.
+pub(crate) fn summarise_incidents(all: Vec<Incident>, from_ms: i64, to_ms: i64) -> IncidentSummary {
+    let mut summary = IncidentSummary::default();
+    let in_period = |ms: i64| ms >= from_ms && ms < to_ms;
+    for kind in IncidentKind::ALL {
+        let n = all
+            .iter()
+            .filter(|i| i.kind == *kind && in_period(i.opened_ms))
+            .count() as u64;
+        summary.by_kind.push((kind.as_str().to_string(), n));
+        summary.opened += n;
+    }
+    summary.closed = all
+        .iter()
+        .filter(|i| i.closed_ms.is_some_and(in_period))
+        .count() as u64;
+    for agency in Agency::ALL {
+        let n = all
+            .iter()
+            .flat_map(|i| &i.entries)
+            .filter(|e| e.agency == Some(*agency) && e.referred_ms.is_some_and(in_period))
+            .count() as u64;
+        if n > 0 {
+            summary.referrals.push((agency.as_str().to_string(), n));
+        }
+    }
+    summary.open = all.into_iter().filter(Incident::is_open).collect();
+    summary
 }
 
 #[cfg(test)]

@@ -277,78 +277,28 @@ impl Database {
         zone: &TimeZone,
         report: &mut Report,
     ) -> Result<(), StoreError> {
-        let rows = self.counts(request).await?;
-        let mut days: BTreeMap<String, DayCount> = BTreeMap::new();
-        // Every day of the period, so that quiet days show as zero.
-        let mut day = jiff::Timestamp::from_millisecond(request.from_ms)
-            .map_err(|e| StoreError::Invalid(e.to_string()))?
-            .to_zoned(zone.clone())
-            .date();
-        let last = local_date(request.to_ms - 1, zone);
-        while day.to_string() <= last {
-            days.insert(
-                day.to_string(),
-                DayCount {
-                    date: day.to_string(),
-                    ..DayCount::default()
-                },
-            );
-            match day.tomorrow() {
-                Ok(next) => day = next,
-                Err(_) => break,
-            }
-        }
-        let mut groups: BTreeMap<String, GroupCount> = BTreeMap::new();
-        let mut categories: BTreeMap<String, u64> = BTreeMap::new();
-        for row in &rows {
-            let bucket: i64 = row.try_get("bucket")?;
-            let group: String = row.try_get("group_name")?;
-            let group = Some(group).filter(|g| !g.is_empty());
-            let action: String = row.try_get("action")?;
-            let blocked = action == "blocked";
-            let category: String = row.try_get("category")?;
-            let category = Some(category).filter(|c| !c.is_empty());
-            let n = to_u64(row.try_get("n")?);
-            let date = local_date(bucket * BUCKET_MS, zone);
-            let day = days.entry(date.clone()).or_insert_with(|| DayCount {
-                date,
-                ..DayCount::default()
-            });
-            let group = group.unwrap_or_else(|| "(none)".into());
-            let group = groups.entry(group.clone()).or_insert_with(|| GroupCount {
-                group,
-                ..GroupCount::default()
-            });
-            day.queries += n;
-            group.queries += n;
-            report.totals.queries += n;
-            if blocked {
-                day.blocked += n;
-                group.blocked += n;
-                report.totals.blocked += n;
-                let category = category.unwrap_or_else(|| "(group rule)".into());
-                if context.safeguarding.contains(&category) {
-                    report.totals.safeguarding_blocked += n;
-                }
-                *categories.entry(category).or_default() += n;
-            }
-        }
-        report.days = days.into_values().collect();
-        report.groups = groups.into_values().collect();
-        report
-            .groups
-            .sort_by(|a, b| b.queries.cmp(&a.queries).then(a.group.cmp(&b.group)));
-        report.categories = categories
-            .into_iter()
-            .map(|(category, blocked)| CategoryCount {
-                safeguarding: context.safeguarding.contains(&category),
-                category,
-                blocked,
+        let rows = self
+            .counts(request)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Count {
+                    bucket: row.try_get("bucket")?,
+                    group: row.try_get("group_name")?,
+                    action: row.try_get("action")?,
+                    category: row.try_get("category")?,
+                    n: row.try_get("n")?,
+                })
             })
-            .collect();
-        report
-            .categories
-            .sort_by(|a, b| b.blocked.cmp(&a.blocked).then(a.category.cmp(&b.category)));
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        tally_traffic(
+            &rows,
+            request.from_ms,
+            request.to_ms,
+            zone,
+            &context.safeguarding,
+            report,
+        )?;
         let clients: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT DISTINCT client_ip FROM queries \
              WHERE at_ms >= ? AND at_ms < ? AND (? IS NULL OR group_name = ?))",
@@ -541,7 +491,6 @@ impl Database {
         context: &ReportContext,
     ) -> Result<ExemptionSummary, StoreError> {
         let (from, to) = (request.from_ms, request.to_ms);
-        let in_period = |ms: i64| ms >= from && ms < to;
         let candidates = self
             .exemptions(super::ExemptionSelection::All, 0)
             .await?
@@ -553,51 +502,7 @@ impl Database {
                     context.group_of_client.get(&ip.to_string()) == Some(group)
                 }
             });
-        let mut summary = ExemptionSummary::default();
-        for exemption in candidates {
-            // Approved at some point: a revoked one was, if it has a
-            // decision (a withdrawn request has none).
-            let approved = matches!(
-                exemption.status,
-                ExemptionStatus::Approved | ExemptionStatus::Revoked
-            ) && exemption.decided_ms.is_some();
-            let decided = exemption.decided_ms.is_some_and(in_period);
-            let revoked = exemption.revoked_ms.is_some_and(in_period);
-            let filed = in_period(exemption.requested_ms);
-            let end = exemption
-                .revoked_ms
-                .map_or(exemption.until_ms, |r| r.min(exemption.until_ms));
-            let in_force = approved && exemption.from_ms < to && end > from;
-            let ended =
-                exemption.status == ExemptionStatus::Approved && in_period(exemption.until_ms);
-            if filed {
-                summary.filed += 1;
-            }
-            if decided {
-                if approved {
-                    summary.approved += 1;
-                } else if exemption.status == ExemptionStatus::Rejected {
-                    summary.rejected += 1;
-                }
-            }
-            if revoked {
-                summary.revoked += 1;
-            }
-            if ended {
-                summary.expired += 1;
-            }
-            if approved && exemption.from_ms <= to && end > to {
-                summary.active_at_end += 1;
-            }
-            if in_force && exemption.kind == crate::policy::ExemptionKind::Bypass {
-                summary.bypasses += 1;
-            }
-            if (filed || decided || revoked || ended || in_force) && summary.list.len() < LIST_LIMIT
-            {
-                summary.list.push(exemption);
-            }
-        }
-        Ok(summary)
+        Ok(summarise_exemptions(candidates, from, to))
     }
 
     /// Holds placed before `to_ms` and not released before `from_ms`.
@@ -612,13 +517,161 @@ impl Database {
     }
 }
 
-fn local_date(ms: i64, zone: &TimeZone) -> String {
+/// The exemptions of a period from `candidates` (newest first): counts of
+/// those filed, decided, revoked, ended and in force, and the list of
+/// those that were any of these (at most [`LIST_LIMIT`]).
+pub(crate) fn summarise_exemptions(
+    candidates: impl IntoIterator<Item = Exemption>,
+    from: i64,
+    to: i64,
+) -> ExemptionSummary {
+    let in_period = |ms: i64| ms >= from && ms < to;
+    let mut summary = ExemptionSummary::default();
+    for exemption in candidates {
+        // Approved at some point: a revoked one was, if it has a
+        // decision (a withdrawn request has none).
+        let approved = matches!(
+            exemption.status,
+            ExemptionStatus::Approved | ExemptionStatus::Revoked
+        ) && exemption.decided_ms.is_some();
+        let decided = exemption.decided_ms.is_some_and(in_period);
+        let revoked = exemption.revoked_ms.is_some_and(in_period);
+        let filed = in_period(exemption.requested_ms);
+        let end = exemption
+            .revoked_ms
+            .map_or(exemption.until_ms, |r| r.min(exemption.until_ms));
+        let in_force = approved && exemption.from_ms < to && end > from;
+        let ended = exemption.status == ExemptionStatus::Approved && in_period(exemption.until_ms);
+        if filed {
+            summary.filed += 1;
+        }
+        if decided {
+            if approved {
+                summary.approved += 1;
+            } else if exemption.status == ExemptionStatus::Rejected {
+                summary.rejected += 1;
+            }
+        }
+        if revoked {
+            summary.revoked += 1;
+        }
+        if ended {
+            summary.expired += 1;
+        }
+        if approved && exemption.from_ms <= to && end > to {
+            summary.active_at_end += 1;
+        }
+        if in_force && exemption.kind == crate::policy::ExemptionKind::Bypass {
+            summary.bypasses += 1;
+        }
+        if (filed || decided || revoked || ended || in_force) && summary.list.len() < LIST_LIMIT {
+            summary.list.push(exemption);
+        }
+    }
+    summary
+}
+
+/// Queries counted in one bucket of [`BUCKET_MS`], of one group, action
+/// and category (`""` for none), repeats included.
+#[derive(Debug, Clone)]
+pub(crate) struct Count {
+    pub bucket: i64,
+    pub group: String,
+    pub action: String,
+    pub category: String,
+    pub n: i64,
+}
+
+/// Fills the report's totals (queries, blocked, safeguarding blocked),
+/// days (every local day of `[from_ms, to_ms)`, quiet ones as zero),
+/// groups and categories from `rows`; the same for a site's log and for
+/// the centre's.
+pub(crate) fn tally_traffic(
+    rows: &[Count],
+    from_ms: i64,
+    to_ms: i64,
+    zone: &TimeZone,
+    safeguarding: &[String],
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let mut days: BTreeMap<String, DayCount> = BTreeMap::new();
+    // Every day of the period, so that quiet days show as zero.
+    let mut day = jiff::Timestamp::from_millisecond(from_ms)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?
+        .to_zoned(zone.clone())
+        .date();
+    let last = local_date(to_ms - 1, zone);
+    while day.to_string() <= last {
+        days.insert(
+            day.to_string(),
+            DayCount {
+                date: day.to_string(),
+                ..DayCount::default()
+            },
+        );
+        match day.tomorrow() {
+            Ok(next) => day = next,
+            Err(_) => break,
+        }
+    }
+    let mut groups: BTreeMap<String, GroupCount> = BTreeMap::new();
+    let mut categories: BTreeMap<String, u64> = BTreeMap::new();
+    for row in rows {
+        let bucket = row.bucket;
+        let group = Some(row.group.clone()).filter(|g| !g.is_empty());
+        let blocked = row.action == "blocked";
+        let category = Some(row.category.clone()).filter(|c| !c.is_empty());
+        let n = to_u64(row.n);
+        let date = local_date(bucket * BUCKET_MS, zone);
+        let day = days.entry(date.clone()).or_insert_with(|| DayCount {
+            date,
+            ..DayCount::default()
+        });
+        let group = group.unwrap_or_else(|| "(none)".into());
+        let group = groups.entry(group.clone()).or_insert_with(|| GroupCount {
+            group,
+            ..GroupCount::default()
+        });
+        day.queries += n;
+        group.queries += n;
+        report.totals.queries += n;
+        if blocked {
+            day.blocked += n;
+            group.blocked += n;
+            report.totals.blocked += n;
+            let category = category.unwrap_or_else(|| "(group rule)".into());
+            if safeguarding.contains(&category) {
+                report.totals.safeguarding_blocked += n;
+            }
+            *categories.entry(category).or_default() += n;
+        }
+    }
+    report.days = days.into_values().collect();
+    report.groups = groups.into_values().collect();
+    report
+        .groups
+        .sort_by(|a, b| b.queries.cmp(&a.queries).then(a.group.cmp(&b.group)));
+    report.categories = categories
+        .into_iter()
+        .map(|(category, blocked)| CategoryCount {
+            safeguarding: safeguarding.contains(&category),
+            category,
+            blocked,
+        })
+        .collect();
+    report
+        .categories
+        .sort_by(|a, b| b.blocked.cmp(&a.blocked).then(a.category.cmp(&b.category)));
+    Ok(())
+}
+
+pub(crate) fn local_date(ms: i64, zone: &TimeZone) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.to_zoned(zone.clone()).date().to_string())
         .unwrap_or_default()
 }
 
-fn to_u64(n: i64) -> u64 {
+pub(crate) fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 

@@ -10,6 +10,7 @@
 
 pub mod browser;
 pub mod console;
+pub mod postgres;
 pub mod signed_zones;
 
 use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};

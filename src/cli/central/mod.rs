@@ -9,6 +9,7 @@ mod audit;
 mod holds;
 mod init;
 mod records;
+mod report;
 mod search;
 
 use std::future::Future;
@@ -64,6 +65,10 @@ pub enum CentralCommand {
         #[command(subcommand)]
         command: audit::CentralAuditCommand,
     },
+    /// The report `hedge report` gives, across every site that ships here
+    /// (or one, --site), with a table of the sites and their shipping
+    /// state; recorded at the centre.
+    Report(report::ReportArgs),
 }
 
 pub fn run(target: CentralTarget, command: CentralCommand, config: &Path) -> Result<()> {
@@ -75,6 +80,7 @@ pub fn run(target: CentralTarget, command: CentralCommand, config: &Path) -> Res
         CentralCommand::Alerts(args) => records::alerts(&target, args, config),
         CentralCommand::Exemptions(args) => records::exemptions(&target, args, config),
         CentralCommand::Audit { command } => audit::run(&target, command, config),
+        CentralCommand::Report(args) => report::report(&target, args, config),
     }
 }
 

@@ -45,7 +45,7 @@ pub struct ReportArgs {
 }
 
 /// A date alone (`2026-11-30`) as an end means the end of that day.
-fn end_time(text: &str) -> Result<i64, String> {
+pub(crate) fn end_time(text: &str) -> Result<i64, String> {
     let start = parse_time(text)?;
     let date_only = text.len() == 10 && text.chars().filter(|c| *c == '-').count() == 2;
     if !date_only {
@@ -123,7 +123,7 @@ pub fn run(args: ReportArgs, config: &Path) -> Result<()> {
 
 /// Writes `bytes` to `path` through a temporary file beside it, readable
 /// by owner and group only: a report names children's devices.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     let name = path

@@ -5,3 +5,4 @@
 mod command;
 
 pub use command::{ReportArgs, run};
+pub(crate) use command::{end_time, write_private};

@@ -1,7 +1,7 @@
 //! The report as one CSV table, `section,item,field,value`: long rather
 //! than wide, so that a spreadsheet can filter and pivot every section.
 
-use super::{allows, scope};
+use super::{ExtraTable, allows, scope};
 use crate::service::inert::inert;
 use crate::service::table::csv_record;
 use crate::service::time::format_rfc3339;
@@ -9,7 +9,7 @@ use crate::store::Report;
 
 /// The whole CSV file: a header row, then one `section,item,field,value`
 /// row per fact, every row ending in a line break.
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report, extra: &[ExtraTable]) -> String {
     let mut out = String::new();
     let mut line = |section: &str, item: &str, field: &str, value: &str| {
         out.push_str(&csv_record(&[section, item, field, value]));
@@ -41,6 +41,14 @@ pub fn render(report: &Report) -> String {
         ("safeguarding_clients", totals.safeguarding_clients),
     ] {
         line("summary", "totals", field, &value.to_string());
+    }
+    for table in extra {
+        for row in &table.rows {
+            let item = row.first().map(|c| c.raw()).unwrap_or_default();
+            for ((_, field), cell) in table.columns.iter().zip(row).skip(1) {
+                line(table.id, &item, field, &cell.raw());
+            }
+        }
     }
     for day in &report.days {
         line("day", &day.date, "queries", &day.queries.to_string());

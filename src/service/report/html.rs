@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use super::markup::escape;
 use super::{
-    allows, count, inert, inert_text, long_date, scope, summary_sentences, svg, thousands,
+    ExtraTable, allows, count, inert, inert_text, long_date, scope, summary_sentences, svg,
+    thousands,
 };
 use crate::service::time::format_local;
 use crate::store::Report;
@@ -85,7 +86,7 @@ fn paragraph(out: &mut String, text: &str) {
 
 /// The whole HTML file: title and period, the summary, the charts and a
 /// table per section, then the footer with when it was generated.
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report, extra: &[ExtraTable]) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let group = report
         .group
@@ -118,6 +119,28 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "<li{class}>{}</li>", escape(&sentence));
     }
     out.push_str("</ul>\n</section>\n");
+
+    for extra in extra {
+        heading(&mut out, &extra.title);
+        let headers: Vec<&str> = extra.columns.iter().map(|(h, _)| *h).collect();
+        let numeric: Vec<usize> = extra
+            .rows
+            .first()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, c)| matches!(c, super::Cell::Count(_)))
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rows: Vec<Vec<String>> = extra
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|c| c.shown()).collect())
+            .collect();
+        table(&mut out, &headers, &numeric, &rows);
+    }
 
     heading(&mut out, "Queries and blocked attempts per day");
     if report.days.is_empty() {

@@ -10,6 +10,7 @@ mod gather;
 mod html;
 pub mod mailing;
 mod markup;
+mod sites;
 mod svg;
 mod text;
 
@@ -31,10 +32,64 @@ pub enum ReportFormat {
 /// `report` as `format`: the whole file, ending in a line break. The same
 /// report renders to the same bytes, in the same system time zone.
 pub fn render(report: &Report, format: ReportFormat) -> String {
+    render_with(report, format, &[])
+}
+
+/// `report` as `format` with `extra` tables after its summary (the
+/// central report's sites): the same sections, in the same shapes, as
+/// [`render`], and each extra table shaped like the others.
+pub fn render_with(report: &Report, format: ReportFormat, extra: &[ExtraTable]) -> String {
     match format {
-        ReportFormat::Text => text::render(report),
-        ReportFormat::Csv => csv::render(report),
-        ReportFormat::Html => html::render(report),
+        ReportFormat::Text => text::render(report, extra),
+        ReportFormat::Csv => csv::render(report, extra),
+        ReportFormat::Html => html::render(report, extra),
+    }
+}
+
+pub use sites::render_central;
+
+/// A table a caller adds to a report: a title, columns and rows, each
+/// cell printed as its format prints such a value (counts with thousands
+/// separators in text and HTML, plain in CSV; times local or RFC 3339).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraTable {
+    /// The heading, and in CSV the `section` of each row (`id`).
+    pub title: String,
+    pub id: &'static str,
+    /// (heading in text and HTML, field name in CSV); the first column
+    /// names the row (CSV's `item`).
+    pub columns: Vec<(&'static str, &'static str)>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// One value of an [`ExtraTable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Text(String),
+    Count(u64),
+    /// A time, or `None` for never.
+    Time(Option<i64>),
+}
+
+impl Cell {
+    /// As text and HTML show it.
+    fn shown(&self) -> String {
+        match self {
+            Cell::Text(text) => text.clone(),
+            Cell::Count(n) => thousands(*n),
+            Cell::Time(Some(ms)) => crate::service::time::format_local(*ms),
+            Cell::Time(None) => "never".into(),
+        }
+    }
+
+    /// As CSV holds it.
+    fn raw(&self) -> String {
+        match self {
+            Cell::Text(text) => text.clone(),
+            Cell::Count(n) => n.to_string(),
+            Cell::Time(Some(ms)) => crate::service::time::format_rfc3339(*ms),
+            Cell::Time(None) => String::new(),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The report as plain text: the summary, then one table per section.
 
+use super::ExtraTable;
 use super::{allows, count, inert, inert_text, long_date, scope, summary_sentences, thousands};
 use crate::service::table::Table;
 use crate::service::time::format_local;
@@ -7,7 +8,7 @@ use crate::store::Report;
 
 /// The whole text report: header lines, the summary, then one titled table
 /// per section (a line saying there is none when a section is empty).
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report, extra: &[ExtraTable]) -> String {
     let mut out = String::new();
     out.push_str(&format!("hedge report: {}\n", report.site));
     out.push_str(&format!(
@@ -26,6 +27,19 @@ pub fn render(report: &Report) -> String {
     ));
     for sentence in summary_sentences(report) {
         out.push_str(&format!("  {sentence}\n"));
+    }
+    for table in extra {
+        let headers: Vec<&'static str> = table.columns.iter().map(|(h, _)| *h).collect();
+        section(
+            &mut out,
+            &table.title.to_uppercase(),
+            &headers,
+            table
+                .rows
+                .iter()
+                .map(|row| row.iter().map(|c| c.shown()).collect())
+                .collect(),
+        );
     }
 
     section(

@@ -6,6 +6,7 @@
 mod holds;
 mod purge;
 mod records;
+mod report;
 mod search;
 mod ship;
 mod tables;
@@ -16,6 +17,7 @@ pub use holds::{
 };
 pub use purge::{CentralPurge, purge};
 pub use records::{CentralAlert, CentralExemption, alerts, exemptions};
+pub use report::{CentralReport, CentralReportContext, CentralReportRequest, SiteState, report};
 pub use search::{CentralFilter, CentralQuery, search};
 pub use ship::{Backlog, Shipper, ShippingRound, backlog};
 pub use verify::{BrokenRow, CentralChainCheck, Expected, verify_audit};
