@@ -661,6 +661,17 @@ async fn large(names: &[String], admin: &PgPool) {
         }
     }
     let made_s = began.elapsed().as_secs_f64();
+    // The sites, as if each had shipped (`--site` asks for a known one).
+    sqlx::query(
+        "INSERT INTO sites (site, instance, first_ms, last_shipped_ms) \
+         SELECT 'site-' || lpad(s::text, 2, '0'), s + 1, $1, $2 FROM generate_series(0, $3 - 1) AS s",
+    )
+    .bind(first_day)
+    .bind(last_day + DAY_MS)
+    .bind(sites as i64)
+    .execute(admin)
+    .await
+    .unwrap();
     admin.execute("ANALYZE queries").await.unwrap();
     let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
         .fetch_one(admin)
