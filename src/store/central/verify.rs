@@ -161,7 +161,7 @@ pub async fn verify_audit(
         expected_id += 1;
     }
     let last_id = expected_id - 1;
-    check.last = (check.rows > 0).then(|| (last_id, expected_prev));
+    check.last = (check.rows > 0).then_some((last_id, expected_prev));
     if let Some(expect) = expect {
         check.expected = Some(match found_at {
             Some(id) if id == last_id => Expected::Ends,
