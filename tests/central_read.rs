@@ -21,7 +21,8 @@ const DAY_MS: i64 = 86_400_000;
 /// officer role `officer1` (a member of hedge_officer) and an admin pool on
 /// it; or `None` (having said why) when PostgreSQL is not installed.
 struct Centre {
-    postgres: Postgres,
+    // Kept so that the cluster lives as long as the centre.
+    _postgres: Postgres,
     admin: PgPool,
     officer_url: String,
     dir: tempfile::TempDir,
@@ -66,7 +67,7 @@ async fn centre() -> Option<Centre> {
     let officer_url = format!("postgres://officer1@127.0.0.1:{}/central", postgres.port());
     let admin = PgPool::connect(&admin_url).await.unwrap();
     Some(Centre {
-        postgres,
+        _postgres: postgres,
         admin,
         officer_url,
         dir,
