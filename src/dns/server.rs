@@ -208,8 +208,17 @@ async fn serve_udp(
             });
         }
         send_answers(&socket, &to, &answers).await;
+        // Every answered query is logged: while entries gather in the
+        // log's queue, the writer's task runs before more queries are
+        // taken (on a saturated core it would otherwise rarely be polled,
+        // and entries would be dropped); the excess waits in the socket.
+        if handler.log.is_backing_up() {
+            tokio::task::yield_now().await;
+        }
     }
 }
+
+const LOG_BACKLOG_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Sends `answers[i]` to `to[i]`: in one batch while the socket takes them,
 /// then one at a time, waiting for room.

@@ -29,6 +29,10 @@ const BATCH: usize = 20_000;
 /// taken one by one straight into [`Repeats`], so that no buffer the size
 /// of a batch is kept (it was 6.5 MB, resident after the first burst).
 const RECEIVE: usize = 256;
+/// Entries waiting in the queue past which the DNS path lets the writer
+/// run first ([`QueryLog::is_backing_up`]): enough for a burst, little
+/// memory (about 0.4 MB).
+const BACKLOG: usize = 2048;
 /// Rows per INSERT statement (SQLite allows 32766 bound values). Only
 /// this full-size statement is kept prepared: a statement for each size
 /// of remainder would be cached too (up to 100 per connection, a few
@@ -126,6 +130,19 @@ impl QueryLog {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Whether entries are gathering in the writer's queue (more than
+    /// [`BACKLOG`], or half the queue if that is less). The DNS path then
+    /// lets the writer's task run before it takes more queries: on a
+    /// saturated core the task would otherwise rarely be polled, and
+    /// queries would be answered but not logged. Only the order of tasks
+    /// changes: answering still never waits for the database.
+    pub fn is_backing_up(&self) -> bool {
+        self.sender.as_ref().is_some_and(|sender| {
+            let waiting = sender.max_capacity() - sender.capacity();
+            waiting > BACKLOG.min(sender.max_capacity() / 2)
+        })
     }
 
     /// Drops not yet written to the database's record of gaps.
@@ -620,5 +637,63 @@ impl Database {
     pub async fn insert_rows(&self, rows: &[Row]) -> Result<(), super::StoreError> {
         let mut connection = self.pool().acquire().await?;
         Ok(insert(&mut connection, rows).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Action;
+
+    fn record() -> QueryRecord {
+        QueryRecord {
+            at_ms: 0,
+            client: "10.0.0.1".parse().unwrap(),
+            client_name: None,
+            mac: None,
+            group: None,
+            name: "example.org".into(),
+            qtype: 1,
+            action: Action::Allowed,
+            category: None,
+            rule: None,
+            rcode: 0,
+            upstream_us: None,
+        }
+    }
+
+    #[test]
+    fn the_queue_says_when_it_backs_up() {
+        let (sender, _receiver) = mpsc::channel(16);
+        let log = QueryLog {
+            sender: Some(sender),
+            flusher: None,
+            counters: Arc::default(),
+        };
+        let backing_up: Vec<bool> = (0..16)
+            .map(|_| {
+                log.record(record());
+                log.is_backing_up()
+            })
+            .collect();
+        // A small queue: past half of it.
+        assert_eq!(backing_up.iter().position(|&b| b), Some(8));
+        log.record(record());
+        assert_eq!(log.counters.dropped.load(Ordering::Relaxed), 1);
+        assert!(!QueryLog::disabled().is_backing_up());
+
+        // A large one: past BACKLOG entries.
+        let (sender, _receiver) = mpsc::channel(65_536);
+        let log = QueryLog {
+            sender: Some(sender),
+            flusher: None,
+            counters: Arc::default(),
+        };
+        for _ in 0..BACKLOG {
+            log.record(record());
+        }
+        assert!(!log.is_backing_up());
+        log.record(record());
+        assert!(log.is_backing_up());
     }
 }
