@@ -610,7 +610,12 @@ async fn large(names: &[String], admin: &PgPool) {
     let room = free.saturating_sub(keep_free + (1 << 30));
     let fits = (room as f64 / per_row) as u64;
     let per_day_unit = sites * days as u64;
-    let total = wanted.min(fits) / per_day_unit * per_day_unit;
+    // Whole days of every site: at least what was asked for, when it fits.
+    let total = if fits >= wanted.next_multiple_of(per_day_unit) {
+        wanted.next_multiple_of(per_day_unit)
+    } else {
+        fits / per_day_unit * per_day_unit
+    };
     println!(
         "large: a sample of {sample} rows took {} MB with its indexes ({per_row:.0} bytes a row); {:.1} GB free at {data_dir}; {wanted} rows would take {:.1} GB; keeping {} GB free, {fits} fit: making {total}",
         bytes >> 20,
@@ -618,7 +623,7 @@ async fn large(names: &[String], admin: &PgPool) {
         wanted as f64 * per_row / 1e9,
         keep_free >> 30,
     );
-    if total < wanted {
+    if fits < wanted {
         println!(
             "large: NOTE {total} rows, not the {wanted} asked for: the disk would not keep {} GB free",
             keep_free >> 30
