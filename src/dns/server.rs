@@ -218,8 +218,6 @@ async fn serve_udp(
     }
 }
 
-const LOG_BACKLOG_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
-
 /// Sends `answers[i]` to `to[i]`: in one batch while the socket takes them,
 /// then one at a time, waiting for room.
 async fn send_answers(socket: &UdpSocket, to: &[SocketAddr], answers: &[Vec<u8>]) {
