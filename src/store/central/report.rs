@@ -172,7 +172,7 @@ pub async fn report(
         request.from_ms,
         request.to_ms,
     );
-    report.audit = combined(&sites, request.site.is_some());
+    report.audit = super::verify::combined(&sites, request.site.is_some());
     report.oldest_kept_ms =
         sqlx::query_scalar("SELECT min(at_ms) FROM queries WHERE ($1::text IS NULL OR site = $1)")
             .bind(&request.site)
@@ -681,23 +681,4 @@ impl Gather<'_> {
             })
             .collect()
     }
-}
-
-/// The sites' audit chains as one: every row counted, the first break
-/// named with its site; the last row only for a single site's report.
-fn combined(sites: &[SiteState], single: bool) -> ChainCheck {
-    let mut out = ChainCheck {
-        rows: sites.iter().map(|s| s.audit.rows).sum(),
-        ..ChainCheck::default()
-    };
-    out.first_broken = sites.iter().find_map(|s| {
-        s.audit
-            .first_broken
-            .as_ref()
-            .map(|(id, why)| (*id, format!("{} (site {})", why, s.site)))
-    });
-    if single && out.first_broken.is_none() {
-        out.last = sites.first().and_then(|s| s.audit.last.clone());
-    }
-    out
 }

@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::postgres::PgPool;
 
-use super::CentralError;
-use crate::store::{GENESIS, row_hash};
+use super::{CentralError, SiteState};
+use crate::store::{ChainCheck, GENESIS, row_hash};
 
 /// The first shipped row that does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -177,4 +177,23 @@ pub async fn verify_audit(
         });
     }
     Ok(check)
+}
+
+/// The sites' audit chains as one: every row counted, the first break
+/// named with its site; the last row only for a single site's report.
+pub(super) fn combined(sites: &[SiteState], single: bool) -> ChainCheck {
+    let mut out = ChainCheck {
+        rows: sites.iter().map(|s| s.audit.rows).sum(),
+        ..ChainCheck::default()
+    };
+    out.first_broken = sites.iter().find_map(|s| {
+        s.audit
+            .first_broken
+            .as_ref()
+            .map(|(id, why)| (*id, format!("{} (site {})", why, s.site)))
+    });
+    if single && out.first_broken.is_none() {
+        out.last = sites.first().and_then(|s| s.audit.last.clone());
+    }
+    out
 }
