@@ -261,12 +261,12 @@ mod tests {
             let start = schema
                 .find(&format!("CREATE TABLE {} (", table.name))
                 .unwrap_or_else(|| panic!("{} is in the central schema", table.name));
-            let body = &schema[start..];
-            let body = &body[..body.find(");").unwrap()];
-            let central: Vec<&str> = body
+            // The column lines: up to the one that closes the table.
+            let central: Vec<&str> = schema[start..]
                 .lines()
                 .skip(1)
                 .map(str::trim)
+                .take_while(|l| !l.starts_with(')'))
                 .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.starts_with("PRIMARY"))
                 .map(|l| l.split_whitespace().next().unwrap())
                 .collect();
