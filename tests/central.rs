@@ -361,6 +361,29 @@ async fn a_wrong_password_or_a_taken_site_is_said_and_dns_goes_on() {
     let answer = udp(wrong.addr, &query("www.upstream.example.", RecordType::A)).await;
     assert_eq!(addresses(&answer), ["192.0.2.10"]);
 
+    // A database without the central tables: said, with its URL.
+    centre.postgres.create_database("empty", "");
+    let section = centre
+        .section("site_a", "hill-top")
+        .replace("/hedge?", "/empty?");
+    let uninitialised = Hedge::start(&site_config(
+        upstream.addr,
+        &data.path().join("u.db"),
+        &section,
+    ))
+    .await;
+    let status = uninitialised
+        .wait_for_status("the missing tables", |s| {
+            s["central"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("no hedge tables"))
+        })
+        .await;
+    let error = status["central"]["error"].as_str().unwrap();
+    assert!(error.contains("hedge central init"), "{error}");
+    assert!(error.contains("/empty?sslmode=disable"), "the URL: {error}");
+    drop(uninitialised);
+
     // Two databases under one site name: the second is refused.
     let first = Hedge::start(&site_config(
         upstream.addr,

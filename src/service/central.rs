@@ -128,7 +128,10 @@ pub async fn run(service: std::sync::Arc<Service>, shutdown: CancellationToken) 
                         if more { Duration::ZERO } else { IDLE }
                     }
                     Err(error) => {
-                        let message = error.to_string();
+                        let mut message = error.to_string();
+                        if !message.contains(&config.url) {
+                            message = format!("{message} (at {})", config.url);
+                        }
                         service.central.update(|s| {
                             s.error = Some(message.clone());
                             s.failures += 1;

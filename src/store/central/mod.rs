@@ -55,10 +55,11 @@ pub enum CentralError {
          give this site a name of its own in [central] site"
     )]
     SiteTaken { site: String },
+    /// Said beside the URL (in `hedge status` and the log), so not here.
     #[error(
-        "central store: no hedge tables at {url}: create them with `hedge central init --url URL`"
+        "central store: the database has no hedge tables: create them with `hedge central init --url URL`"
     )]
-    NotInitialised { url: String },
+    NotInitialised,
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]

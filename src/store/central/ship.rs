@@ -111,9 +111,7 @@ impl Shipper {
         now_ms: i64,
     ) -> Result<(), CentralError> {
         if !super::initialised(central).await? {
-            return Err(CentralError::NotInitialised {
-                url: "the configured URL".into(),
-            });
+            return Err(CentralError::NotInitialised);
         }
         let instance: i64 =
             sqlx::query_scalar("SELECT value FROM central_state WHERE key = 'instance'")
