@@ -437,7 +437,7 @@ async fn catchup(base: &Path, names: &[String], admin: &PgPool) {
         let arrived = arrivals.await.unwrap();
         let seconds = caught_up.as_secs_f64();
         println!(
-            "catchup: {rate} rows/s, {outage_s} s outage: {waiting} rows waiting, {arrived} arrived while shipping; caught up in {seconds:.1} s ({rounds} rounds, {shipped} rows, {:.0} rows/s), {:.4} of the outage; {} rows waiting then (arrived during the last round), the next round {} s later shipped {}",
+            "catchup: {rate} rows/s, {outage_s} s outage: {waiting} rows waiting, {arrived} arrived up to the round after; caught up in {seconds:.1} s ({rounds} rounds, {shipped} rows, {:.0} rows/s), {:.4} of the outage; {} rows waiting then (arrived during the last round), the next round {} s later shipped {}",
             shipped as f64 / seconds,
             seconds / outage_s as f64,
             left.rows,

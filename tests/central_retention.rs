@@ -66,9 +66,11 @@ impl Centre {
         text(&out.stderr)
     }
 
-    /// `count` rows of `client` at `site`, `days` ago, ids from `first`.
-    async fn rows(&self, site: &str, first: i64, count: i64, days: i64, client: &str) {
-        let at = now_ms() - days * DAY_MS;
+    /// `count` rows of `client` at `site`, `days` before the start of
+    /// `today`'s UTC day (so that they all fall in one day), ids from
+    /// `first`.
+    async fn rows(&self, today: i64, site: &str, first: i64, count: i64, days: i64, client: &str) {
+        let at = today - today.rem_euclid(DAY_MS) - days * DAY_MS;
         sqlx::query("SELECT hedge_day_partition($1)")
             .bind(at)
             .execute(&self.admin)
@@ -145,11 +147,12 @@ async fn purge_drops_old_days_and_keeps_what_a_hold_covers() {
     // 400 days ago: a client a central hold will cover, one nothing
     // covers, and one of oak-farm under oak-farm's own hold as it shipped
     // it. 500 days ago: nothing held. 10 days ago: within retention.
-    centre.rows("hill-top", 1, 3, 400, "10.0.0.5").await;
-    centre.rows("hill-top", 4, 2, 400, "10.0.0.6").await;
-    centre.rows("oak-farm", 1, 1, 400, "10.9.0.1").await;
-    centre.rows("hill-top", 10, 2, 500, "10.0.0.7").await;
-    centre.rows("hill-top", 20, 2, 10, "10.0.0.5").await;
+    let today = now_ms();
+    centre.rows(today, "hill-top", 1, 3, 400, "10.0.0.5").await;
+    centre.rows(today, "hill-top", 4, 2, 400, "10.0.0.6").await;
+    centre.rows(today, "oak-farm", 1, 1, 400, "10.9.0.1").await;
+    centre.rows(today, "hill-top", 10, 2, 500, "10.0.0.7").await;
+    centre.rows(today, "hill-top", 20, 2, 10, "10.0.0.5").await;
     sqlx::query(
         "INSERT INTO legal_holds (site, id, client_net, from_ms, to_ms, reason, placed_by, \
          placed_user, placed_ms) VALUES ('oak-farm', 1, '10.9.0.0/24', $1, $2, 'police request', \
@@ -218,7 +221,15 @@ async fn purge_drops_old_days_and_keeps_what_a_hold_covers() {
     assert_eq!(listed[0]["placed_by"], ADMIN, "the role that signed in");
     assert_eq!(listed[0]["placed_user"], own_user().as_str());
 
-    // A dry run says what would go and changes nothing.
+    // A dry run says what would go, changes nothing and is not recorded.
+    let last_access = || async {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM central_access")
+            .fetch_one(&centre.admin)
+            .await
+            .unwrap()
+            .unwrap_or(0)
+    };
+    let before_dry_run = last_access().await;
     let out = centre.ok(&["purge", "--retention-days", "365", "--dry-run"]);
     assert!(
         out.contains(
@@ -228,10 +239,8 @@ async fn purge_drops_old_days_and_keeps_what_a_hold_covers() {
     );
     assert_eq!(centre.counts().await, before);
     assert_eq!(centre.partitions().await, partitions);
-    let accesses: i64 = sqlx::query_scalar("SELECT count(*) FROM central_access")
-        .fetch_one(&centre.admin)
-        .await
-        .unwrap();
+    let accesses = last_access().await;
+    assert_eq!(accesses, before_dry_run, "a dry run is not recorded");
 
     let out = centre.ok(&["purge", "--retention-days", "365"]);
     assert!(
@@ -250,14 +259,13 @@ async fn purge_drops_old_days_and_keeps_what_a_hold_covers() {
         partitions - 1,
         "the 500-day-old day dropped"
     );
-    let (kind, os_user, rows): (String, String, i64) =
+    let recorded: Vec<(String, String, i64)> =
         sqlx::query_as("SELECT kind, os_user, rows FROM central_access WHERE id > $1 ORDER BY id")
             .bind(accesses)
-            .fetch_one(&centre.admin)
+            .fetch_all(&centre.admin)
             .await
             .unwrap();
-    assert_eq!((kind.as_str(), rows), ("purge", 4));
-    assert_eq!(os_user, own_user());
+    assert_eq!(recorded, vec![("purge".to_string(), own_user(), 4)]);
 
     // Released, the hold's rows age out at the next purge; oak-farm's own
     // hold still keeps its row.

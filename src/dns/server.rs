@@ -208,10 +208,10 @@ async fn serve_udp(
             });
         }
         send_answers(&socket, &to, &answers).await;
-        // Every answered query is logged: while entries gather in the
-        // log's queue, the writer's task runs before more queries are
-        // taken (on a saturated core it would otherwise rarely be polled,
-        // and entries would be dropped); the excess waits in the socket.
+        // While entries gather in the log's queue, the writer's task runs
+        // before more queries are taken: on a saturated core it would
+        // otherwise rarely be polled, and most answered queries would go
+        // unlogged. The excess waits in the socket instead.
         if handler.log.is_backing_up() {
             tokio::task::yield_now().await;
         }

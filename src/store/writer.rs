@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,9 @@ struct Counters {
     dropped: AtomicU64,
     /// Of `dropped`, those written to the `log_drops` table.
     drops_recorded: AtomicU64,
+    /// The database cannot be opened or written now: the writer waits to
+    /// retry, so letting it run first would gain nothing.
+    failing: AtomicBool,
 }
 
 /// The DNS path's side of the query log. `record` never waits.
@@ -133,12 +136,16 @@ impl QueryLog {
     }
 
     /// Whether entries are gathering in the writer's queue (more than
-    /// [`BACKLOG`], or half the queue if that is less). The DNS path then
-    /// lets the writer's task run before it takes more queries: on a
-    /// saturated core the task would otherwise rarely be polled, and
-    /// queries would be answered but not logged. Only the order of tasks
-    /// changes: answering still never waits for the database.
+    /// [`BACKLOG`], or half the queue if that is less) while the database
+    /// works. The DNS path then lets the writer's task run before it takes
+    /// more queries: on a saturated core the task would otherwise rarely
+    /// be polled, and most queries would be answered but not logged. Only
+    /// the order of tasks changes: answering still never waits for the
+    /// database, and entries may still be dropped while it is slow.
     pub fn is_backing_up(&self) -> bool {
+        if self.counters.failing.load(Ordering::Relaxed) {
+            return false;
+        }
         self.sender.as_ref().is_some_and(|sender| {
             let waiting = sender.max_capacity() - sender.capacity();
             waiting > BACKLOG.min(sender.max_capacity() / 2)
@@ -413,9 +420,11 @@ impl Writer {
             match self.storage.try_open().await {
                 Ok(database) => {
                     info!("query log: {}", database.path().display());
+                    self.counters.failing.store(false, Ordering::Relaxed);
                     return Some(database.clone());
                 }
                 Err(error) => {
+                    self.counters.failing.store(true, Ordering::Relaxed);
                     if once_a_minute(&mut self.warned_failure) {
                         warn!("{error}; DNS goes on, queries are not logged until it opens");
                     }
@@ -457,6 +466,7 @@ impl Writer {
                 Ok(()) => {
                     let entries: u64 = batch.iter().map(|row| u64::from(row.times)).sum();
                     self.counters.written.fetch_add(entries, Ordering::Relaxed);
+                    self.counters.failing.store(false, Ordering::Relaxed);
                     if failed {
                         info!("query log: writing again");
                         self.storage.note_error(None);
@@ -465,6 +475,7 @@ impl Writer {
                 }
                 Err(error) => {
                     failed = true;
+                    self.counters.failing.store(true, Ordering::Relaxed);
                     self.connection = None;
                     let problem = format!("writing failed: {error}");
                     if once_a_minute(&mut self.warned_failure) {
@@ -695,5 +706,8 @@ mod tests {
         assert!(!log.is_backing_up());
         log.record(record());
         assert!(log.is_backing_up());
+        // While the database fails the writer only waits to retry.
+        log.counters.failing.store(true, Ordering::Relaxed);
+        assert!(!log.is_backing_up());
     }
 }

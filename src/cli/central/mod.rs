@@ -1,9 +1,9 @@
 //! `hedge central`: the central store many sites ship to, worked from any
 //! machine that reaches it. Every command takes `--url URL` (and
 //! `--password-file FILE`), or reads `[central] url` and `password_file`
-//! from `-c`. Each search, export, report and purge is recorded at the
-//! centre under the PostgreSQL role that signed in and the OS account that
-//! ran the command.
+//! from `-c`. Each search, export, alert or exemption listing, report,
+//! audit verification, hold and purge is recorded at the centre under the
+//! PostgreSQL role that signed in and the OS account that ran the command.
 
 mod audit;
 mod holds;
