@@ -161,10 +161,18 @@ async fn same_origin(request: Request, next: Next) -> Response {
         let expected = format!("https://{host}");
         if origin.to_str().ok() != Some(expected.as_str()) {
             let why = "refused: this request came from a page of another site";
-            if request.uri().path().starts_with("/api/") {
-                return ApiError::new(StatusCode::FORBIDDEN, why).into_response();
-            }
-            return pages::PageError::new(StatusCode::FORBIDDEN, why).into_response();
+            let mut refusal = if request.uri().path().starts_with("/api/") {
+                ApiError::new(StatusCode::FORBIDDEN, why).into_response()
+            } else {
+                pages::PageError::new(StatusCode::FORBIDDEN, why).into_response()
+            };
+            // The body was never read, so the connection cannot carry
+            // another request: say so, or a client's next request on it
+            // meets a closed socket.
+            refusal
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return refusal;
         }
     }
     next.run(request).await
