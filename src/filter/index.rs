@@ -6,12 +6,14 @@
 //!
 //! The index is built off to the side and is immutable once built. It keeps
 //! no names, only a keyed 64-bit hash of each, computed label by label from
-//! the right so that all the suffixes of a query name cost one pass. Slots
-//! hold the hash and a small number naming one of the distinct verdicts, so
-//! a million names take about 24 bytes each. Two different names share a
-//! hash with probability about 2^-64 per comparison; the key is random per
-//! build so nobody can craft a collision. `hedge explain` re-reads the lists
-//! and compares names exactly.
+//! the right so that all the suffixes of a query name cost one pass. A slot
+//! is one 64-bit word: the hash, with its lowest bits replaced by a small
+//! number naming one of the distinct verdicts (as few bits as there are
+//! verdicts: 9 for a few hundred), so a million names take about 16 bytes
+//! each and a lookup loads one word per suffix. Two different names look
+//! the same with probability about 2^-55 per comparison for a few hundred
+//! verdicts; the key is random per build so nobody can craft a collision.
+//! `hedge explain` re-reads the lists and compares names exactly.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -246,10 +248,47 @@ impl IndexBuilder {
         // Stable: the entries of one name stay in the order their lists
         // were read, which decides between RPZ actions.
         self.entries.sort_by_key(|&(key, _)| key);
-        let len = self.entries.chunk_by(|a, b| a.0 == b.0).count();
-        let capacity = (len * 2).max(16);
-        let mut keys = vec![0u64; capacity].into_boxed_slice();
-        let mut slots = vec![0u32; capacity].into_boxed_slice();
+        // A slot keeps a verdict's number in the hash's lowest bits, as
+        // few as the verdicts need. Names whose hashes differ only there
+        // count as one, which can change the verdicts, so the table is
+        // filled again in the rare case that the bits no longer suffice.
+        let mut names = 0;
+        let mut needed = id_width(self.verdicts_by_key(u64::MAX, |_, _| names += 1).len());
+        let capacity = (names * 2).max(16);
+        loop {
+            let id_bits = needed;
+            let mask = key_mask(id_bits);
+            let mut slots = vec![0u64; capacity].into_boxed_slice();
+            let mut len = 0;
+            let verdicts = self.verdicts_by_key(mask, |key, id| {
+                let number = u64::from(id) + 1;
+                if number & mask != 0 {
+                    return;
+                }
+                let mut slot = home(key, capacity);
+                while slots[slot] != 0 {
+                    slot = if slot + 1 == capacity { 0 } else { slot + 1 };
+                }
+                // Never 0, the mark of an empty slot.
+                slots[slot] = key | number;
+                len += 1;
+            });
+            needed = id_width(verdicts.len());
+            if needed <= id_bits {
+                return Index {
+                    seed: self.seed,
+                    mask,
+                    slots,
+                    verdicts: verdicts.into_boxed_slice(),
+                    len,
+                };
+            }
+        }
+    }
+
+    /// The distinct verdicts of the sorted entries, calling `each` with
+    /// every distinct `key & mask` and the number of its verdict.
+    fn verdicts_by_key(&self, mask: u64, mut each: impl FnMut(u64, u32)) -> Vec<Verdict> {
         let mut verdicts: Vec<Verdict> = Vec::new();
         let mut verdict_ids: HashMap<Verdict, u32> = HashMap::new();
         // The verdict of a name listed once, by action.
@@ -260,8 +299,7 @@ impl IndexBuilder {
                 (verdicts.len() - 1) as u32
             })
         };
-        for run in self.entries.chunk_by(|a, b| a.0 == b.0) {
-            let key = run[0].0;
+        for run in self.entries.chunk_by(|a, b| a.0 & mask == b.0 & mask) {
             let id = match run {
                 [(_, action)] => *single[*action as usize].get_or_insert_with(|| {
                     let (category, action) = &self.actions[*action as usize];
@@ -278,21 +316,20 @@ impl IndexBuilder {
                     intern(verdict)
                 }
             };
-            let mut slot = home(key, capacity);
-            while keys[slot] != 0 {
-                slot = if slot + 1 == capacity { 0 } else { slot + 1 };
-            }
-            keys[slot] = key;
-            slots[slot] = id;
+            each(run[0].0 & mask, id);
         }
-        Index {
-            seed: self.seed,
-            keys,
-            slots,
-            verdicts: verdicts.into_boxed_slice(),
-            len,
-        }
+        verdicts
     }
+}
+
+/// Bits that number `verdicts` verdicts from 1 (0 marks an empty slot).
+fn id_width(verdicts: usize) -> u32 {
+    u64::BITS - (verdicts as u64).leading_zeros()
+}
+
+/// The bits of a hash a slot keeps beside `id_bits` bits of verdict.
+fn key_mask(id_bits: u32) -> u64 {
+    u64::MAX.checked_shl(id_bits).unwrap_or(0)
 }
 
 fn name_hash(seed: u64, name: &str) -> u64 {
@@ -309,8 +346,12 @@ fn home(key: u64, capacity: usize) -> usize {
 /// An immutable name -> [`Verdict`] index.
 pub struct Index {
     seed: u64,
-    keys: Box<[u64]>,
-    slots: Box<[u32]>,
+    /// The bits of a slot that hold a name's hash; the rest number its
+    /// verdict.
+    mask: u64,
+    /// Open addressing with linear probing, half full: one load finds a
+    /// name's hash and its verdict together.
+    slots: Box<[u64]>,
     verdicts: Box<[Verdict]>,
     len: usize,
 }
@@ -333,9 +374,7 @@ impl Index {
 
     /// Bytes the index occupies.
     pub fn memory_bytes(&self) -> usize {
-        self.keys.len() * 8
-            + self.slots.len() * 4
-            + self.verdicts.len() * std::mem::size_of::<Verdict>()
+        self.slots.len() * 8 + self.verdicts.len() * std::mem::size_of::<Verdict>()
     }
 
     /// Every listed suffix of `labels` (given left to right, lowercase),
@@ -360,21 +399,21 @@ impl Index {
         let mut deeper: Vec<u64> = Vec::new();
         let mut count = 0;
         let mut h = self.seed;
-        let capacity = self.keys.len();
+        let capacity = self.slots.len();
         for label in labels.rev() {
             h = extend(self.seed, h, label);
             if count < FAST_LABELS {
-                hashes[count] = h;
+                hashes[count] = h & self.mask;
                 count += 1;
             } else {
-                deeper.push(h);
+                deeper.push(h & self.mask);
             }
         }
         for i in 0..count {
             slots[i] = home(hashes[i], capacity);
         }
         for i in 0..count {
-            first[i] = self.keys[slots[i]];
+            first[i] = self.slots[slots[i]];
         }
         for (i, key) in deeper.iter().enumerate().rev() {
             if let Some(id) = self.probe(*key, home(*key, capacity), 0) {
@@ -389,32 +428,38 @@ impl Index {
         found
     }
 
+    /// The verdict number in `slot` if it holds `key` (a masked hash).
+    #[inline]
+    fn holds(&self, slot: u64, key: u64) -> Option<u32> {
+        (slot & self.mask == key).then(|| ((slot & !self.mask) - 1) as u32)
+    }
+
     /// Finds `key` starting at its home slot, whose content `first` may
     /// already have been loaded (0 means: load it).
     #[inline]
     fn probe(&self, key: u64, home: usize, first: u64) -> Option<u32> {
-        let first = if first == 0 { self.keys[home] } else { first };
-        if first == key {
-            return Some(self.slots[home]);
-        }
+        let first = if first == 0 { self.slots[home] } else { first };
         if first == 0 {
             return None;
+        }
+        if let Some(id) = self.holds(first, key) {
+            return Some(id);
         }
         self.probe_from(key, home)
     }
 
     /// Linear probing past a home slot that holds another key.
     fn probe_from(&self, key: u64, home: usize) -> Option<u32> {
-        let capacity = self.keys.len();
+        let capacity = self.slots.len();
         let mut slot = home;
         loop {
             slot = if slot + 1 == capacity { 0 } else { slot + 1 };
-            let found = self.keys[slot];
-            if found == key {
-                return Some(self.slots[slot]);
-            }
+            let found = self.slots[slot];
             if found == 0 {
                 return None;
+            }
+            if let Some(id) = self.holds(found, key) {
+                return Some(id);
             }
         }
     }
@@ -503,6 +548,29 @@ mod tests {
     }
 
     #[test]
+    fn each_name_keeps_its_own_verdict_among_thousands() {
+        // Every name answers with its own address: 3,000 verdicts take
+        // 12 bits of each slot.
+        let mut builder = IndexBuilder::new();
+        for i in 0..3_000u32 {
+            let ip = std::net::Ipv4Addr::from(0xc000_0200 + i).into();
+            let action = Action::Rpz(RpzAction::LocalData(vec![ip]));
+            builder.add(&format!("r{i}.example"), ADS, &action);
+        }
+        let index = builder.build();
+        assert_eq!(index.mask.trailing_zeros(), 12);
+        for i in 0..3_000u32 {
+            let ip: std::net::IpAddr = std::net::Ipv4Addr::from(0xc000_0200 + i).into();
+            let found = index.matches_str(&format!("www.r{i}.example"));
+            match &found[0].rpz {
+                Some((ADS, RpzAction::LocalData(ips))) => assert_eq!(ips, &[ip], "r{i}"),
+                other => panic!("r{i}: {other:?}"),
+            }
+        }
+        assert!(index.matches_str("r3000.example").is_empty());
+    }
+
+    #[test]
     fn a_large_index_finds_every_name() {
         let mut builder = IndexBuilder::new();
         for i in 0..50_000 {
@@ -527,7 +595,11 @@ mod tests {
                     .is_empty()
             );
         }
-        assert!(index.memory_bytes() / index.len() <= 40);
+        assert!(
+            index.memory_bytes() / index.len() <= 17,
+            "{}",
+            index.memory_bytes()
+        );
         assert!(Index::default().matches_str("anything.example").is_empty());
     }
 }
