@@ -14,6 +14,7 @@ mod incident;
 mod init;
 mod lists;
 mod logs;
+mod memory;
 mod output;
 mod people;
 mod report;

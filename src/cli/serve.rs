@@ -34,6 +34,7 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 pub fn run(path: &Path) -> Result<()> {
     let notifier = Notifier;
+    super::memory::set_allocator();
     init_logging();
     let config = Config::load(path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -138,6 +139,14 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    // Start-up is over: its code need not stay in memory.
+    match super::memory::release_startup_code() {
+        Ok(released) => info!(
+            "start-up code given back: the program's pages in memory {} KiB -> {} KiB",
+            released.before_kib, released.after_kib
+        ),
+        Err(error) => info!("start-up code stays in memory: {error}"),
+    }
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
     tracker.spawn(service.clone().follow_leases(shutdown.clone()));
     tracker.spawn(retention(service.clone(), shutdown.clone()));
