@@ -13,15 +13,17 @@
 //!
 //! **Start-up code.** Starting reads the configuration, opens and migrates
 //! the database, parses the lists and builds the index: megabytes of
-//! machine code that serving never runs again. The kernel keeps every page
-//! of the program a process has touched mapped for as long as it lives (in
-//! 64 KB runs around each page), so that code would stay in hedge's
-//! resident memory. Once hedge answers, it asks the kernel to reclaim the
-//! program's pages (`MADV_PAGEOUT`, Linux 5.4 and later), as the kernel
-//! frees its own start-up code after boot; the pages serving uses come back
-//! at their first use. They are clean copies of the program file, so
-//! nothing is lost: a page needed again is mapped from the page cache, or
-//! read back from the file. Pages another process maps too stay.
+//! machine code that serving does not run (a reload runs some of it again
+//! and maps it back). The kernel keeps every page of the program a process
+//! has touched mapped for as long as it lives (in 64 KB runs around each
+//! page), so that code would stay in hedge's resident memory. Once hedge
+//! answers, it asks the kernel to reclaim the program's pages
+//! (`MADV_PAGEOUT`, Linux 5.4 and later), as the kernel frees its own
+//! start-up code after boot; the pages serving uses come back at their
+//! first use. Only pages that are still copies of the program file are
+//! advised, so nothing is lost or sent to swap: a page needed again is
+//! mapped from the page cache, or read back from the file. Pages another
+//! process maps too stay.
 
 use std::io;
 
@@ -45,74 +47,133 @@ pub fn set_allocator() {
 /// Blocks this large or larger get a mapping of their own.
 const LARGE_BLOCK: usize = 128 * 1024;
 
-/// Advises the kernel to reclaim every page of the running program that is
-/// mapped from its file, and says how much of it was resident before and
-/// after.
+/// Advises the kernel to reclaim the pages of the running program that
+/// are copies of its file (code and constant data), and says how much of
+/// the program was resident before and after.
+///
+/// Every such mapping is advised even if one fails; the first failure is
+/// returned.
 pub fn release_startup_code() -> io::Result<Released> {
-    let before_kib = resident_kib()?;
-    for (start, end) in program_mappings()? {
-        // SAFETY: the range is a whole mapping of this process's own
-        // program file, read-only; MADV_PAGEOUT only drops clean pages,
-        // which the kernel reads back from the file when next touched.
-        let done =
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT) };
-        if done != 0 {
-            return Err(io::Error::last_os_error());
+    let mappings = program_mappings()?;
+    if mappings.is_empty() {
+        return Err(io::Error::other(
+            "no mapping of the program file in /proc/self/smaps",
+        ));
+    }
+    let before_kib = mappings.iter().map(|m| m.resident_kib).sum();
+    let mut failed = None;
+    // Relocated read-only data (a position-independent program's) was
+    // written at start: not a copy of the file, so it is left alone
+    // rather than sent to swap.
+    for mapping in mappings
+        .iter()
+        .filter(|m| m.read_only && m.written_kib == 0)
+    {
+        // SAFETY: the range is a whole read-only mapping of this process's
+        // own program file, all of it still a copy of the file: reclaimed
+        // pages are read back from the file when next touched.
+        let done = unsafe {
+            libc::madvise(
+                mapping.start as *mut libc::c_void,
+                mapping.end - mapping.start,
+                libc::MADV_PAGEOUT,
+            )
+        };
+        if done != 0 && failed.is_none() {
+            failed = Some(io::Error::last_os_error());
         }
+    }
+    if let Some(error) = failed {
+        return Err(error);
     }
     Ok(Released {
         before_kib,
-        after_kib: resident_kib()?,
+        after_kib: program_mappings()?.iter().map(|m| m.resident_kib).sum(),
     })
 }
 
-/// The address ranges mapped read-only from the program's own file (its
-/// code and constant data), from `/proc/self/maps`.
-fn program_mappings() -> io::Result<Vec<(usize, usize)>> {
-    let program = std::fs::read_link("/proc/self/exe")?;
-    let maps = std::fs::read_to_string("/proc/self/maps")?;
-    Ok(maps
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let range = fields.next()?;
-            let permissions = fields.next()?;
-            let path = fields.nth(3)?;
-            let read_only =
-                permissions.starts_with('r') && permissions.as_bytes().get(1) == Some(&b'-');
-            if !read_only || std::path::Path::new(path) != program {
-                return None;
-            }
-            let (start, end) = range.split_once('-')?;
-            Some((
-                usize::from_str_radix(start, 16).ok()?,
-                usize::from_str_radix(end, 16).ok()?,
-            ))
-        })
-        .collect())
+/// One mapping of the program file.
+#[derive(Debug)]
+struct ProgramMapping {
+    start: usize,
+    end: usize,
+    read_only: bool,
+    resident_kib: u64,
+    /// Pages written since they were mapped (smaps' `Anonymous`).
+    written_kib: u64,
 }
 
-/// How much of the program file is resident, from `/proc/self/smaps`.
-fn resident_kib() -> io::Result<u64> {
-    let program = std::fs::read_link("/proc/self/exe")?;
+/// The mappings of the program's own file, from `/proc/self/smaps`. The
+/// file is known by its device and inode: its path may hold spaces, or end
+/// in ` (deleted)` once an upgrade has replaced it.
+fn program_mappings() -> io::Result<Vec<ProgramMapping>> {
+    use std::os::unix::fs::MetadataExt;
+    let program = std::fs::metadata("/proc/self/exe")?;
+    let file = (
+        libc::major(program.dev()),
+        libc::minor(program.dev()),
+        program.ino(),
+    );
     let smaps = std::fs::read_to_string("/proc/self/smaps")?;
+    let mut mappings: Vec<ProgramMapping> = Vec::new();
     let mut ours = false;
-    let mut total = 0;
     for line in smaps.lines() {
+        if let Some(header) = MappingHeader::parse(line) {
+            ours = header.file == file;
+            if ours {
+                mappings.push(ProgramMapping {
+                    start: header.start,
+                    end: header.end,
+                    read_only: header.read_only,
+                    resident_kib: 0,
+                    written_kib: 0,
+                });
+            }
+            continue;
+        }
+        let Some(mapping) = mappings.last_mut().filter(|_| ours) else {
+            continue;
+        };
         let mut fields = line.split_whitespace();
-        let first = fields.next().unwrap_or("");
-        if first.contains('-') && first.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
-            ours = fields
-                .nth(4)
-                .is_some_and(|p| std::path::Path::new(p) == program);
-        } else if ours && first == "Rss:" {
-            total += fields
-                .next()
-                .and_then(|kib| kib.parse::<u64>().ok())
-                .unwrap_or(0);
+        let name = fields.next();
+        let kib = fields.next().and_then(|kib| kib.parse::<u64>().ok());
+        match name {
+            Some("Rss:") => mapping.resident_kib = kib.unwrap_or(0),
+            Some("Anonymous:") => mapping.written_kib = kib.unwrap_or(0),
+            _ => {}
         }
     }
-    Ok(total)
+    Ok(mappings)
+}
+
+/// The first line of a mapping in `/proc/PID/smaps` (as in `maps`):
+/// `start-end perms offset major:minor inode [path]`.
+struct MappingHeader {
+    start: usize,
+    end: usize,
+    read_only: bool,
+    file: (u32, u32, u64),
+}
+
+impl MappingHeader {
+    fn parse(line: &str) -> Option<MappingHeader> {
+        let mut fields = line.split_whitespace();
+        let (start, end) = fields.next()?.split_once('-')?;
+        let permissions = fields.next()?.as_bytes();
+        let _offset = fields.next()?;
+        let (major, minor) = fields.next()?.split_once(':')?;
+        let inode = fields.next()?.parse().ok()?;
+        Some(MappingHeader {
+            start: usize::from_str_radix(start, 16).ok()?,
+            end: usize::from_str_radix(end, 16).ok()?,
+            read_only: permissions.len() == 4 && permissions[0] == b'r' && permissions[1] == b'-',
+            file: (
+                u32::from_str_radix(major, 16).ok()?,
+                u32::from_str_radix(minor, 16).ok()?,
+                inode,
+            ),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -141,10 +202,30 @@ mod tests {
     }
 
     #[test]
+    fn mapping_headers_are_told_from_the_other_lines() {
+        let header = MappingHeader::parse(
+            "55d3b10dc000-55d3b2078000 r-xp 00a13000 fd:01 1311521  /opt/my hedge/hedge (deleted)",
+        )
+        .unwrap();
+        assert_eq!((header.start, header.end), (0x55d3b10dc000, 0x55d3b2078000));
+        assert!(header.read_only);
+        assert_eq!(header.file, (0xfd, 1, 1311521));
+        let written = MappingHeader::parse("7f00-7f10 rw-p 00000000 00:00 0").unwrap();
+        assert!(!written.read_only);
+        for other in [
+            "Rss:                 412 kB",
+            "VmFlags: rd ex mr mw me",
+            "THPeligible:    0",
+        ] {
+            assert!(MappingHeader::parse(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
     fn the_program_is_found_and_its_pages_given_back() {
         let mappings = program_mappings().unwrap();
-        assert!(!mappings.is_empty(), "no read-only mapping of the program");
-        assert!(mappings.iter().all(|(start, end)| start < end));
+        assert!(mappings.iter().any(|m| m.read_only), "{mappings:?}");
+        assert!(mappings.iter().all(|m| m.start < m.end));
         let released = match release_startup_code() {
             Err(error) if error.raw_os_error() == Some(libc::EINVAL) => {
                 eprintln!("skipped: this kernel has no MADV_PAGEOUT ({error})");

@@ -139,14 +139,15 @@ async fn serve(config: Config, notifier: Notifier) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    // Start-up is over: its code need not stay in memory.
-    match super::memory::release_startup_code() {
+    // Start-up is over: its code need not stay in memory. Reading smaps
+    // and reclaiming take a while; DNS is already answering.
+    tracker.spawn_blocking(|| match super::memory::release_startup_code() {
         Ok(released) => info!(
             "start-up code given back: the program's pages in memory {} KiB -> {} KiB",
             released.before_kib, released.after_kib
         ),
         Err(error) => info!("start-up code stays in memory: {error}"),
-    }
+    });
     tracker.spawn(housekeeping(handler.clone(), shutdown.clone()));
     tracker.spawn(service.clone().follow_leases(shutdown.clone()));
     tracker.spawn(retention(service.clone(), shutdown.clone()));
