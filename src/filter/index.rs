@@ -571,6 +571,28 @@ mod tests {
     }
 
     #[test]
+    fn hashes_that_differ_only_in_the_verdict_bits_are_one_name() {
+        // Three verdicts need 2 bits; 0x100 and 0x101 then look the same,
+        // and their merged verdict makes four, which need 3 bits.
+        let mut builder = IndexBuilder::new();
+        builder.actions = (1..=3).map(|c| (CategoryId(c), Action::Block)).collect();
+        builder.entries = vec![(0x100, 0), (0x101, 1), (0x200, 0), (0x300, 1), (0x400, 2)];
+        let index = builder.build();
+        assert_eq!(index.mask.trailing_zeros(), 3);
+        assert_eq!((index.len(), index.verdicts.len()), (4, 4));
+        let verdict = |key: u64| {
+            let key = key & index.mask;
+            let id = index.probe(key, home(key, index.slots.len()), 0).unwrap();
+            &index.verdicts[id as usize]
+        };
+        assert_eq!(verdict(0x100), verdict(0x101));
+        assert!(verdict(0x100).block.contains(CategoryId(1)));
+        assert!(verdict(0x100).block.contains(CategoryId(2)));
+        assert!(!verdict(0x200).block.contains(CategoryId(2)));
+        assert!(verdict(0x400).block.contains(CategoryId(3)));
+    }
+
+    #[test]
     fn a_large_index_finds_every_name() {
         let mut builder = IndexBuilder::new();
         for i in 0..50_000 {
