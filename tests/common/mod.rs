@@ -616,6 +616,27 @@ pub fn run_hedge(args: &[&str], config: &Path) -> Output {
         .unwrap()
 }
 
+/// Writes `text` as a configuration and runs `hedge config check` on it,
+/// which must refuse it (exit 1) and say each of `said` after the file's
+/// path (`"4: central.url: ..."`), without ever repeating `secret`.
+pub fn config_check_refuses(text: &str, said: &[&str], secret: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hedge.toml");
+    std::fs::write(&path, text).unwrap();
+    let output = run_hedge(&["config", "check"], &path);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let file = path.display().to_string();
+    for line in said {
+        let line = format!("{file}:{line}");
+        assert!(stderr.contains(&line), "{line}\nnot in:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains(secret),
+        "the secret is not repeated: {stderr}"
+    );
+}
+
 /// The A/AAAA addresses in a response's answer section, as text.
 pub fn addresses(message: &Message) -> Vec<String> {
     message
